@@ -1,0 +1,163 @@
+# libgzmq — gevent's way of writing concurrent programs, in C.
+# `make help` lists the targets.
+
+VERSION   := 0.1.0
+SOVERSION := 0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+LIBDIR    ?= $(PREFIX)/lib
+BUILD     ?= build
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+# Context switch: the assembly for this machine, or CTX=ucontext.
+CTX       ?= $(shell uname -m | sed -e 's/^arm64$$/aarch64/' -e 's/^amd64$$/x86_64/')
+ifeq ($(filter x86_64 aarch64,$(CTX)),)
+override CTX := ucontext
+endif
+# DEBUG=1: assertions and use-after-free checks on objects.
+DEBUG     ?= 0
+# SAN=address,undefined (see check-asan) adds sanitizer flags everywhere.
+SAN       ?=
+
+WARN      := -Wall -Wextra -Werror
+ALL_CPPFLAGS := -Iinclude -Ilibgzmq -D_GNU_SOURCE $(CPPFLAGS)
+ALL_CFLAGS   := -std=gnu11 -fPIC $(WARN) $(CFLAGS)
+ifneq ($(SAN),)
+ALL_CFLAGS   += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS  += -fsanitize=$(SAN)
+endif
+ifeq ($(DEBUG),1)
+ALL_CPPFLAGS += -DGZ_DEBUG=1
+endif
+LIBS      := -lzmq -lev -lpthread -lm
+TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+LIB_C   := $(filter-out libgzmq/ctx_ucontext.c,$(wildcard libgzmq/*.c))
+ifeq ($(CTX),ucontext)
+LIB_C   += libgzmq/ctx_ucontext.c
+ALL_CPPFLAGS += -DGZ_CTX_UCONTEXT=1
+LIB_S   :=
+else
+LIB_S   := libgzmq/ctx_$(CTX).S
+endif
+LIB_OBJ := $(LIB_C:libgzmq/%.c=$(BUILD)/obj/%.o) $(LIB_S:libgzmq/%.S=$(BUILD)/obj/%.o)
+HEADERS := include/gzmq.h $(wildcard include/gzmq/*.h)
+STATIC  := $(BUILD)/libgzmq.a
+SHARED  := $(BUILD)/libgzmq.so.$(VERSION)
+
+TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+TUTORIALS  := $(patsubst demos/tutorial/%.c,$(BUILD)/demos/tutorial/%,$(wildcard demos/tutorial/*.c))
+PROGRAMS   := $(patsubst demos/%.c,$(BUILD)/bin/gzmq-%,$(wildcard demos/*.c))
+DEMO_COMMON := $(wildcard demos/common/*.c)
+
+.PHONY: all lib demos tests test check-asan check-ucontext demo deps install \
+        uninstall clean help install-check
+
+all: lib demos tests
+
+lib: $(STATIC) $(SHARED)
+
+help:
+	@echo "make               build the libraries, demos and tests"
+	@echo "make deps          apt-get install what pkg-config cannot find"
+	@echo "make demo          install deps, build, run the tutorial demos"
+	@echo "make test          install deps, build, run every test suite"
+	@echo "make check-asan    the test suites under ASan + UBSan"
+	@echo "make check-ucontext  the test suites on the ucontext fallback"
+	@echo "make install       PREFIX=/usr/local DESTDIR= : header, libs, pc, demos"
+	@echo "make uninstall     remove what install put there"
+	@echo "make clean         remove build output"
+	@echo "variables: CC=clang CTX=ucontext DEBUG=1 SAN=address,undefined"
+
+# ---- dependencies: Debian packages, installed only when missing ----
+deps:
+	@missing=""; \
+	pkg-config --version >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	pkg-config --exists libzmq 2>/dev/null || missing="$$missing libzmq3-dev"; \
+	pkg-config --exists cmocka 2>/dev/null || missing="$$missing libcmocka-dev"; \
+	echo '#include <ev.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libev-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q $$missing; \
+	else echo "dependencies present"; fi
+
+# ---- the library ----
+$(BUILD)/obj/%.o: libgzmq/%.c libgzmq/gz_internal.h $(HEADERS) | $(BUILD)/obj
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: libgzmq/%.S | $(BUILD)/obj
+	$(CC) $(ALL_CPPFLAGS) -fPIC -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ) libgzmq/libgzmq.map
+	$(CC) -shared -Wl,-soname,libgzmq.so.$(SOVERSION) \
+	  -Wl,--version-script=libgzmq/libgzmq.map $(ALL_LDFLAGS) -o $@ $(LIB_OBJ) $(LIBS)
+	ln -sf libgzmq.so.$(VERSION) $(BUILD)/libgzmq.so.$(SOVERSION)
+	ln -sf libgzmq.so.$(SOVERSION) $(BUILD)/libgzmq.so
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/demos/tutorial $(BUILD)/bin:
+	mkdir -p $@
+
+# ---- demos, tests (linked against the static library) ----
+demos: $(TUTORIALS) $(PROGRAMS)
+
+$(BUILD)/demos/tutorial/%: demos/tutorial/%.c $(STATIC) $(HEADERS) | $(BUILD)/demos/tutorial
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
+
+$(BUILD)/bin/gzmq-%: demos/%.c $(DEMO_COMMON) $(STATIC) $(HEADERS) | $(BUILD)/bin
+	$(CC) $(ALL_CPPFLAGS) -Idemos $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DEMO_COMMON) $(STATIC) $(LIBS)
+
+tests: $(TESTS)
+
+$(BUILD)/tests/%: tests/%.c tests/gz_test.h $(STATIC) $(HEADERS) | $(BUILD)/tests
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC) $(LIBS) $(TEST_LIBS)
+
+test: deps
+	$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) sh tests/run.sh $(TESTS)
+	$(MAKE) --no-print-directory install-check
+
+check-asan: deps
+	$(MAKE) --no-print-directory BUILD=build-asan SAN=address,undefined CFLAGS="-O1 -g" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  BUILD=build-asan sh tests/run.sh $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+
+check-ucontext: deps
+	$(MAKE) --no-print-directory BUILD=build-ucontext CTX=ucontext all
+	BUILD=build-ucontext sh tests/run.sh $(patsubst $(BUILD)/%,build-ucontext/%,$(TESTS))
+
+demo: deps
+	$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) sh demos/run_demos.sh
+
+# ---- installation ----
+install: lib demos
+	install -d $(DESTDIR)$(PREFIX)/include/gzmq $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/gzmq.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(wildcard include/gzmq/*.h) $(DESTDIR)$(PREFIX)/include/gzmq/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf libgzmq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgzmq.so.$(SOVERSION)
+	ln -sf libgzmq.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgzmq.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	  pkgconfig/libgzmq.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq.pc
+	$(if $(PROGRAMS),install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/)
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/gzmq.h
+	rm -rf $(DESTDIR)$(PREFIX)/include/gzmq
+	rm -f $(DESTDIR)$(LIBDIR)/libgzmq.a $(DESTDIR)$(LIBDIR)/libgzmq.so*
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq.pc
+	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(PREFIX)/bin/%,$(PROGRAMS))
+
+# Install into a scratch prefix and build a program against it with
+# pkg-config, dynamically and statically.
+install-check: lib demos
+	sh tests/install_check.sh
+
+clean:
+	rm -rf build build-asan build-ucontext build-*

@@ -1,0 +1,73 @@
+/* Context switch for x86_64 (System V ABI).
+ *
+ * gz__ctx_switch(from, to): push the callee-saved registers rbp rbx r12-r15
+ * and an 8-byte slot holding MXCSR (low half) and the x87 control word, save
+ * rsp in from->sp, load to->sp, and pop the same set. Everything else is
+ * caller-saved, so the C compiler has already spilled what it needs.
+ *
+ * A fresh context (see ctx.c) is laid out so that the final `ret` lands in
+ * gz__ctx_start with r12 = argument and r13 = entry function.
+ */
+    .text
+    .globl  gz__ctx_switch
+    .hidden gz__ctx_switch
+    .type   gz__ctx_switch, @function
+    .p2align 4
+gz__ctx_switch:
+    .cfi_startproc
+    endbr64
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    pushq   %r13
+    .cfi_adjust_cfa_offset 8
+    pushq   %r14
+    .cfi_adjust_cfa_offset 8
+    pushq   %r15
+    .cfi_adjust_cfa_offset 8
+    subq    $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    stmxcsr (%rsp)
+    fnstcw  4(%rsp)
+    movq    %rsp, (%rdi)
+    movq    (%rsi), %rsp
+    ldmxcsr (%rsp)
+    fldcw   4(%rsp)
+    addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq    %r15
+    .cfi_adjust_cfa_offset -8
+    popq    %r14
+    .cfi_adjust_cfa_offset -8
+    popq    %r13
+    .cfi_adjust_cfa_offset -8
+    popq    %r12
+    .cfi_adjust_cfa_offset -8
+    popq    %rbx
+    .cfi_adjust_cfa_offset -8
+    popq    %rbp
+    .cfi_adjust_cfa_offset -8
+    ret
+    .cfi_endproc
+    .size   gz__ctx_switch, .-gz__ctx_switch
+
+/* First frame of every greenlet: the return address is undefined so that
+ * debuggers and unwinders stop here. */
+    .globl  gz__ctx_start
+    .hidden gz__ctx_start
+    .type   gz__ctx_start, @function
+    .p2align 4
+gz__ctx_start:
+    .cfi_startproc
+    .cfi_undefined rip
+    endbr64
+    movq    %r12, %rdi
+    callq   *%r13
+    ud2
+    .cfi_endproc
+    .size   gz__ctx_start, .-gz__ctx_start
+
+    .section .note.GNU-stack,"",@progbits

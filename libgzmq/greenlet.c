@@ -1,0 +1,508 @@
+/* Greenlets: creation, start, the end of a run (value, failure, links,
+ * joiners), kill, join and the state queries. */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gz_internal.h"
+
+#ifdef GZ_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+typedef struct link_node {
+    gz_list node;
+    void (*cb)(gz_greenlet *g, void *arg);
+    void *arg;
+} link_node;
+
+static gz_greenlet *create(gz_fn fn, void *arg)
+{
+    gz_hub *h = gz__hub();
+    if (!h)
+        return NULL;
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    gz_greenlet *g = calloc(1, sizeof *g);
+    if (!g) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    g->hub = h;
+    g->fn = fn;
+    g->arg = arg;
+    g->id = h->next_id++;
+    g->user_ref = true;
+    g->state = GZ_NEW;
+    g->timer.cb = gz__greenlet_timer_cb;
+    gz__list_init(&g->joiners);
+    gz__list_init(&g->links);
+    gz__list_init(&g->timeouts);
+    return g;
+}
+
+void gz__greenlet_free(gz_greenlet *g)
+{
+    free(g->name);
+    free((char *)g->err.message);
+    free(g);
+}
+
+/* Refuse NULL, main and another thread's greenlets. */
+static gz_hub *own(const gz_greenlet *g)
+{
+    gz_hub *h = gz__hub();
+    if (!h)
+        return NULL;
+    if (!g || g->is_main || g->hub != h) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return h;
+}
+
+/* Give G a stack and make it live (counted in nlive until it ends). */
+static int prepare(gz_hub *h, gz_greenlet *g)
+{
+    if (gz__stack_get(&g->stack, h->stack_size) != 0)
+        return -1;
+    gz__ctx_make(&g->ctx, g->stack.lo, g->stack.size, gz__greenlet_entry, g);
+#ifdef GZ_ASAN
+    g->asan_lo = g->stack.lo;
+    g->asan_size = g->stack.size;
+#endif
+    g->hub_ref = true;
+    g->started = true;
+    h->nlive++;
+    gz__list_push(&h->all, &g->all);
+    return 0;
+}
+
+gz_greenlet *gz_greenlet_new(gz_fn fn, void *arg) { return create(fn, arg); }
+
+int gz_start(gz_greenlet *g)
+{
+    gz_hub *h = own(g);
+    if (!h)
+        return -1;
+    if (g->state != GZ_NEW)
+        return 0;
+    if (prepare(h, g) != 0)
+        return -1;
+    gz__make_ready(h, g);
+    return 0;
+}
+
+int gz_start_later(gz_greenlet *g, double seconds)
+{
+    gz_hub *h = own(g);
+    if (!h || gz__check_timeout(seconds))
+        return -1;
+    if (g->state != GZ_NEW)
+        return 0;
+    if (prepare(h, g) != 0)
+        return -1;
+    g->state = GZ_LATER;
+    gz__timer_start(&g->timer, seconds > 0 ? seconds : 0.0);
+    return 0;
+}
+
+gz_greenlet *gz_spawn(gz_fn fn, void *arg)
+{
+    gz_greenlet *g = create(fn, arg);
+    if (g && gz_start(g) != 0) {
+        gz__greenlet_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+gz_greenlet *gz_spawn_later(double seconds, gz_fn fn, void *arg)
+{
+    if (gz__check_timeout(seconds))
+        return NULL;
+    gz_greenlet *g = create(fn, arg);
+    if (g && gz_start_later(g, seconds) != 0) {
+        gz__greenlet_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* The greenlet's own timer: a start delay ran out, or a park timed out. */
+void gz__greenlet_timer_cb(gz_timer *t)
+{
+    gz_greenlet *g = GZ_CONTAINER(t, gz_greenlet, timer);
+    if (g->state == GZ_LATER)
+        gz__make_ready(g->hub, g);
+    else
+        gz__wake(g, ETIMEDOUT);
+}
+
+static void report_unobserved(gz_greenlet *g)
+{
+    if (!g->failed || g->observed)
+        return;
+    g->observed = true;
+    fprintf(stderr, "libgzmq: greenlet %s failed with error %d (%s): %s\n",
+            gz_name(g), g->err.code, strerror(g->err.code), g->err.message);
+}
+
+/* G has ended (on its own stack, or killed before it ever ran): publish the
+ * outcome, wake joiners, run links. Returns with G dead. */
+static void finish(gz_hub *h, gz_greenlet *g, void *value)
+{
+    g->value = value;
+    g->state = GZ_DEAD;
+    gz__timeouts_disarm(g);
+    gz__wake_all(&g->joiners, 0);
+    if (!gz__list_empty(&g->links)) {
+        g->observed = true;
+        g->finishing = true; /* a callback may release it: free it after */
+        h->in_callback++;
+        gz_list *n;
+        while ((n = gz__list_pop(&g->links))) {
+            link_node *l = GZ_CONTAINER(n, link_node, node);
+            l->cb(g, l->arg);
+            free(l);
+        }
+        h->in_callback--;
+        g->finishing = false;
+    }
+    if (g->hub_ref) {
+        g->hub_ref = false;
+        gz__list_remove(&g->all);
+        h->nlive--;
+        gz__live_ended(h);
+    }
+    if (!g->user_ref)
+        report_unobserved(g);
+}
+
+/* End the current (non-main) greenlet: its stack and, if released, the
+ * struct are freed by whoever runs next. */
+static _Noreturn void end_current(gz_hub *h, void *value)
+{
+    gz_greenlet *g = h->current;
+    finish(h, g, value);
+    h->zombie = g;
+    gz__exit_switch(h);
+}
+
+void gz__greenlet_entry(void *arg)
+{
+    gz_greenlet *g = arg;
+    gz_hub *h = g->hub;
+    gz__switched_in(h);
+    g->began = true;
+    end_current(h, g->fn(g->arg));
+}
+
+_Noreturn void gz_exit(void *value)
+{
+    gz_hub *h = gz__hub();
+    if (!h || h->current->is_main)
+        exit(EXIT_SUCCESS);
+    end_current(h, value);
+}
+
+_Noreturn void gz_fail(int code, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (!fmt || vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (code == 0)
+        code = EIO;
+    gz_hub *h = gz__hub();
+    if (!h || h->current->is_main) {
+        fprintf(stderr, "libgzmq: main greenlet failed with error %d (%s): %s\n",
+                code, strerror(code), msg ? msg : "");
+        exit(EXIT_FAILURE);
+    }
+    gz_greenlet *g = h->current;
+    g->failed = true;
+    g->err.code = code;
+    g->err.message = msg ? msg : strdup("");
+    if (!g->err.message)
+        g->err.message = "";
+    end_current(h, NULL);
+}
+
+void gz_release(gz_greenlet *g)
+{
+    if (!g || g->is_main || !g->user_ref)
+        return;
+    g->user_ref = false;
+    gz_hub *h = g->hub;
+    if (g->state == GZ_NEW) {
+        gz__greenlet_free(g); /* nobody can start it any more */
+    } else if (g->state == GZ_DEAD) {
+        report_unobserved(g);
+        if (g->finishing || h->zombie == g)
+            return; /* whoever ends it frees it */
+        gz__stack_put(&g->stack);
+        gz__greenlet_free(g);
+    }
+}
+
+gz_greenlet *gz_current(void)
+{
+    gz_hub *h = gz__hub();
+    return h ? h->current : NULL;
+}
+
+int gz_set_name(gz_greenlet *g, const char *name)
+{
+    if (!g || !name) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *copy = strdup(name);
+    if (!copy) {
+        errno = ENOMEM;
+        return -1;
+    }
+    free(g->name);
+    g->name = copy;
+    return 0;
+}
+
+const char *gz_name(const gz_greenlet *g)
+{
+    if (!g)
+        return NULL;
+    if (g->name)
+        return g->name;
+    if (g->is_main)
+        return "main";
+    gz_greenlet *m = (gz_greenlet *)g; /* the default name is made lazily */
+    if (!m->defname[0])
+        snprintf(m->defname, sizeof m->defname, "Greenlet-%llu",
+                 (unsigned long long)g->id);
+    return g->defname;
+}
+
+/* ---- join, get, kill ---- */
+
+int gz_join(gz_greenlet *g, double timeout)
+{
+    gz_hub *h = own(g);
+    if (!h || gz__check_timeout(timeout) || gz__enter(h))
+        return -1;
+    if (g->state == GZ_DEAD) {
+        gz__no_wait(h);
+        return 0;
+    }
+    if (g == h->current) {
+        errno = EDEADLK;
+        return -1;
+    }
+    if (timeout == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    gz_waiter w = {.g = h->current};
+    gz__list_push(&g->joiners, &w.node);
+    int rc = gz__park(h, timeout);
+    gz__list_remove(&w.node);
+    return rc;
+}
+
+int gz_get(gz_greenlet *g, void **value, double timeout)
+{
+    if (gz_join(g, timeout) != 0)
+        return -1;
+    if (g->failed) {
+        g->observed = true;
+        errno = g->err.code;
+        return -1;
+    }
+    if (value)
+        *value = g->value;
+    return 0;
+}
+
+/* Time left until END on the loop clock (never negative). */
+static double remaining(gz_hub *h, double end)
+{
+    double left = end - ev_now(h->loop);
+    return left > 0 ? left : 0.0;
+}
+
+static double deadline(gz_hub *h, double timeout)
+{
+    ev_now_update(h->loop);
+    return timeout < 0 ? -1.0 : ev_now(h->loop) + timeout;
+}
+
+static int check_array(gz_greenlet *const *gs, size_t n)
+{
+    if (!gs && n) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!own(gs[i]))
+            return -1;
+    return 0;
+}
+
+/* Wait until every greenlet of GS has ended or the deadline passes;
+ * returns how many have ended. */
+static size_t wait_all(gz_hub *h, gz_greenlet *const *gs, size_t n,
+                       double timeout)
+{
+    double end = deadline(h, timeout);
+    size_t done = 0;
+    int err = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (gs[i]->state == GZ_DEAD)
+            continue;
+        if (err)
+            continue;
+        if (gz_join(gs[i], end < 0 ? -1.0 : remaining(h, end)) != 0)
+            err = errno;
+    }
+    for (size_t i = 0; i < n; i++)
+        done += gs[i]->state == GZ_DEAD;
+    if (done < n)
+        errno = err ? err : ETIMEDOUT;
+    return done;
+}
+
+size_t gz_joinall(gz_greenlet *const *gs, size_t n, double timeout)
+{
+    gz_hub *h = gz__hub();
+    if (!h || check_array(gs, n) || gz__check_timeout(timeout))
+        return 0;
+    if (gz__enter(h)) {
+        size_t done = 0;
+        for (size_t i = 0; i < n; i++)
+            done += gs[i]->state == GZ_DEAD;
+        return done;
+    }
+    return wait_all(h, gs, n, timeout);
+}
+
+/* Deliver a kill to G without waiting. */
+static void kill_one(gz_hub *h, gz_greenlet *g)
+{
+    if (g->state == GZ_DEAD)
+        return;
+    g->killed = true;
+    if (!g->began) { /* never ran: it never will */
+        if (g->state == GZ_READY)
+            gz__list_remove(&g->node);
+        if (gz__timer_active(&g->timer))
+            gz__timer_stop(&g->timer);
+        finish(h, g, NULL);
+        gz__stack_put(&g->stack);
+        if (!g->user_ref)
+            gz__greenlet_free(g);
+        return;
+    }
+    if (g->state == GZ_PARKED)
+        gz__wake(g, ECANCELED);
+}
+
+int gz_kill(gz_greenlet *g, double timeout)
+{
+    gz_hub *h = own(g);
+    if (!h || gz__check_timeout(timeout))
+        return -1;
+    if (g->state == GZ_DEAD)
+        return 0;
+    kill_one(h, g); /* may free G when it never ran and was released */
+    if (timeout == 0 || g == h->current || !g->began)
+        return 0;
+    return gz_join(g, timeout);
+}
+
+int gz_killall(gz_greenlet *const *gs, size_t n, double timeout)
+{
+    gz_hub *h = gz__hub();
+    if (!h || check_array(gs, n) || gz__check_timeout(timeout))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (gs[i] != h->current)
+            kill_one(h, gs[i]);
+    if (timeout == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (gs[i] == h->current) { /* cannot wait for itself */
+            errno = EDEADLK;
+            return -1;
+        }
+    if (gz__enter(h))
+        return -1;
+    return wait_all(h, gs, n, timeout) == n ? 0 : -1;
+}
+
+void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except)
+{
+    /* A cursor node keeps the walk valid while kills unlink greenlets. */
+    gz_list *cur = &h->cursor;
+    gz__list_push_front(&h->all, cur);
+    while (cur->next != &h->all) {
+        gz_list *n = cur->next;
+        gz__list_remove(cur);
+        cur->prev = n;
+        cur->next = n->next;
+        n->next->prev = cur;
+        n->next = cur;
+        gz_greenlet *g = GZ_CONTAINER(n, gz_greenlet, all);
+        if (g != except && !g->killed)
+            kill_one(h, g);
+    }
+    gz__list_remove(cur);
+}
+
+int gz_link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg)
+{
+    gz_hub *h = gz__hub();
+    if (!h)
+        return -1;
+    if (!g || !cb || g->is_main) {
+        errno = EINVAL;
+        return -1;
+    }
+    g->observed = true;
+    if (g->state == GZ_DEAD) {
+        h->in_callback++;
+        cb(g, arg);
+        h->in_callback--;
+        return 0;
+    }
+    link_node *l = malloc(sizeof *l);
+    if (!l) {
+        errno = ENOMEM;
+        return -1;
+    }
+    l->cb = cb;
+    l->arg = arg;
+    gz__list_push(&g->links, &l->node);
+    return 0;
+}
+
+/* ---- state ---- */
+
+bool gz_started(const gz_greenlet *g) { return g && (g->is_main || g->started); }
+bool gz_ready(const gz_greenlet *g) { return g && g->state == GZ_DEAD; }
+bool gz_successful(const gz_greenlet *g) { return g && g->state == GZ_DEAD && !g->failed; }
+bool gz_killed(const gz_greenlet *g) { return g && g->killed; }
+void *gz_value(const gz_greenlet *g) { return g && g->state == GZ_DEAD ? g->value : NULL; }
+
+const gz_error *gz_exception(const gz_greenlet *g)
+{
+    if (!g || !g->failed)
+        return NULL;
+    ((gz_greenlet *)g)->observed = true;
+    return &g->err;
+}

@@ -1,0 +1,279 @@
+/* Structures and functions shared between the library's files. Never
+ * installed. Internal non-static names carry the gz__ prefix. */
+#ifndef GZ_INTERNAL_H
+#define GZ_INTERNAL_H
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "gzmq/core.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GZ_ASAN 1
+#endif
+#endif
+
+#define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- intrusive doubly linked list (circular, with a head node) ---- */
+
+typedef struct gz_list {
+    struct gz_list *next, *prev;
+} gz_list;
+
+#define GZ_CONTAINER(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+static inline void gz__list_init(gz_list *h) { h->next = h->prev = h; }
+static inline bool gz__list_empty(const gz_list *h) { return h->next == h; }
+static inline bool gz__list_linked(const gz_list *n) { return n->next != NULL; }
+static inline void gz__list_push(gz_list *h, gz_list *n)
+{
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+static inline void gz__list_push_front(gz_list *h, gz_list *n)
+{
+    n->next = h->next;
+    n->prev = h;
+    h->next->prev = n;
+    h->next = n;
+}
+/* Unlink N and mark it unlinked (next == NULL); harmless if not linked. */
+static inline void gz__list_remove(gz_list *n)
+{
+    if (!n->next)
+        return;
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->next = n->prev = NULL;
+}
+static inline gz_list *gz__list_pop(gz_list *h)
+{
+    gz_list *n = h->next;
+    if (n == h)
+        return NULL;
+    gz__list_remove(n);
+    return n;
+}
+
+/* ---- context switch (ctx_<arch>.S or ctx_ucontext.c) ---- */
+
+#ifdef GZ_CTX_UCONTEXT
+#include <ucontext.h>
+typedef struct gz_ctx {
+    ucontext_t uc;
+} gz_ctx;
+#else
+typedef struct gz_ctx {
+    void *sp; /* saved stack pointer; registers live on the stack */
+} gz_ctx;
+#endif
+
+/* Prepare CTX to call entry(arg) on the stack [lo, lo + size) when first
+ * switched to; entry must never return. */
+void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void (*entry)(void *),
+                  void *arg);
+/* Save the callee-saved state in FROM and resume TO. */
+void gz__ctx_switch(gz_ctx *from, gz_ctx *to);
+
+/* ---- stacks (stack.c) ---- */
+
+typedef struct gz_stack {
+    char *lo;      /* lowest usable byte (just above the guard page) */
+    size_t size;   /* usable bytes */
+    char *map;     /* the mapping, guard included */
+    size_t maplen;
+    unsigned vg_id; /* valgrind's stack id */
+} gz_stack;
+
+int gz__stack_get(gz_stack *s, size_t size);
+void gz__stack_put(gz_stack *s);
+void gz__stack_cache_drain(void);
+/* Install the guard-page SIGSEGV handler and this thread's alternate
+ * signal stack (idempotent per thread). */
+void gz__stack_guard_init(void);
+void gz__stack_guard_fini(void);
+
+/* ---- timers: one heap per hub, deterministic for equal deadlines ---- */
+
+typedef struct gz_timer gz_timer;
+struct gz_timer {
+    double at;
+    uint64_t seq;
+    size_t idx; /* position in the heap + 1; 0 when not armed */
+    void (*cb)(gz_timer *t);
+};
+
+void gz__timer_start(gz_timer *t, double after);
+void gz__timer_stop(gz_timer *t);
+static inline bool gz__timer_active(const gz_timer *t) { return t->idx != 0; }
+
+/* ---- greenlets ---- */
+
+enum gz_state {
+    GZ_NEW,     /* created, not started */
+    GZ_LATER,   /* started with a delay, timer pending */
+    GZ_READY,   /* in the run queue */
+    GZ_RUNNING, /* the current greenlet */
+    GZ_PARKED,  /* blocked in gz__park */
+    GZ_DEAD
+};
+
+typedef struct gz_hub gz_hub;
+
+struct gz_greenlet {
+    gz_ctx ctx;
+    gz_list node;          /* run queue */
+    gz_list all;           /* the hub's started, live greenlets */
+    enum gz_state state;
+    int wake_code;         /* why gz__park returned: 0 or an errno */
+    bool is_main;
+    bool began;            /* fn has been entered */
+    bool started;          /* gz_start / gz_start_later has run */
+    bool finishing;        /* its links are running */
+    bool killed;
+    bool failed;
+    bool observed;         /* failure seen by get / exception / link */
+    bool user_ref;         /* the caller's reference is still held */
+    bool hub_ref;          /* started and not ended */
+    unsigned fired;        /* expired gz_timeouts still armed */
+    unsigned waits;        /* green calls in a row that did not wait */
+    gz_hub *hub;
+    gz_fn fn;
+    void *arg;
+    void *value;
+    gz_error err;
+    char *name;
+    uint64_t id;
+    gz_stack stack;
+    gz_timer timer;        /* wait timeout, or start delay */
+    gz_list joiners;       /* gz_waiter */
+    gz_list links;         /* struct gz_link */
+    gz_list timeouts;      /* armed gz_timeout */
+    char defname[32];
+#ifdef GZ_ASAN
+    void *asan_fake;
+    const void *asan_lo;
+    size_t asan_size;
+#endif
+};
+
+/* A greenlet parked on an object: the object keeps a list of these. DATA
+ * carries what a hand-off delivers (a queue item, ...). */
+typedef struct gz_waiter {
+    gz_list node;
+    gz_greenlet *g;
+    void *data;
+    int flags;
+} gz_waiter;
+
+struct gz_hub {
+    struct ev_loop *loop;
+    gz_greenlet *current;
+    gz_greenlet *from;     /* the greenlet that switched to the current one */
+    gz_greenlet main;
+    gz_list all;           /* started, live greenlets (not main) */
+    gz_list cursor;        /* walks `all` in gz__greenlet_kill_all */
+    bool own_loop;
+    bool in_timer_cb;
+    bool main_waits_live;  /* main waits for nlive == 0 (gz_run, gz_shutdown) */
+    bool shutdown_by_main;
+    gz_list runq;
+    unsigned dispatches;   /* run-queue pops since the last loop poll */
+    int polling;           /* inside our own ev_run */
+    bool driving;          /* main runs greenlets from the idle watcher */
+    bool idle_on;
+    int in_callback;       /* link callbacks running: blocking is EPERM */
+    bool shutdown;         /* gz_shutdown in progress */
+    size_t nlive;          /* started, not ended, not main */
+    uint64_t next_id;
+    size_t stack_size;
+    gz_greenlet *zombie;   /* ended greenlet whose stack is freed after the switch */
+    ev_idle idle;
+    ev_timer timer;        /* fires the earliest gz_timer */
+    gz_timer **heap;
+    size_t heap_len, heap_cap;
+    uint64_t timer_seq;
+    gz_list stack_cache;   /* struct gz_cached_stack */
+    size_t stack_cache_len;
+    struct gz_signal_slot *signals;
+    void *ext[4];          /* per-hub state of higher layers (thread pool, zmq) */
+    void (*ext_free[4])(void *); /* run when the hub is destroyed */
+};
+
+/* This thread's hub, created on first use; NULL with ENOMEM. */
+gz_hub *gz__hub(void);
+/* The hub if it exists, without creating it. */
+gz_hub *gz__hub_peek(void);
+
+/* The common entry check of every blocking call: -1 with ECANCELED (killed),
+ * EPERM (inside a link callback) or ETIMEDOUT (a gz_timeout expired). */
+int gz__enter(gz_hub *h);
+/* Validate a timeout argument: -1 EINVAL for NaN. */
+static inline int gz__check_timeout(double t)
+{
+    if (isnan(t)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+/* Park the current greenlet until gz__wake, TIMEOUT (negative: none), a kill
+ * or a gz_timeout. Returns 0 when woken with code 0, else -1 with errno =
+ * the code (ETIMEDOUT, ECANCELED, EDEADLK, or what the waker passed). The
+ * caller unlinks its waiter node afterwards if it is still linked. */
+int gz__park(gz_hub *h, double timeout);
+/* Make a parked G ready with CODE (0 = success); no-op unless parked.
+ * Never switches. */
+void gz__wake(gz_greenlet *g, int code);
+/* Wake the first waiter of LIST (unlinking it) with CODE; false if empty. */
+bool gz__wake_one(gz_list *list, int code);
+/* Wake and unlink every waiter of LIST with CODE. */
+void gz__wake_all(gz_list *list, int code);
+/* Count a green call that completed without waiting; after about a thousand
+ * in a row, yield once so a busy greenlet cannot starve the others. */
+void gz__no_wait(gz_hub *h);
+/* Append G to the run queue (state READY). */
+void gz__make_ready(gz_hub *h, gz_greenlet *g);
+/* Keep the loop from counting as idle while a pending event exists that a
+ * watcher outside libev will deliver (thread pool jobs): ev_ref / ev_unref. */
+void gz__hold(gz_hub *h);
+void gz__unhold(gz_hub *h);
+
+/* Index of gz_hub.ext for each higher layer. */
+enum { GZ_EXT_THREAD, GZ_EXT_ZMQ, GZ_EXT_IO, GZ_EXT_SPARE };
+
+void gz__switched_in(gz_hub *h);
+void gz__live_ended(gz_hub *h);
+
+/* greenlet.c, used by the hub */
+void gz__greenlet_timer_cb(gz_timer *t);
+void gz__greenlet_entry(void *arg);
+void gz__greenlet_free(gz_greenlet *g);
+void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except);
+void gz__greenlet_shutdown_check(gz_hub *h);
+
+/* timeout.c */
+void gz__timeouts_disarm(gz_greenlet *g);
+
+/* signal.c */
+void gz__signals_free(gz_hub *h);
+
+/* Switch from the current greenlet to NEXT (no-op if the same). */
+void gz__switch(gz_hub *h, gz_greenlet *next);
+/* Park forever: used by a greenlet that has ended. */
+_Noreturn void gz__exit_switch(gz_hub *h);
+
+#endif

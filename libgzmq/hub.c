@@ -1,0 +1,572 @@
+/* The per-thread hub: the libev loop, the run queue, the timer heap, parking
+ * and waking, deadlock detection, gz_run and gz_shutdown.
+ *
+ * Switching is direct: a greenlet that blocks pops the next ready greenlet
+ * and switches to it. Only when nothing is ready does the blocking greenlet
+ * poll the loop itself (ev_run EVRUN_ONCE, on its own stack); libev callbacks
+ * only mark greenlets ready and never switch. When the application drives
+ * the loop with its own ev_run, an ev_idle watcher runs ready greenlets from
+ * main's stack ("driving"), and a greenlet that blocks with nothing ready
+ * switches back to main. */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gz_internal.h"
+
+#ifdef GZ_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+/* Poll the loop (without blocking) after this many dispatches, so that a
+ * set of greenlets that keep yielding cannot starve I/O and timers. */
+#define GZ_POLL_EVERY 256
+/* Green calls in a row that complete without waiting before a forced yield. */
+#define GZ_NO_WAIT_MAX 1024
+#define GZ_DEFAULT_STACK (256 * 1024)
+
+static _Thread_local gz_hub *tl_hub;
+static pthread_key_t hub_key;
+static pthread_once_t hub_key_once = PTHREAD_ONCE_INIT;
+
+static void hub_destroy(void *p);
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static void make_key(void) { pthread_key_create(&hub_key, hub_destroy); }
+
+static size_t default_stack_size(void)
+{
+    const char *env = getenv("GZ_STACK_SIZE");
+    if (env && *env) {
+        char *end;
+        unsigned long long v = strtoull(env, &end, 0);
+        if (*end == '\0' && v >= 16 * 1024 && v <= (1ull << 30))
+            return (size_t)v;
+        fprintf(stderr, "libgzmq: ignoring GZ_STACK_SIZE=%s (want bytes "
+                        "between 16384 and 1073741824)\n", env);
+    }
+#ifdef GZ_ASAN
+    return 4 * GZ_DEFAULT_STACK; /* sanitizer frames are much larger */
+#else
+    return GZ_DEFAULT_STACK;
+#endif
+}
+
+static gz_hub *hub_create(struct ev_loop *loop)
+{
+    pthread_once(&hub_key_once, make_key);
+    gz_hub *h = calloc(1, sizeof *h);
+    if (!h) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!loop)
+        loop = getpid() == gettid() ? ev_default_loop(0)
+                                    : ev_loop_new(EVFLAG_AUTO);
+    if (!loop) {
+        free(h);
+        errno = ENOMEM;
+        return NULL;
+    }
+    h->loop = loop;
+    gz__list_init(&h->runq);
+    gz__list_init(&h->all);
+    gz__list_init(&h->stack_cache);
+    gz_greenlet *m = &h->main;
+    m->is_main = true;
+    m->state = GZ_RUNNING;
+    m->began = true;
+    m->hub = h;
+    gz__list_init(&m->joiners);
+    gz__list_init(&m->links);
+    gz__list_init(&m->timeouts);
+    m->timer.cb = gz__greenlet_timer_cb;
+    h->current = m;
+    h->stack_size = default_stack_size();
+    ev_idle_init(&h->idle, idle_cb);
+    ev_init(&h->timer, timer_cb);
+    tl_hub = h;
+    pthread_setspecific(hub_key, h);
+    gz__stack_guard_init();
+    return h;
+}
+
+static void hub_destroy(void *p)
+{
+    gz_hub *h = p;
+    if (!h)
+        return;
+    for (int i = 0; i < 4; i++)
+        if (h->ext_free[i])
+            h->ext_free[i](h->ext[i]);
+    gz__signals_free(h);
+    ev_idle_stop(h->loop, &h->idle);
+    ev_timer_stop(h->loop, &h->timer);
+    gz__stack_cache_drain();
+    if (!ev_is_default_loop(h->loop) && h->own_loop)
+        ev_loop_destroy(h->loop);
+    free(h->heap);
+    gz__stack_guard_fini();
+    tl_hub = NULL;
+    free(h);
+}
+
+gz_hub *gz__hub_peek(void) { return tl_hub; }
+
+gz_hub *gz__hub(void)
+{
+    if (GZ_LIKELY(tl_hub != NULL))
+        return tl_hub;
+    gz_hub *h = hub_create(NULL);
+    if (h)
+        h->own_loop = true;
+    return h;
+}
+
+struct ev_loop *gz_loop(void)
+{
+    gz_hub *h = gz__hub();
+    return h ? h->loop : NULL;
+}
+
+int gz_use_loop(struct ev_loop *loop)
+{
+    if (!loop) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (tl_hub) {
+        errno = EBUSY;
+        return -1;
+    }
+    return hub_create(loop) ? 0 : -1;
+}
+
+double gz_now(void)
+{
+    gz_hub *h = gz__hub();
+    return h ? ev_now(h->loop) : 0.0;
+}
+
+int gz_set_stack_size(size_t bytes)
+{
+    gz_hub *h = gz__hub();
+    if (!h)
+        return -1;
+    if (bytes < 16 * 1024 || bytes > ((size_t)1 << 30)) {
+        errno = EINVAL;
+        return -1;
+    }
+    h->stack_size = bytes;
+    return 0;
+}
+
+size_t gz_stack_size(void)
+{
+    gz_hub *h = gz__hub();
+    return h ? h->stack_size : 0;
+}
+
+/* ---- switching ---- */
+
+static void after_switch(gz_hub *h)
+{
+    gz_greenlet *z = h->zombie;
+    if (z) {
+        h->zombie = NULL;
+        gz__stack_put(&z->stack);
+        if (!z->user_ref)
+            gz__greenlet_free(z);
+    }
+}
+
+void gz__switch(gz_hub *h, gz_greenlet *next)
+{
+    gz_greenlet *prev = h->current;
+    next->state = GZ_RUNNING;
+    if (next == prev)
+        return;
+    h->current = next;
+    h->from = prev;
+#ifdef GZ_ASAN
+    __sanitizer_start_switch_fiber(prev->state == GZ_DEAD ? NULL
+                                                          : &prev->asan_fake,
+                                   next->asan_lo, next->asan_size);
+#endif
+    gz__ctx_switch(&prev->ctx, &next->ctx);
+    gz__switched_in(h);
+}
+
+void gz__switched_in(gz_hub *h)
+{
+#ifdef GZ_ASAN
+    gz_greenlet *me = h->current, *from = h->from;
+    const void *lo;
+    size_t size;
+    __sanitizer_finish_switch_fiber(me->asan_fake, &lo, &size);
+    if (from && from->is_main) { /* learn main's stack on first leaving it */
+        from->asan_lo = lo;
+        from->asan_size = size;
+    }
+#endif
+    after_switch(h);
+}
+
+static int poll_loop(gz_hub *h, int flags)
+{
+    h->polling++;
+    int active = ev_run(h->loop, flags);
+    h->polling--;
+    return active;
+}
+
+/* The current greenlet has stopped running (parked, yielded or ended): run
+ * the next ready one, polling the loop while nothing is ready. */
+static void dispatch(gz_hub *h)
+{
+    for (;;) {
+        if (GZ_UNLIKELY(++h->dispatches >= GZ_POLL_EVERY)) {
+            h->dispatches = 0;
+            poll_loop(h, EVRUN_NOWAIT);
+        }
+        gz_list *n = gz__list_pop(&h->runq);
+        if (n) {
+            gz__switch(h, GZ_CONTAINER(n, gz_greenlet, node));
+            return;
+        }
+        if (h->driving && h->current != &h->main) {
+            gz__switch(h, &h->main);
+            return;
+        }
+        int active = poll_loop(h, EVRUN_ONCE);
+        h->dispatches = 0;
+        if (!active && gz__list_empty(&h->runq)) {
+            /* Nothing ready and no watcher left that could wake anyone:
+             * main's blocking call fails with EDEADLK. */
+            if (h->main.state == GZ_PARKED) {
+                gz__wake(&h->main, EDEADLK);
+            } else {
+                fprintf(stderr, "libgzmq: scheduler lost the main greenlet\n");
+                abort();
+            }
+        }
+    }
+}
+
+_Noreturn void gz__exit_switch(gz_hub *h)
+{
+    dispatch(h);
+    abort(); /* an ended greenlet is never resumed */
+}
+
+/* ---- ready queue, parking and waking ---- */
+
+void gz__make_ready(gz_hub *h, gz_greenlet *g)
+{
+    g->state = GZ_READY;
+    gz__list_push(&h->runq, &g->node);
+    /* The application may be running the loop itself with main outside any
+     * green call: then only an idle watcher can get the greenlet going. */
+    if (GZ_UNLIKELY(!h->idle_on) && h->current == &h->main &&
+        h->main.state == GZ_RUNNING && !h->polling && !h->driving) {
+        h->idle_on = true;
+        ev_idle_start(h->loop, &h->idle);
+    }
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    gz_hub *h = GZ_CONTAINER(w, gz_hub, idle);
+    if (!h->polling && !h->driving && h->current == &h->main &&
+        h->main.state == GZ_RUNNING) {
+        h->driving = true;
+        gz_list *n;
+        while ((n = gz__list_pop(&h->runq)))
+            gz__switch(h, GZ_CONTAINER(n, gz_greenlet, node));
+        h->main.state = GZ_RUNNING;
+        h->driving = false;
+    }
+    if (gz__list_empty(&h->runq) || h->polling) {
+        h->idle_on = false;
+        ev_idle_stop(h->loop, &h->idle);
+    }
+}
+
+void gz__wake(gz_greenlet *g, int code)
+{
+    if (g->state != GZ_PARKED)
+        return;
+    g->wake_code = code;
+    gz__make_ready(g->hub, g);
+}
+
+bool gz__wake_one(gz_list *list, int code)
+{
+    gz_list *n = gz__list_pop(list);
+    if (!n)
+        return false;
+    gz__wake(GZ_CONTAINER(n, gz_waiter, node)->g, code);
+    return true;
+}
+
+void gz__wake_all(gz_list *list, int code)
+{
+    while (gz__wake_one(list, code))
+        ;
+}
+
+int gz__enter(gz_hub *h)
+{
+    gz_greenlet *g = h->current;
+    if (GZ_LIKELY(!(g->killed | (g->fired != 0) | (h->in_callback != 0))))
+        return 0;
+    errno = h->in_callback ? EPERM : g->killed ? ECANCELED : ETIMEDOUT;
+    return -1;
+}
+
+int gz__park(gz_hub *h, double timeout)
+{
+    gz_greenlet *g = h->current;
+    g->waits = 0;
+    g->wake_code = 0;
+    g->state = GZ_PARKED;
+    if (timeout >= 0)
+        gz__timer_start(&g->timer, timeout);
+    dispatch(h);
+    if (gz__timer_active(&g->timer))
+        gz__timer_stop(&g->timer);
+    if (g->wake_code) {
+        errno = g->wake_code;
+        return -1;
+    }
+    return 0;
+}
+
+void gz__no_wait(gz_hub *h)
+{
+    gz_greenlet *g = h->current;
+    if (GZ_UNLIKELY(++g->waits >= GZ_NO_WAIT_MAX)) {
+        g->waits = 0;
+        g->state = GZ_READY;
+        gz__list_push(&h->runq, &g->node);
+        dispatch(h);
+    }
+}
+
+void gz__hold(gz_hub *h) { ev_ref(h->loop); }
+void gz__unhold(gz_hub *h) { ev_unref(h->loop); }
+
+/* ---- sleep and yield ---- */
+
+int gz_sleep(double seconds)
+{
+    gz_hub *h = gz__hub();
+    if (!h || gz__check_timeout(seconds) || gz__enter(h))
+        return -1;
+    gz_greenlet *g = h->current;
+    if (seconds == 0) {
+        g->waits = 0;
+        g->state = GZ_READY;
+        gz__list_push(&h->runq, &g->node);
+        dispatch(h);
+        return gz__enter(h); /* killed while it waited its turn */
+    }
+    if (gz__park(h, seconds < 0 ? -1.0 : seconds) == 0)
+        return 0; /* nothing wakes a sleeper with success but... nothing */
+    if (errno == ETIMEDOUT && !g->fired)
+        return 0; /* its own timer: the sleep is over */
+    return -1;
+}
+
+int gz_yield(void) { return gz_sleep(0); }
+
+/* ---- gz_run and gz_shutdown ---- */
+
+int gz_run(void)
+{
+    gz_hub *h = gz__hub();
+    if (!h || gz__enter(h))
+        return -1;
+    if (h->current != &h->main) {
+        errno = EPERM;
+        return -1;
+    }
+    for (;;) {
+        if (h->nlive > 0 || !gz__list_empty(&h->runq)) {
+            h->main_waits_live = true;
+            int rc = gz__park(h, -1.0);
+            h->main_waits_live = false;
+            if (rc != 0)
+                return errno == ECANCELED ? 0 : -1; /* ECANCELED: shutdown */
+            continue;
+        }
+        /* No greenlet left: serve the remaining watchers, which may start
+         * new greenlets, until none is left. */
+        if (!poll_loop(h, EVRUN_ONCE) && h->nlive == 0 &&
+            gz__list_empty(&h->runq))
+            return 0;
+    }
+}
+
+/* Called whenever a started greenlet ends: main may be waiting for the
+ * last one (gz_run, gz_shutdown), or owed ECANCELED by a shutdown that a
+ * greenlet started. */
+void gz__live_ended(gz_hub *h)
+{
+    if (h->nlive != 0)
+        return;
+    bool parked = h->main.state == GZ_PARKED;
+    if (h->shutdown && !h->shutdown_by_main) {
+        h->shutdown = false;
+        if (parked)
+            gz__wake(&h->main, ECANCELED);
+    } else if (h->main_waits_live && parked) {
+        gz__wake(&h->main, 0);
+    }
+}
+
+void gz_shutdown(void)
+{
+    gz_hub *h = gz__hub();
+    if (!h)
+        return;
+    gz_greenlet *self = h->current;
+    h->shutdown = true;
+    h->shutdown_by_main = self == &h->main;
+    gz__greenlet_kill_all(h, self);
+    if (self != &h->main) {
+        gz__live_ended(h); /* nothing else may be left to end */
+        return;            /* else main hears of it when the last one ends */
+    }
+    /* From main: let them end. */
+    while (h->nlive > 0) {
+        h->main_waits_live = true;
+        int rc = gz__park(h, -1.0);
+        h->main_waits_live = false;
+        if (rc != 0 && errno != ECANCELED)
+            break;
+    }
+    h->shutdown = false;
+    h->shutdown_by_main = false;
+}
+
+/* ---- the timer heap ---- */
+
+static bool earlier(const gz_timer *a, const gz_timer *b)
+{
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void heap_set(gz_hub *h, size_t i, gz_timer *t)
+{
+    h->heap[i] = t;
+    t->idx = i + 1;
+}
+
+static void sift_up(gz_hub *h, size_t i)
+{
+    gz_timer *t = h->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!earlier(t, h->heap[p]))
+            break;
+        heap_set(h, i, h->heap[p]);
+        i = p;
+    }
+    heap_set(h, i, t);
+}
+
+static void sift_down(gz_hub *h, size_t i)
+{
+    gz_timer *t = h->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->heap_len)
+            break;
+        if (c + 1 < h->heap_len && earlier(h->heap[c + 1], h->heap[c]))
+            c++;
+        if (!earlier(h->heap[c], t))
+            break;
+        heap_set(h, i, h->heap[c]);
+        i = c;
+    }
+    heap_set(h, i, t);
+}
+
+static void rearm(gz_hub *h)
+{
+    if (h->in_timer_cb)
+        return; /* timer_cb rearms once at its end */
+    if (h->heap_len == 0) {
+        ev_timer_stop(h->loop, &h->timer);
+        return;
+    }
+    double after = h->heap[0]->at - ev_now(h->loop);
+    ev_timer_stop(h->loop, &h->timer);
+    ev_timer_set(&h->timer, after > 0 ? after : 0.0, 0.0);
+    ev_timer_start(h->loop, &h->timer);
+}
+
+void gz__timer_start(gz_timer *t, double after)
+{
+    gz_hub *h = tl_hub;
+    if (t->idx)
+        gz__timer_stop(t);
+    if (h->heap_len == h->heap_cap) {
+        size_t cap = h->heap_cap ? 2 * h->heap_cap : 64;
+        gz_timer **nh = realloc(h->heap, cap * sizeof *nh);
+        if (!nh) {
+            fprintf(stderr, "libgzmq: out of memory for a timer\n");
+            abort();
+        }
+        h->heap = nh;
+        h->heap_cap = cap;
+    }
+    if (after > 0)
+        ev_now_update(h->loop); /* greenlets may have run long since a poll */
+    t->at = ev_now(h->loop) + after;
+    t->seq = ++h->timer_seq;
+    heap_set(h, h->heap_len++, t);
+    sift_up(h, h->heap_len - 1);
+    if (h->heap[0] == t)
+        rearm(h);
+}
+
+void gz__timer_stop(gz_timer *t)
+{
+    gz_hub *h = tl_hub;
+    if (!t->idx)
+        return;
+    size_t i = t->idx - 1;
+    bool was_root = i == 0;
+    t->idx = 0;
+    gz_timer *last = h->heap[--h->heap_len];
+    if (last != t) {
+        heap_set(h, i, last);
+        sift_down(h, i);
+        sift_up(h, last->idx - 1);
+    }
+    if (was_root)
+        rearm(h);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    gz_hub *h = GZ_CONTAINER(w, gz_hub, timer);
+    double now = ev_now(loop);
+    h->in_timer_cb = true;
+    while (h->heap_len > 0 && h->heap[0]->at <= now + 1e-6) {
+        gz_timer *t = h->heap[0];
+        gz__timer_stop(t);
+        t->cb(t);
+    }
+    h->in_timer_cb = false;
+    rearm(h);
+}

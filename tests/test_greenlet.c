@@ -1,0 +1,265 @@
+/* greenlet.c: spawn, start, join, get, kill, links, state, failures. */
+#include "gz_test.h"
+
+static char trace[256];
+static void note(const char *s) { strcat(trace, s); }
+
+static void *add_one(void *arg) { return GZ_PTR(GZ_INT(arg) + 1); }
+
+static void *noter(void *arg)
+{
+    note((const char *)arg);
+    gz_yield();
+    note((const char *)arg);
+    return NULL;
+}
+
+static void spawned_greenlets_run_in_fifo_order(void **state)
+{
+    (void)state;
+    trace[0] = 0;
+    gz_greenlet *g[3] = {gz_spawn(noter, "a"), gz_spawn(noter, "b"),
+                         gz_spawn(noter, "c")};
+    assert_int_equal(gz_joinall(g, 3, GZ_FOREVER), 3);
+    assert_string_equal(trace, "abcabc");
+    for (int i = 0; i < 3; i++)
+        gz_release(g[i]);
+}
+
+static void get_returns_the_value(void **state)
+{
+    (void)state;
+    gz_greenlet *g = gz_spawn(add_one, GZ_PTR(41));
+    assert_true(gz_started(g));
+    assert_false(gz_ready(g));
+    void *v = NULL;
+    assert_int_equal(gz_get(g, &v, GZ_FOREVER), 0);
+    assert_int_equal(GZ_INT(v), 42);
+    assert_true(gz_ready(g));
+    assert_true(gz_successful(g));
+    assert_false(gz_killed(g));
+    assert_int_equal(GZ_INT(gz_value(g)), 42);
+    assert_null(gz_exception(g));
+    gz_release(g);
+}
+
+static void *failing(void *arg)
+{
+    (void)arg;
+    gz_fail(EPROTO, "You fail at %s.", "failing");
+}
+
+static void failure_is_reported_through_get_and_exception(void **state)
+{
+    (void)state;
+    gz_greenlet *g = gz_spawn(failing, NULL);
+    void *v = (void *)1;
+    assert_fails(gz_get(g, &v, GZ_FOREVER), EPROTO);
+    assert_ptr_equal(v, (void *)1);
+    assert_true(gz_ready(g));
+    assert_false(gz_successful(g));
+    assert_null(gz_value(g));
+    const gz_error *e = gz_exception(g);
+    assert_non_null(e);
+    assert_int_equal(e->code, EPROTO);
+    assert_string_equal(e->message, "You fail at failing.");
+    gz_release(g);
+}
+
+static void *exiter(void *arg)
+{
+    gz_exit(arg);
+}
+
+static void exit_ends_with_a_value(void **state)
+{
+    (void)state;
+    gz_greenlet *g = gz_spawn(exiter, GZ_PTR(7));
+    void *v;
+    assert_int_equal(gz_get(g, &v, 1.0), 0);
+    assert_int_equal(GZ_INT(v), 7);
+    gz_release(g);
+}
+
+static void *sleeper(void *arg)
+{
+    double s = *(double *)arg;
+    int rc = gz_sleep(s);
+    return GZ_PTR(rc == 0 ? 0 : errno);
+}
+
+static void kill_wakes_a_sleeper_with_ecanceled(void **state)
+{
+    (void)state;
+    double s = 10;
+    gz_greenlet *g = gz_spawn(sleeper, &s);
+    gz_yield();
+    assert_int_equal(gz_kill(g, 1.0), 0);
+    assert_true(gz_ready(g));
+    assert_true(gz_killed(g));
+    assert_true(gz_successful(g));
+    assert_int_equal(GZ_INT(gz_value(g)), ECANCELED);
+    gz_release(g);
+}
+
+static int ran;
+static void *mark_ran(void *arg)
+{
+    (void)arg;
+    ran++;
+    return NULL;
+}
+
+static int link_calls;
+static void on_end(gz_greenlet *g, void *arg)
+{
+    (void)g;
+    link_calls += GZ_INT(arg);
+}
+
+static void killed_before_start_never_runs_but_links_run(void **state)
+{
+    (void)state;
+    ran = 0;
+    link_calls = 0;
+    gz_greenlet *g = gz_spawn(mark_ran, NULL);
+    assert_int_equal(gz_link(g, on_end, GZ_PTR(1)), 0);
+    assert_int_equal(gz_kill(g, 0), 0);
+    assert_true(gz_ready(g));
+    assert_true(gz_killed(g));
+    gz_greenlet *n = gz_greenlet_new(mark_ran, NULL);
+    assert_false(gz_started(n));
+    assert_int_equal(gz_link(n, on_end, GZ_PTR(10)), 0);
+    assert_int_equal(gz_kill(n, 0), 0);
+    assert_int_equal(gz_start(n), 0); /* ended: a no-op */
+    gz_sleep(0.01);
+    assert_int_equal(ran, 0);
+    assert_int_equal(link_calls, 11);
+    gz_release(g);
+    gz_release(n);
+}
+
+static void *kill_then_yield(void *arg)
+{
+    (void)arg;
+    gz_kill(gz_current(), 0);
+    int r1 = gz_yield();
+    int e1 = errno;
+    int r2 = gz_sleep(0);
+    int e2 = errno;
+    return GZ_PTR(r1 == -1 && e1 == ECANCELED && r2 == -1 && e2 == ECANCELED);
+}
+
+static void killed_greenlet_calls_keep_failing_until_it_ends(void **state)
+{
+    (void)state;
+    gz_greenlet *g = gz_spawn(kill_then_yield, NULL);
+    void *v;
+    assert_int_equal(gz_get(g, &v, 1.0), 0);
+    assert_int_equal(GZ_INT(v), 1);
+    gz_release(g);
+}
+
+static void join_times_out(void **state)
+{
+    (void)state;
+    double s = 1.0;
+    gz_greenlet *g = gz_spawn(sleeper, &s);
+    assert_fails(gz_join(g, 0.01), ETIMEDOUT);
+    assert_fails(gz_join(g, 0), ETIMEDOUT);
+    assert_int_equal(gz_kill(g, GZ_FOREVER), 0);
+    gz_release(g);
+}
+
+static void greenlet_new_waits_for_start(void **state)
+{
+    (void)state;
+    ran = 0;
+    gz_greenlet *g = gz_greenlet_new(mark_ran, NULL);
+    gz_sleep(0.001);
+    assert_int_equal(ran, 0);
+    assert_int_equal(gz_start(g), 0);
+    assert_true(gz_started(g));
+    assert_int_equal(gz_join(g, 1.0), 0);
+    assert_int_equal(ran, 1);
+    gz_release(g);
+}
+
+static void spawn_later_and_start_later_wait(void **state)
+{
+    (void)state;
+    ran = 0;
+    double t0 = gz_now();
+    gz_greenlet *g = gz_spawn_later(0.02, mark_ran, NULL);
+    gz_greenlet *h = gz_greenlet_new(mark_ran, NULL);
+    assert_int_equal(gz_start_later(h, 0.02), 0);
+    gz_yield();
+    assert_int_equal(ran, 0);
+    gz_greenlet *both[2] = {g, h};
+    assert_int_equal(gz_joinall(both, 2, 1.0), 2);
+    assert_int_equal(ran, 2);
+    assert_true(gz_now() - t0 >= 0.019);
+    gz_release(g);
+    gz_release(h);
+}
+
+static void names_default_and_set(void **state)
+{
+    (void)state;
+    assert_string_equal(gz_name(gz_current()), "main");
+    gz_greenlet *g = gz_greenlet_new(mark_ran, NULL);
+    assert_memory_equal(gz_name(g), "Greenlet-", 9);
+    assert_int_equal(gz_set_name(g, "worker"), 0);
+    assert_string_equal(gz_name(g), "worker");
+    gz_release(g);
+}
+
+static void bad_arguments_are_einval(void **state)
+{
+    (void)state;
+    assert_null(gz_spawn(NULL, NULL));
+    assert_int_equal(errno, EINVAL);
+    assert_null(gz_greenlet_new(NULL, NULL));
+    assert_int_equal(errno, EINVAL);
+    assert_null(gz_spawn_later(NAN, mark_ran, NULL));
+    assert_int_equal(errno, EINVAL);
+    assert_fails(gz_start(NULL), EINVAL);
+    assert_fails(gz_start_later(NULL, 1), EINVAL);
+    assert_fails(gz_join(NULL, 1), EINVAL);
+    assert_fails(gz_get(NULL, NULL, 1), EINVAL);
+    assert_fails(gz_kill(NULL, 1), EINVAL);
+    assert_fails(gz_kill(gz_current(), 0), EINVAL); /* main */
+    assert_fails(gz_join(gz_current(), 0), EINVAL);
+    assert_fails(gz_link(NULL, on_end, NULL), EINVAL);
+    assert_fails(gz_set_name(NULL, "x"), EINVAL);
+    assert_fails(gz_killall(NULL, 2, 0), EINVAL);
+    errno = 0;
+    assert_int_equal(gz_joinall(NULL, 1, 0), 0);
+    assert_int_equal(errno, EINVAL);
+    assert_false(gz_started(NULL));
+    assert_false(gz_ready(NULL));
+    assert_null(gz_value(NULL));
+    assert_null(gz_exception(NULL));
+    assert_null(gz_name(NULL));
+    gz_release(NULL);
+}
+
+int main(void)
+{
+    gz_test_watchdog(60);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spawned_greenlets_run_in_fifo_order),
+        cmocka_unit_test(get_returns_the_value),
+        cmocka_unit_test(failure_is_reported_through_get_and_exception),
+        cmocka_unit_test(exit_ends_with_a_value),
+        cmocka_unit_test(kill_wakes_a_sleeper_with_ecanceled),
+        cmocka_unit_test(killed_before_start_never_runs_but_links_run),
+        cmocka_unit_test(killed_greenlet_calls_keep_failing_until_it_ends),
+        cmocka_unit_test(join_times_out),
+        cmocka_unit_test(greenlet_new_waits_for_start),
+        cmocka_unit_test(spawn_later_and_start_later_wait),
+        cmocka_unit_test(names_default_and_set),
+        cmocka_unit_test(bad_arguments_are_einval),
+    };
+    return cmocka_run_group_tests_name("greenlet", tests, NULL, NULL);
+}
