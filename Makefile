@@ -119,16 +119,16 @@ $(BUILD)/tests/%: tests/%.c tests/gz_test.h $(STATIC) $(HEADERS) | $(BUILD)/test
 test: deps
 	$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) sh tests/run.sh $(TESTS)
-	$(MAKE) --no-print-directory install-check
+	$(MAKE) --no-print-directory BUILD=$(BUILD) install-check
 
 check-asan: deps
-	$(MAKE) --no-print-directory BUILD=build-asan SAN=address,undefined CFLAGS="-O1 -g" all
+	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan SAN=address,undefined CFLAGS="-O1 -g" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  BUILD=build-asan sh tests/run.sh $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+	  BUILD=$(BUILD)-asan sh tests/run.sh $(patsubst $(BUILD)/%,$(BUILD)-asan/%,$(TESTS))
 
 check-ucontext: deps
-	$(MAKE) --no-print-directory BUILD=build-ucontext CTX=ucontext all
-	BUILD=build-ucontext sh tests/run.sh $(patsubst $(BUILD)/%,build-ucontext/%,$(TESTS))
+	$(MAKE) --no-print-directory BUILD=$(BUILD)-ucontext CTX=ucontext all
+	BUILD=$(BUILD)-ucontext sh tests/run.sh $(patsubst $(BUILD)/%,$(BUILD)-ucontext/%,$(TESTS))
 
 demo: deps
 	$(MAKE) --no-print-directory all
@@ -157,7 +157,7 @@ uninstall:
 # Install into a scratch prefix and build a program against it with
 # pkg-config, dynamically and statically.
 install-check: lib demos
-	sh tests/install_check.sh
+	BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/install_check.sh
 
 clean:
 	rm -rf build build-asan build-ucontext build-*

@@ -8,7 +8,7 @@ MAKE=${MAKE:-make}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix="$tmp/prefix"
-$MAKE --no-print-directory -s install PREFIX="$prefix" >/dev/null
+$MAKE --no-print-directory -s BUILD="$BUILD" install PREFIX="$prefix" >/dev/null
 cat > "$tmp/app.c" <<'C'
 #include <gzmq.h>
 #include <stdio.h>
@@ -44,10 +44,10 @@ fi
 out=$("$tmp/app-static")
 [ "$out" = installed ] || { echo "install-check: static app printed '$out'"; exit 1; }
 # DESTDIR staging and uninstall.
-$MAKE --no-print-directory -s install DESTDIR="$tmp/stage" PREFIX=/usr >/dev/null
+$MAKE --no-print-directory -s BUILD="$BUILD" install DESTDIR="$tmp/stage" PREFIX=/usr >/dev/null
 [ -f "$tmp/stage/usr/include/gzmq.h" ] && [ -f "$tmp/stage/usr/lib/pkgconfig/libgzmq.pc" ] ||
     { echo "install-check: DESTDIR install incomplete"; exit 1; }
-$MAKE --no-print-directory -s uninstall DESTDIR="$tmp/stage" PREFIX=/usr >/dev/null
+$MAKE --no-print-directory -s BUILD="$BUILD" uninstall DESTDIR="$tmp/stage" PREFIX=/usr >/dev/null
 left=$(find "$tmp/stage" -type f | wc -l)
 [ "$left" -eq 0 ] || { echo "install-check: uninstall left $left files"; exit 1; }
 echo "install-check: 4 passed, 0 failed"
