@@ -35,6 +35,7 @@ static pthread_once_t hub_key_once = PTHREAD_ONCE_INIT;
 static void hub_destroy(void *p);
 static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void wake(gz_greenlet *g, int code);
 
 static void make_key(void) { pthread_key_create(&hub_key, hub_destroy); }
 
@@ -248,7 +249,8 @@ static void dispatch(gz_hub *h)
             /* Nothing ready and no watcher left that could wake anyone:
              * main's blocking call fails with EDEADLK. */
             if (h->main.state == GZ_PARKED) {
-                gz__wake(&h->main, EDEADLK);
+                wake(&h->main, h->shutdown ? ECANCELED : EDEADLK);
+                h->shutdown = false;
             } else {
                 fprintf(stderr, "libgzmq: scheduler lost the main greenlet\n");
                 abort();
@@ -298,12 +300,22 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
     }
 }
 
+static void wake(gz_greenlet *g, int code)
+{
+    g->wake_code = code;
+    gz__make_ready(g->hub, g);
+}
+
 void gz__wake(gz_greenlet *g, int code)
 {
     if (g->state != GZ_PARKED)
         return;
-    g->wake_code = code;
-    gz__make_ready(g->hub, g);
+    /* While a shutdown started by a greenlet runs, main's wait ends only
+     * with the ECANCELED that gz__live_ended delivers. */
+    if (GZ_UNLIKELY(g->hub->shutdown) && g->is_main &&
+        !g->hub->shutdown_by_main)
+        return;
+    wake(g, code);
 }
 
 bool gz__wake_one(gz_list *list, int code)
@@ -425,7 +437,7 @@ void gz__live_ended(gz_hub *h)
     if (h->shutdown && !h->shutdown_by_main) {
         h->shutdown = false;
         if (parked)
-            gz__wake(&h->main, ECANCELED);
+            wake(&h->main, ECANCELED);
     } else if (h->main_waits_live && parked) {
         gz__wake(&h->main, 0);
     }

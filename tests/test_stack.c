@@ -1,0 +1,111 @@
+/* stack.c: guarded stacks, recycling, and the overflow report. */
+#include <sys/wait.h>
+
+#include "gz_test.h"
+
+static int depth(int n)
+{
+    volatile char pad[512];
+    pad[0] = (char)n;
+    return n == 0 ? pad[0] : depth(n - 1) + pad[0];
+}
+
+static void *recurse(void *arg)
+{
+    return GZ_PTR(depth(GZ_INT(arg)));
+}
+
+static void deep_recursion_within_the_stack_works(void **state)
+{
+    (void)state;
+    gz_greenlet *g = gz_spawn(recurse, GZ_PTR(100)); /* ~50 KiB */
+    void *v;
+    assert_int_equal(gz_get(g, &v, 1.0), 0);
+    assert_int_equal(GZ_INT(v), 100 * 101 / 2);
+    gz_release(g);
+}
+
+static volatile uintptr_t local_address;
+
+static void *address_of_local(void *arg)
+{
+    (void)arg;
+    volatile int local = 0;
+    local_address = (uintptr_t)&local;
+    return (void *)local_address;
+}
+
+static void ended_greenlets_stacks_are_reused(void **state)
+{
+    (void)state;
+    void *first = NULL;
+    for (int i = 0; i < 3; i++) {
+        gz_greenlet *g = gz_spawn(address_of_local, NULL);
+        void *v;
+        assert_int_equal(gz_get(g, &v, 1.0), 0);
+        gz_release(g);
+        if (i == 0)
+            first = v;
+        else
+            assert_ptr_equal(v, first); /* same stack, same frame address */
+    }
+}
+
+static void *overflow(void *arg)
+{
+    (void)arg;
+    return GZ_PTR(depth(1 << 20));
+}
+
+static const char *self_path;
+
+/* Run in a fresh process (cmocka replaces SIGSEGV handlers during tests). */
+static int overflow_child(void)
+{
+    gz_set_stack_size(64 * 1024);
+    gz_greenlet *g = gz_greenlet_new(overflow, NULL);
+    gz_set_name(g, "deep-thinker");
+    gz_start(g);
+    gz_join(g, 5.0);
+    return 0; /* not reached: the overflow aborts */
+}
+
+static void overflow_is_named_before_abort(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        execl(self_path, self_path, "--overflow", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[1024] = {0};
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    close(p[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(buf, "greenlet deep-thinker overflowed its 65536-byte stack"));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--overflow") == 0)
+        return overflow_child();
+    self_path = argv[0];
+    gz_test_watchdog(60);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(deep_recursion_within_the_stack_works),
+        cmocka_unit_test(ended_greenlets_stacks_are_reused),
+        cmocka_unit_test(overflow_is_named_before_abort),
+    };
+    return cmocka_run_group_tests_name("stack", tests, NULL, NULL);
+}
