@@ -1,4 +1,6 @@
 /* greenlet.c: spawn, start, join, get, kill, links, state, failures. */
+#include <sys/wait.h>
+
 #include "gz_test.h"
 
 static char trace[256];
@@ -244,6 +246,160 @@ static void bad_arguments_are_einval(void **state)
     gz_release(NULL);
 }
 
+static int link_rc, link_errno;
+static void blocking_link(gz_greenlet *g, void *arg)
+{
+    (void)g;
+    (void)arg;
+    link_rc = gz_sleep(0.01);
+    link_errno = errno;
+}
+
+static void blocking_inside_a_link_callback_is_eperm(void **state)
+{
+    (void)state;
+    link_rc = 0;
+    gz_greenlet *g = gz_spawn(add_one, GZ_PTR(1));
+    assert_int_equal(gz_link(g, blocking_link, NULL), 0);
+    assert_int_equal(gz_join(g, 1.0), 0);
+    assert_int_equal(link_rc, -1);
+    assert_int_equal(link_errno, EPERM);
+    /* Linking an ended greenlet runs the callback at once. */
+    link_rc = 0;
+    assert_int_equal(gz_link(g, blocking_link, NULL), 0);
+    assert_int_equal(link_errno, EPERM);
+    gz_release(g);
+}
+
+static void release_in_link(gz_greenlet *g, void *arg)
+{
+    (*(int *)arg)++;
+    gz_release(g);
+}
+
+static void a_link_may_release_the_greenlet(void **state)
+{
+    (void)state;
+    int calls = 0;
+    gz_greenlet *g = gz_spawn(add_one, GZ_PTR(1));
+    assert_int_equal(gz_link(g, release_in_link, &calls), 0);
+    gz_sleep(0.001);
+    assert_int_equal(calls, 1);
+}
+
+/* Run BODY in a child process and return what it wrote on stderr. */
+static void stderr_of(void (*body)(void), char *buf, size_t len)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        body();
+        _exit(0);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n < len - 1 && (r = read(p[0], buf + n, len - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = 0;
+    close(p[0]);
+    int status;
+    waitpid(pid, &status, 0);
+}
+
+static void fail_unobserved(void)
+{
+    gz_greenlet *g = gz_spawn(failing, NULL);
+    gz_set_name(g, "loser");
+    gz_join(g, 1.0);
+    gz_release(g); /* nobody looked: reported here */
+    gz_greenlet *h = gz_spawn(failing, NULL);
+    gz_release(h); /* released first: reported when it fails */
+    gz_sleep(0.01);
+}
+
+static void fail_observed(void)
+{
+    gz_greenlet *g = gz_spawn(failing, NULL);
+    gz_get(g, NULL, 1.0);
+    gz_release(g);
+}
+
+static void unobserved_failures_are_reported_once(void **state)
+{
+    (void)state;
+    char buf[2048];
+    stderr_of(fail_unobserved, buf, sizeof buf);
+    const char *first = strstr(buf, "greenlet loser failed with error 71");
+    assert_non_null(first);
+    assert_non_null(strstr(first, "You fail at failing."));
+    assert_null(strstr(first + 1, "greenlet loser failed")); /* once */
+    assert_non_null(strstr(buf, "greenlet Greenlet-"));
+    stderr_of(fail_observed, buf, sizeof buf);
+    assert_string_equal(buf, "");
+}
+
+static void *kill_target(void *arg)
+{
+    return GZ_PTR(gz_kill((gz_greenlet *)arg, GZ_FOREVER));
+}
+
+static void killall_ends_every_greenlet(void **state)
+{
+    (void)state;
+    double s = 10;
+    gz_greenlet *g[3] = {gz_spawn(sleeper, &s), gz_spawn(sleeper, &s),
+                         gz_spawn(mark_ran, NULL)};
+    gz_yield();
+    assert_int_equal(gz_killall(g, 3, 1.0), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_true(gz_ready(g[i]));
+        gz_release(g[i]);
+    }
+    /* A greenlet may kill another and wait for it. */
+    gz_greenlet *victim = gz_spawn(sleeper, &s);
+    gz_greenlet *killer = gz_spawn(kill_target, victim);
+    void *v;
+    assert_int_equal(gz_get(killer, &v, 1.0), 0);
+    assert_int_equal(GZ_INT(v), 0);
+    assert_true(gz_killed(victim));
+    gz_release(victim);
+    gz_release(killer);
+}
+
+static void *join_self(void *arg)
+{
+    (void)arg;
+    int rc = gz_join(gz_current(), 1.0);
+    return GZ_PTR(rc == -1 && errno == EDEADLK);
+}
+
+static void joining_oneself_is_edeadlk(void **state)
+{
+    (void)state;
+    gz_greenlet *g = gz_spawn(join_self, NULL);
+    void *v;
+    assert_int_equal(gz_get(g, &v, 1.0), 0);
+    assert_int_equal(GZ_INT(v), 1);
+    gz_release(g);
+}
+
+static void joinall_counts_what_ended_on_timeout(void **state)
+{
+    (void)state;
+    double s = 10;
+    gz_greenlet *g[2] = {gz_spawn(mark_ran, NULL), gz_spawn(sleeper, &s)};
+    errno = 0;
+    assert_int_equal(gz_joinall(g, 2, 0.01), 1);
+    assert_int_equal(errno, ETIMEDOUT);
+    assert_int_equal(gz_kill(g[1], 1.0), 0);
+    gz_release(g[0]);
+    gz_release(g[1]);
+}
+
 int main(void)
 {
     gz_test_watchdog(60);
@@ -260,6 +416,12 @@ int main(void)
         cmocka_unit_test(spawn_later_and_start_later_wait),
         cmocka_unit_test(names_default_and_set),
         cmocka_unit_test(bad_arguments_are_einval),
+        cmocka_unit_test(blocking_inside_a_link_callback_is_eperm),
+        cmocka_unit_test(a_link_may_release_the_greenlet),
+        cmocka_unit_test(unobserved_failures_are_reported_once),
+        cmocka_unit_test(killall_ends_every_greenlet),
+        cmocka_unit_test(joining_oneself_is_edeadlk),
+        cmocka_unit_test(joinall_counts_what_ended_on_timeout),
     };
     return cmocka_run_group_tests_name("greenlet", tests, NULL, NULL);
 }
