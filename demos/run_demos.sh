@@ -1,10 +1,15 @@
 #!/bin/sh
-# `make demo`: run each tutorial demo with a heading.
+# `make demo`: build output in $BUILD; run every demo with a heading.
 BUILD=${BUILD:-build}
+
+# ---- tutorial demos ----
+# Heading: the demo's name and the one-line description that is the second
+# line of its --help (the first is the usage line).
 for d in "$BUILD"/demos/tutorial/*; do
     [ -x "$d" ] || continue
     name=$(basename "$d")
-    echo "=== $name"
+    about=$(timeout 5 "$d" --help 2>/dev/null | sed -n 2p)
+    echo "=== $name${about:+: $about}"
     "$d" || { echo "demo $name failed"; exit 1; }
     echo
 done
