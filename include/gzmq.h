@@ -15,5 +15,6 @@
 #include <zmq.h>
 
 #include "gzmq/core.h"
+#include "gzmq/thread.h"
 
 #endif
