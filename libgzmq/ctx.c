@@ -16,12 +16,18 @@ void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void (*entry)(void *),
      * return address, rsp is X = top - 16, 16-byte aligned as the ABI wants
      * before gz__ctx_start's call. */
     uint64_t *sp = (uint64_t *)(top - 16 - 64);
-    uint32_t mxcsr;
-    uint16_t fcw;
-    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
-    __asm__ volatile("fnstcw %0" : "=m"(fcw));
+    /* A new greenlet starts with the floating-point modes the thread had
+     * when it first made one (fnstcw is slow enough to matter here). */
+    static _Thread_local uint64_t csr;
+    if (!csr) {
+        uint32_t mxcsr;
+        uint16_t fcw;
+        __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+        __asm__ volatile("fnstcw %0" : "=m"(fcw));
+        csr = (uint64_t)mxcsr | ((uint64_t)fcw << 32);
+    }
     memset(sp, 0, 80);
-    sp[0] = (uint64_t)mxcsr | ((uint64_t)fcw << 32);
+    sp[0] = csr;
     sp[3] = (uint64_t)(uintptr_t)entry; /* r13 */
     sp[4] = (uint64_t)(uintptr_t)arg;   /* r12 */
     sp[7] = (uint64_t)(uintptr_t)gz__ctx_start;

@@ -207,16 +207,24 @@ struct gz_hub {
     size_t heap_len, heap_cap;
     uint64_t timer_seq;
     gz_list stack_cache;   /* struct gz_cached_stack */
+    gz_list free_greenlets; /* recycled greenlet structs */
+    size_t free_greenlets_len;
     size_t stack_cache_len;
     struct gz_signal_slot *signals;
     void *ext[4];          /* per-hub state of higher layers (thread pool, zmq) */
     void (*ext_free[4])(void *); /* run when the hub is destroyed */
 };
 
+extern _Thread_local gz_hub *gz__tl_hub __attribute__((tls_model("initial-exec")));
+gz_hub *gz__hub_create(void);
 /* This thread's hub, created on first use; NULL with ENOMEM. */
-gz_hub *gz__hub(void);
+static inline gz_hub *gz__hub(void)
+{
+    gz_hub *h = gz__tl_hub;
+    return GZ_LIKELY(h != NULL) ? h : gz__hub_create();
+}
 /* The hub if it exists, without creating it. */
-gz_hub *gz__hub_peek(void);
+static inline gz_hub *gz__hub_peek(void) { return gz__tl_hub; }
 
 /* The common entry check of every blocking call: -1 with ECANCELED (killed),
  * EPERM (inside a link callback) or ETIMEDOUT (a gz_timeout expired). */
@@ -262,6 +270,7 @@ void gz__live_ended(gz_hub *h);
 void gz__greenlet_timer_cb(gz_timer *t);
 void gz__greenlet_entry(void *arg);
 void gz__greenlet_free(gz_greenlet *g);
+void gz__greenlet_cache_drain(gz_hub *h);
 void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except);
 void gz__greenlet_shutdown_check(gz_hub *h);
 

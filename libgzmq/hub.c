@@ -23,12 +23,13 @@
 
 /* Poll the loop (without blocking) after this many dispatches, so that a
  * set of greenlets that keep yielding cannot starve I/O and timers. */
-#define GZ_POLL_EVERY 256
+#define GZ_POLL_EVERY 1024
 /* Green calls in a row that complete without waiting before a forced yield. */
 #define GZ_NO_WAIT_MAX 1024
 #define GZ_DEFAULT_STACK (256 * 1024)
 
-static _Thread_local gz_hub *tl_hub;
+_Thread_local gz_hub *gz__tl_hub __attribute__((tls_model("initial-exec")));
+#define tl_hub gz__tl_hub
 static pthread_key_t hub_key;
 static pthread_once_t hub_key_once = PTHREAD_ONCE_INIT;
 
@@ -77,6 +78,7 @@ static gz_hub *hub_create(struct ev_loop *loop)
     gz__list_init(&h->runq);
     gz__list_init(&h->all);
     gz__list_init(&h->stack_cache);
+    gz__list_init(&h->free_greenlets);
     gz_greenlet *m = &h->main;
     m->is_main = true;
     m->state = GZ_RUNNING;
@@ -108,6 +110,7 @@ static void hub_destroy(void *p)
     ev_idle_stop(h->loop, &h->idle);
     ev_timer_stop(h->loop, &h->timer);
     gz__stack_cache_drain();
+    gz__greenlet_cache_drain(h);
     if (!ev_is_default_loop(h->loop) && h->own_loop)
         ev_loop_destroy(h->loop);
     free(h->heap);
@@ -116,12 +119,8 @@ static void hub_destroy(void *p)
     free(h);
 }
 
-gz_hub *gz__hub_peek(void) { return tl_hub; }
-
-gz_hub *gz__hub(void)
+gz_hub *gz__hub_create(void)
 {
-    if (GZ_LIKELY(tl_hub != NULL))
-        return tl_hub;
     gz_hub *h = hub_create(NULL);
     if (h)
         h->own_loop = true;

@@ -25,7 +25,7 @@
 /* Cached stacks beyond this many are unmapped. */
 #define GZ_STACK_CACHE_MAX 1024
 
-/* A free stack in the cache keeps its list node in its own lowest bytes. */
+/* A free stack in the cache keeps its list node in its own top bytes. */
 typedef struct gz_cached_stack {
     gz_list node;
     gz_stack s;
@@ -97,7 +97,11 @@ void gz__stack_put(gz_stack *s)
     ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
 #endif
     if (h && h->stack_cache_len < GZ_STACK_CACHE_MAX) {
-        gz_cached_stack *c = (gz_cached_stack *)(void *)s->lo;
+        /* The node sits at the top, where the next greenlet's first frames
+         * go: the low pages stay untouched. */
+        gz_cached_stack *c =
+            (gz_cached_stack *)(void *)(s->lo + s->size - 64 -
+                                        sizeof(gz_cached_stack));
         c->s = *s;
         gz__list_push_front(&h->stack_cache, &c->node); /* warmest first */
         h->stack_cache_len++;

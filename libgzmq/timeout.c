@@ -64,6 +64,8 @@ bool gz_timeout_fired(const gz_timeout *t) { return t && t->fired; }
 void gz__timeouts_disarm(gz_greenlet *g)
 {
     gz_list *n;
+    if (GZ_LIKELY(gz__list_empty(&g->timeouts)))
+        return;
     while ((n = g->timeouts.next) != &g->timeouts)
         disarm(GZ_CONTAINER(n, gz_timeout, node));
 }
