@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "gzmq/core.h"
+#include "gzmq/net.h"
 #include "gzmq/thread.h"
 
 #endif

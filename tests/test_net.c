@@ -1,0 +1,462 @@
+/* net.c: gz_read, gz_write, gz_accept, gz_connect, gz_tcp_listen,
+ * gz_tcp_connect. Loopback addresses only. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "gz_test.h"
+
+static int port_of(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* A connected pair over HOST: *client from gz_tcp_connect, *server from
+ * gz_accept. */
+static void tcp_pair(const char *host, int *client, int *server)
+{
+    int l = gz_tcp_listen(host, 0, 8);
+    assert_true(l >= 0);
+    *client = gz_tcp_connect(host, port_of(l), 5.0);
+    assert_true(*client >= 0);
+    *server = gz_accept(l, NULL, NULL, 5.0);
+    assert_true(*server >= 0);
+    close(l);
+}
+
+static bool have_ipv6(void)
+{
+    int l = gz_tcp_listen("::1", 0, 1);
+    if (l < 0) {
+        print_message("skipped: no IPv6 loopback (::1): %s\n", strerror(errno));
+        return false;
+    }
+    close(l);
+    return true;
+}
+
+/* ---- bad arguments ---- */
+
+static void negative_fds_are_ebadf(void **state)
+{
+    (void)state;
+    char c;
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    assert_fails(gz_read(-1, &c, 1, 1.0), EBADF);
+    assert_fails(gz_write(-1, &c, 1, 1.0), EBADF);
+    assert_fails(gz_accept(-1, NULL, NULL, 1.0), EBADF);
+    assert_fails(gz_connect(-1, (struct sockaddr *)&a, sizeof a, 1.0), EBADF);
+}
+
+static void null_arguments_are_einval(void **state)
+{
+    (void)state;
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    assert_fails(gz_read(c, NULL, 1, 1.0), EINVAL);
+    assert_fails(gz_write(c, NULL, 1, 1.0), EINVAL);
+    assert_fails(gz_read(c, &(char){0}, 1, NAN), EINVAL);
+    struct sockaddr_in a;
+    assert_fails(gz_accept(s, (struct sockaddr *)&a, NULL, 1.0), EINVAL);
+    int fresh = socket(AF_INET, SOCK_STREAM, 0);
+    assert_fails(gz_connect(fresh, NULL, 0, 1.0), EINVAL);
+    assert_fails(gz_tcp_connect(NULL, 80, 1.0), EINVAL);
+    assert_fails(gz_tcp_connect("", 80, 1.0), EINVAL);
+    assert_fails(gz_tcp_connect("127.0.0.1", 0, 1.0), EINVAL);
+    assert_fails(gz_tcp_connect("127.0.0.1", 65536, 1.0), EINVAL);
+    assert_fails(gz_tcp_listen("127.0.0.1", -1, 1), EINVAL);
+    assert_fails(gz_tcp_listen("127.0.0.1", 70000, 1), EINVAL);
+    /* A zero-byte read or write returns 0 at once. */
+    assert_int_equal(gz_read(c, NULL, 0, 1.0), 0);
+    assert_int_equal(gz_write(c, NULL, 0, 1.0), 0);
+    close(fresh);
+    close(c);
+    close(s);
+}
+
+static void closed_fd_is_ebadf(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]);
+    close(fds[1]);
+    char c;
+    assert_fails(gz_read(fds[0], &c, 1, 1.0), EBADF);
+    assert_fails(gz_write(fds[1], "x", 1, 1.0), EBADF);
+}
+
+/* ---- data transfer ---- */
+
+static void roundtrip(const char *host)
+{
+    int c, s;
+    tcp_pair(host, &c, &s);
+    assert_int_equal(gz_write(c, "hello", 5, 1.0), 5);
+    char buf[16] = {0};
+    assert_int_equal(gz_read(s, buf, sizeof buf, 1.0), 5);
+    assert_string_equal(buf, "hello");
+    close(c);
+    assert_int_equal(gz_read(s, buf, sizeof buf, 1.0), 0); /* EOF */
+    close(s);
+}
+
+static void ipv4_loopback_roundtrip(void **state)
+{
+    (void)state;
+    roundtrip("127.0.0.1");
+}
+
+static void ipv6_loopback_roundtrip(void **state)
+{
+    (void)state;
+    if (have_ipv6())
+        roundtrip("::1");
+}
+
+static void localhost_name_is_looked_up(void **state)
+{
+    (void)state;
+    roundtrip("localhost");
+}
+
+static void listen_on_any_address_accepts_v4_and_v6(void **state)
+{
+    (void)state;
+    int l = gz_tcp_listen(NULL, 0, 8);
+    assert_true(l >= 0);
+    int port = port_of(l);
+    int c = gz_tcp_connect("127.0.0.1", port, 5.0);
+    assert_true(c >= 0);
+    int s = gz_accept(l, NULL, NULL, 5.0);
+    assert_true(s >= 0);
+    close(c);
+    close(s);
+    if (have_ipv6()) {
+        c = gz_tcp_connect("::1", port, 5.0);
+        assert_true(c >= 0);
+        struct sockaddr_in6 peer;
+        socklen_t len = sizeof peer;
+        s = gz_accept(l, (struct sockaddr *)&peer, &len, 5.0);
+        assert_true(s >= 0);
+        assert_int_equal(peer.sin6_family, AF_INET6);
+        close(c);
+        close(s);
+    }
+    close(l);
+}
+
+static void second_listener_on_a_port_is_eaddrinuse(void **state)
+{
+    (void)state;
+    int l = gz_tcp_listen("127.0.0.1", 0, 8);
+    assert_true(l >= 0);
+    assert_fails(gz_tcp_listen("127.0.0.1", port_of(l), 8), EADDRINUSE);
+    close(l);
+}
+
+typedef struct bulk {
+    int fd;
+    size_t n;
+    unsigned char *buf;
+    ssize_t rc;
+    int err;
+} bulk;
+
+static void *bulk_read(void *arg)
+{
+    bulk *b = arg;
+    size_t got = 0;
+    while (got < b->n) {
+        ssize_t r = gz_read(b->fd, b->buf + got, b->n - got, 10.0);
+        if (r <= 0) {
+            b->rc = r;
+            b->err = errno;
+            return NULL;
+        }
+        got += (size_t)r;
+    }
+    b->rc = (ssize_t)got;
+    return NULL;
+}
+
+static void write_sends_every_byte_of_a_large_buffer(void **state)
+{
+    (void)state;
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    size_t n = 8u << 20; /* far more than the socket buffers hold */
+    unsigned char *out = malloc(n);
+    bulk b = {.fd = s, .n = n, .buf = malloc(n)};
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)(i * 7 + i / 251);
+    gz_greenlet *r = gz_spawn(bulk_read, &b);
+    assert_int_equal(gz_write(c, out, n, 10.0), (ssize_t)n);
+    assert_int_equal(gz_join(r, 10.0), 0);
+    assert_int_equal(b.rc, (ssize_t)n);
+    assert_memory_equal(out, b.buf, n);
+    gz_release(r);
+    free(out);
+    free(b.buf);
+    close(c);
+    close(s);
+}
+
+static int pipe_fds[2];
+
+static void *pipe_writer(void *arg)
+{
+    (void)arg;
+    gz_sleep(0.01);
+    gz_write(pipe_fds[1], "pipe", 4, 1.0);
+    return NULL;
+}
+
+static void blocking_pipe_read_blocks_only_the_caller(void **state)
+{
+    (void)state;
+    assert_int_equal(pipe(pipe_fds), 0); /* blocking mode, left unchanged */
+    gz_greenlet *w = gz_spawn(pipe_writer, NULL);
+    char buf[8] = {0};
+    assert_int_equal(gz_read(pipe_fds[0], buf, sizeof buf, 5.0), 4);
+    assert_string_equal(buf, "pipe");
+    assert_true(gz_ready(w));
+    assert_false(fcntl(pipe_fds[0], F_GETFL) & O_NONBLOCK);
+    gz_release(w);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+}
+
+static void blocking_pipe_takes_a_large_write(void **state)
+{
+    (void)state;
+    assert_int_equal(pipe(pipe_fds), 0);
+    size_t n = 1u << 20;
+    unsigned char *out = malloc(n);
+    memset(out, 'p', n);
+    bulk b = {.fd = pipe_fds[0], .n = n, .buf = malloc(n)};
+    gz_greenlet *r = gz_spawn(bulk_read, &b);
+    assert_int_equal(gz_write(pipe_fds[1], out, n, 10.0), (ssize_t)n);
+    assert_int_equal(gz_join(r, 10.0), 0);
+    assert_int_equal(b.rc, (ssize_t)n);
+    assert_memory_equal(out, b.buf, n);
+    gz_release(r);
+    free(out);
+    free(b.buf);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+}
+
+/* ---- timeouts and kills ---- */
+
+static void idle_read_times_out(void **state)
+{
+    (void)state;
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    char buf[4];
+    assert_fails(gz_read(s, buf, sizeof buf, 0), ETIMEDOUT);
+    assert_fails(gz_read(s, buf, sizeof buf, 0.02), ETIMEDOUT);
+    gz_timeout *t = gz_timeout_start(0.02);
+    assert_fails(gz_read(s, buf, sizeof buf, GZ_FOREVER), ETIMEDOUT);
+    gz_timeout_cancel(t);
+    close(c);
+    close(s);
+}
+
+static void write_to_a_peer_that_does_not_read_times_out(void **state)
+{
+    (void)state;
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    size_t n = 64u << 20;
+    char *big = calloc(1, n);
+    assert_fails(gz_write(c, big, n, 0.05), ETIMEDOUT);
+    free(big);
+    close(c);
+    close(s);
+}
+
+static void accept_times_out_without_clients(void **state)
+{
+    (void)state;
+    int l = gz_tcp_listen("127.0.0.1", 0, 8);
+    assert_fails(gz_accept(l, NULL, NULL, 0), ETIMEDOUT);
+    assert_fails(gz_accept(l, NULL, NULL, 0.02), ETIMEDOUT);
+    close(l);
+}
+
+static void connect_to_a_full_backlog_times_out(void **state)
+{
+    (void)state;
+    /* The kernel drops SYNs once the accept queue is full, so a connect
+     * stays in progress: one of these attempts must time out. */
+    int l = gz_tcp_listen("127.0.0.1", 0, 1);
+    int port = port_of(l);
+    int fds[64], n = 0, timed_out = 0;
+    while (n < 64) {
+        fds[n] = gz_tcp_connect("127.0.0.1", port, 0.05);
+        if (fds[n] < 0) {
+            assert_int_equal(errno, ETIMEDOUT);
+            timed_out = 1;
+            break;
+        }
+        n++;
+    }
+    assert_true(timed_out);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    close(l);
+}
+
+static void *blocked_reader(void *arg)
+{
+    int fd = GZ_INT(arg);
+    char buf[4];
+    if (gz_read(fd, buf, sizeof buf, GZ_FOREVER) < 0)
+        return GZ_PTR(errno);
+    return NULL;
+}
+
+static void *blocked_acceptor(void *arg)
+{
+    if (gz_accept(GZ_INT(arg), NULL, NULL, GZ_FOREVER) < 0)
+        return GZ_PTR(errno);
+    return NULL;
+}
+
+static void killed_reader_and_acceptor_get_ecanceled(void **state)
+{
+    (void)state;
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    int l = gz_tcp_listen("127.0.0.1", 0, 8);
+    gz_greenlet *r = gz_spawn(blocked_reader, GZ_PTR(s));
+    gz_greenlet *a = gz_spawn(blocked_acceptor, GZ_PTR(l));
+    assert_int_equal(gz_yield(), 0); /* both park */
+    assert_false(gz_ready(r));
+    assert_false(gz_ready(a));
+    assert_int_equal(gz_kill(r, 1.0), 0);
+    assert_int_equal(gz_kill(a, 1.0), 0);
+    assert_int_equal(GZ_INT(gz_value(r)), ECANCELED);
+    assert_int_equal(GZ_INT(gz_value(a)), ECANCELED);
+    gz_release(r);
+    gz_release(a);
+    close(l);
+    close(c);
+    close(s);
+}
+
+/* ---- vanished peers ---- */
+
+static void connect_to_a_closed_port_is_refused(void **state)
+{
+    (void)state;
+    int l = gz_tcp_listen("127.0.0.1", 0, 1);
+    int port = port_of(l);
+    close(l);
+    assert_fails(gz_tcp_connect("127.0.0.1", port, 5.0), ECONNREFUSED);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0); /* blocking: made non-blocking */
+    assert_fails(gz_connect(fd, (struct sockaddr *)&a, sizeof a, 5.0), ECONNREFUSED);
+    assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    close(fd);
+}
+
+static void *vanishing_reader(void *arg)
+{
+    int fd = GZ_INT(arg);
+    char buf[65536];
+    gz_read(fd, buf, sizeof buf, 5.0); /* take a little, then vanish */
+    close(fd);
+    return NULL;
+}
+
+static void write_to_a_peer_that_vanishes_mid_transfer_fails(void **state)
+{
+    (void)state;
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    gz_greenlet *r = gz_spawn(vanishing_reader, GZ_PTR(s));
+    size_t n = 64u << 20;
+    char *big = calloc(1, n);
+    errno = 0;
+    assert_int_equal(gz_write(c, big, n, 10.0), -1);
+    assert_true(errno == EPIPE || errno == ECONNRESET);
+    /* Still alive (no SIGPIPE), and later writes fail the same way. */
+    errno = 0;
+    assert_int_equal(gz_write(c, "x", 1, 1.0), -1);
+    assert_true(errno == EPIPE || errno == ECONNRESET);
+    assert_int_equal(gz_join(r, 1.0), 0);
+    gz_release(r);
+    free(big);
+    close(c);
+}
+
+static void read_from_a_reset_connection_is_econnreset(void **state)
+{
+    (void)state;
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close sends RST */
+    assert_int_equal(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    gz_greenlet *r = gz_spawn(blocked_reader, GZ_PTR(s));
+    assert_int_equal(gz_yield(), 0);
+    close(c);
+    assert_int_equal(gz_join(r, 5.0), 0);
+    assert_int_equal(GZ_INT(gz_value(r)), ECONNRESET);
+    gz_release(r);
+    close(s);
+}
+
+static void write_to_a_pipe_without_reader_is_epipe(void **state)
+{
+    (void)state;
+    /* SIGPIPE keeps its default action (death): surviving is the test. */
+    signal(SIGPIPE, SIG_DFL);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]);
+    assert_fails(gz_write(fds[1], "lost", 4, 1.0), EPIPE);
+    assert_fails(gz_write(fds[1], "lost", 4, 1.0), EPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE));
+    close(fds[1]);
+}
+
+int main(void)
+{
+    gz_test_watchdog(60);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(negative_fds_are_ebadf),
+        cmocka_unit_test(null_arguments_are_einval),
+        cmocka_unit_test(closed_fd_is_ebadf),
+        cmocka_unit_test(ipv4_loopback_roundtrip),
+        cmocka_unit_test(ipv6_loopback_roundtrip),
+        cmocka_unit_test(localhost_name_is_looked_up),
+        cmocka_unit_test(listen_on_any_address_accepts_v4_and_v6),
+        cmocka_unit_test(second_listener_on_a_port_is_eaddrinuse),
+        cmocka_unit_test(write_sends_every_byte_of_a_large_buffer),
+        cmocka_unit_test(blocking_pipe_read_blocks_only_the_caller),
+        cmocka_unit_test(blocking_pipe_takes_a_large_write),
+        cmocka_unit_test(idle_read_times_out),
+        cmocka_unit_test(write_to_a_peer_that_does_not_read_times_out),
+        cmocka_unit_test(accept_times_out_without_clients),
+        cmocka_unit_test(connect_to_a_full_backlog_times_out),
+        cmocka_unit_test(killed_reader_and_acceptor_get_ecanceled),
+        cmocka_unit_test(connect_to_a_closed_port_is_refused),
+        cmocka_unit_test(write_to_a_peer_that_vanishes_mid_transfer_fails),
+        cmocka_unit_test(read_from_a_reset_connection_is_econnreset),
+        cmocka_unit_test(write_to_a_pipe_without_reader_is_epipe),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
