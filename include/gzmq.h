@@ -16,6 +16,7 @@
 
 #include "gzmq/core.h"
 #include "gzmq/net.h"
+#include "gzmq/sync.h"
 #include "gzmq/thread.h"
 
 #endif

@@ -1,0 +1,65 @@
+/* gz_event: a flag that greenlets wait on (gevent.event.Event). Setting it
+ * wakes every waiter at once; a woken waiter returns 0 even if the event is
+ * cleared before it runs, as in gevent. */
+#include <stdlib.h>
+
+#include "gz_handoff.h"
+#include "gzmq/sync.h"
+
+struct gz_event {
+    gz_list waiters; /* gz_waiter */
+    bool set;
+};
+
+gz_event *gz_event_new(void)
+{
+    gz_event *e = malloc(sizeof *e);
+    if (!e) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    gz__list_init(&e->waiters);
+    e->set = false;
+    return e;
+}
+
+void gz_event_free(gz_event *e)
+{
+    if (!e)
+        return;
+    gz__wake_all(&e->waiters, EPIPE);
+    free(e);
+}
+
+void gz_event_set(gz_event *e)
+{
+    if (!e)
+        return;
+    e->set = true;
+    gz__wake_all(&e->waiters, 0);
+}
+
+void gz_event_clear(gz_event *e)
+{
+    if (e)
+        e->set = false;
+}
+
+bool gz_event_is_set(const gz_event *e) { return e && e->set; }
+
+int gz_event_wait(gz_event *e, double timeout)
+{
+    gz_hub *h = gz__begin(e, timeout);
+    if (!h)
+        return -1;
+    if (e->set) {
+        gz__no_wait(h);
+        return 0;
+    }
+    if (timeout == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    gz_waiter w = {.g = h->current};
+    return gz__wait_on(h, &e->waiters, &w, timeout);
+}

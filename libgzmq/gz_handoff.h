@@ -1,0 +1,56 @@
+/* Hand-off helpers shared by the waiting primitives (event, result, queue,
+ * sem, pool, actor). Never installed. */
+#ifndef GZ_HANDOFF_H
+#define GZ_HANDOFF_H
+
+#include "gz_internal.h"
+
+/* Unlink and return the first waiter of LIST still parked, to hand it
+ * something (an item, a unit). A waiter already made ready by its timeout or
+ * a kill is unlinked and skipped: its call fails anyway, and what was handed
+ * to it would be lost. NULL when no waiter is left. */
+static inline gz_waiter *gz__first_parked(gz_list *list)
+{
+    gz_list *n;
+    while ((n = gz__list_pop(list))) {
+        gz_waiter *w = GZ_CONTAINER(n, gz_waiter, node);
+        if (w->g->state == GZ_PARKED)
+            return w;
+    }
+    return NULL;
+}
+
+/* Give W its due (DATA, FLAGS) and wake it with success. */
+static inline void gz__hand_off(gz_waiter *w, void *data, int flags)
+{
+    w->data = data;
+    w->flags = flags;
+    gz__wake(w->g, 0);
+}
+
+/* The common start of a blocking call on OBJ: the hub, or NULL with errno
+ * (EINVAL for a NULL object or NaN timeout, then gz__enter's errors). */
+static inline gz_hub *gz__begin(const void *obj, double timeout)
+{
+    if (!obj) {
+        errno = EINVAL;
+        return NULL;
+    }
+    gz_hub *h = gz__hub();
+    if (!h || gz__check_timeout(timeout) || gz__enter(h))
+        return NULL;
+    return h;
+}
+
+/* Park the current greenlet on LIST with W (already filled) and unlink it
+ * afterwards. Returns gz__park's result. */
+static inline int gz__wait_on(gz_hub *h, gz_list *list, gz_waiter *w,
+                              double timeout)
+{
+    gz__list_push(list, &w->node);
+    int rc = gz__park(h, timeout < 0 ? -1.0 : timeout);
+    gz__list_remove(&w->node);
+    return rc;
+}
+
+#endif

@@ -1,0 +1,79 @@
+/* gz_sem: counting and bounded semaphores (gevent.lock.Semaphore,
+ * BoundedSemaphore). A release with waiters hands its unit to the first
+ * one instead of raising the count, so the value stays 0 while anyone waits
+ * and a greenlet that did not wait cannot take the unit first. */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "gz_handoff.h"
+#include "gzmq/sync.h"
+
+struct gz_sem {
+    gz_list waiters; /* gz_waiter */
+    unsigned value;
+    unsigned max;    /* bounded: the start value */
+    bool bounded;
+};
+
+static gz_sem *create(unsigned value, bool bounded)
+{
+    gz_sem *s = malloc(sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    gz__list_init(&s->waiters);
+    s->value = value;
+    s->max = value;
+    s->bounded = bounded;
+    return s;
+}
+
+gz_sem *gz_sem_new(unsigned value) { return create(value, false); }
+gz_sem *gz_bounded_sem_new(unsigned value) { return create(value, true); }
+
+void gz_sem_free(gz_sem *s)
+{
+    if (!s)
+        return;
+    gz__wake_all(&s->waiters, EPIPE);
+    free(s);
+}
+
+int gz_sem_acquire(gz_sem *s, double timeout)
+{
+    gz_hub *h = gz__begin(s, timeout);
+    if (!h)
+        return -1;
+    if (s->value > 0) {
+        s->value--;
+        gz__no_wait(h);
+        return 0;
+    }
+    if (timeout == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    gz_waiter w = {.g = h->current};
+    return gz__wait_on(h, &s->waiters, &w, timeout); /* 0: a unit was handed over */
+}
+
+int gz_sem_release(gz_sem *s)
+{
+    if (!s) {
+        errno = EINVAL;
+        return -1;
+    }
+    if ((s->bounded && s->value >= s->max) || s->value == UINT_MAX) {
+        errno = EOVERFLOW;
+        return -1;
+    }
+    gz_waiter *w = gz__first_parked(&s->waiters);
+    if (w)
+        gz__hand_off(w, NULL, 0);
+    else
+        s->value++;
+    return 0;
+}
+
+unsigned gz_sem_value(const gz_sem *s) { return s ? s->value : 0; }
