@@ -76,6 +76,8 @@ deps:
 	pkg-config --exists libzmq 2>/dev/null || missing="$$missing libzmq3-dev"; \
 	pkg-config --exists cmocka 2>/dev/null || missing="$$missing libcmocka-dev"; \
 	echo '#include <ev.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libev-dev"; \
+	echo '#include <http_parser.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libhttp-parser-dev"; \
+	echo '#include <expat.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libexpat1-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
@@ -110,6 +112,9 @@ $(BUILD)/demos/tutorial/%: demos/tutorial/%.c $(STATIC) $(HEADERS) | $(BUILD)/de
 
 $(BUILD)/bin/gzmq-%: demos/%.c $(DEMO_COMMON) $(STATIC) $(HEADERS) | $(BUILD)/bin
 	$(CC) $(ALL_CPPFLAGS) -Idemos $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DEMO_COMMON) $(STATIC) $(LIBS)
+
+# Programs that need more than the library: their own libraries.
+$(BUILD)/bin/gzmq-xmlrpc-server: LIBS += -lhttp_parser -lexpat
 
 tests: $(TESTS)
 

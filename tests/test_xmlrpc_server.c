@@ -1,0 +1,146 @@
+/* demos/xmlrpc-server.c (gzmq-xmlrpc-server), checked by Python's own
+ * xmlrpc.client in tests/xmlrpc_check.py, plus its command line and its
+ * graceful stop on SIGTERM. Loopback only. */
+#include <libgen.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+
+#include "gz_test.h"
+
+static char server_bin[PATH_MAX];
+static pid_t server_pid;
+static int server_port;
+
+/* Run ARGV to its end; its exit status, or -1 if it did not exit. */
+static int run(char *const argv[])
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int start_server(void **state)
+{
+    (void)state;
+    int out[2];
+    if (pipe(out) < 0)
+        return -1;
+    server_pid = fork();
+    if (server_pid < 0)
+        return -1;
+    if (server_pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        execl(server_bin, server_bin, "--host", "127.0.0.1", "--port", "0",
+              "--idle-timeout", "1", "--request-timeout", "0.5", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    /* "gzmq-xmlrpc-server: listening on 127.0.0.1 port N" */
+    char line[128] = {0};
+    size_t got = 0;
+    while (got < sizeof line - 1 && !strchr(line, '\n')) {
+        ssize_t r = read(out[0], line + got, sizeof line - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(out[0]);
+    const char *p = strstr(line, " port ");
+    if (!p) {
+        fprintf(stderr, "no port announced by %s: '%s'\n", server_bin, line);
+        return -1;
+    }
+    server_port = atoi(p + 6);
+    return server_port > 0 ? 0 : -1;
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    if (server_pid > 0) {
+        kill(server_pid, SIGKILL);
+        waitpid(server_pid, NULL, 0);
+        server_pid = 0;
+    }
+    return 0;
+}
+
+static void python_xmlrpc_client_checks_pass(void **state)
+{
+    (void)state;
+    char port[16];
+    snprintf(port, sizeof port, "%d", server_port);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execlp("python3", "python3", "tests/xmlrpc_check.py", port, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void sigterm_stops_the_server_gracefully(void **state)
+{
+    (void)state;
+    assert_int_equal(kill(server_pid, SIGTERM), 0);
+    int st;
+    assert_int_equal(waitpid(server_pid, &st, 0), server_pid);
+    server_pid = 0;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void bad_command_lines_are_refused(void **state)
+{
+    (void)state;
+    char *no_port[] = {server_bin, NULL};
+    char *bad_port[] = {server_bin, "--port", "http", NULL};
+    char *big_port[] = {server_bin, "--port", "65536", NULL};
+    char *bad_max[] = {server_bin, "--port", "0", "--max-connections", "-3", NULL};
+    char *extra[] = {server_bin, "--port", "0", "surplus", NULL};
+    char *help[] = {server_bin, "--help", NULL};
+    assert_int_equal(run(no_port), 2);
+    assert_int_equal(run(bad_port), 2);
+    assert_int_equal(run(big_port), 2);
+    assert_int_equal(run(bad_max), 2);
+    assert_int_equal(run(extra), 2);
+    assert_int_equal(run(help), 0);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    gz_test_watchdog(60);
+    /* build/tests/test_xmlrpc_server -> build/bin/gzmq-xmlrpc-server */
+    char self[PATH_MAX];
+    snprintf(self, sizeof self, "%s", argv[0]);
+    snprintf(server_bin, sizeof server_bin, "%s/../bin/gzmq-xmlrpc-server", dirname(self));
+    if (access(server_bin, X_OK) != 0) {
+        fprintf(stderr, "test_xmlrpc_server: %s is missing: build it first (make all)\n",
+                server_bin);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(python_xmlrpc_client_checks_pass),
+        cmocka_unit_test(sigterm_stops_the_server_gracefully),
+    };
+    const struct CMUnitTest cli[] = {
+        cmocka_unit_test(bad_command_lines_are_refused),
+    };
+    int failed = cmocka_run_group_tests_name("xmlrpc_server", tests, start_server, stop_server);
+    return failed + cmocka_run_group_tests_name("xmlrpc_server_cli", cli, NULL, NULL);
+}
