@@ -44,8 +44,8 @@ static void *send_sigquit(void *arg)
 
 int main(int argc, char **argv)
 {
-    bool wait = argc > 1 && strcmp(argv[1], "--wait") == 0;
-    if (argc > 1 && !wait) {
+    bool wait_for_real = argc > 1 && strcmp(argv[1], "--wait") == 0;
+    if (argc > 1 && !wait_for_real) {
         printf("usage: %s [--wait]\nOn SIGQUIT gz_shutdown ends a greenlet that runs forever.\n",
                argv[0]);
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
@@ -56,7 +56,7 @@ int main(int argc, char **argv)
     }
     gz_greenlet *thread = gz_spawn(run_forever, NULL);
     gz_greenlet *sender = NULL;
-    if (wait) {
+    if (wait_for_real) {
         printf("pid %d: send me SIGQUIT (kill -QUIT %d, or Ctrl-\\)\n",
                (int)getpid(), (int)getpid());
         fflush(stdout);
