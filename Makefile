@@ -115,6 +115,7 @@ $(BUILD)/bin/gzmq-%: demos/%.c $(DEMO_COMMON) $(STATIC) $(HEADERS) | $(BUILD)/bi
 
 # Programs that need more than the library: their own libraries.
 $(BUILD)/bin/gzmq-xmlrpc-server: LIBS += -lhttp_parser -lexpat
+$(BUILD)/bin/gzmq-rpc-bench: LIBS += -lhttp_parser
 
 tests: $(TESTS)
 
