@@ -96,6 +96,7 @@ typedef struct gz_stack {
     char *map;     /* the mapping, guard included */
     size_t maplen;
     unsigned vg_id; /* valgrind's stack id */
+    bool guarded;   /* own mapping with a guard page; else carved from a slab */
 } gz_stack;
 
 int gz__stack_get(gz_stack *s, size_t size);
@@ -210,6 +211,10 @@ struct gz_hub {
     gz_list free_greenlets; /* recycled greenlet structs */
     size_t free_greenlets_len;
     size_t stack_cache_len;
+    gz_stack *cold;        /* evicted slab stacks, pages given back */
+    size_t cold_len, cold_cap, cold_clean;
+    char *slab_next;       /* unguarded stacks left in the current slab */
+    size_t slab_left, slab_size;
     struct gz_signal_slot *signals;
     void *ext[4];          /* per-hub state of higher layers (thread pool, zmq) */
     void (*ext_free[4])(void *); /* run when the hub is destroyed */

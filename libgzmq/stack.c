@@ -39,12 +39,141 @@ static size_t page_size(void)
     return ps;
 }
 
+/* Each guarded stack costs two memory mappings, and the kernel allows
+ * vm.max_map_count (65530 by default) per process. Past a budget that
+ * leaves room for the rest of the process, stacks come unguarded from large
+ * slabs, and the process is told so once on stderr. */
+#define GZ_MAPS_RESERVED 8192
+#define GZ_SLAB_STACKS 64
+
+static long guarded_live;
+static long guard_budget = -1;
+static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
+
+static void read_budget(void)
+{
+    long max = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 65530;
+        fclose(f);
+    }
+    const char *env = getenv("GZ_GUARDED_STACKS");
+    guard_budget = env && *env ? atol(env)
+                               : (max > 2 * GZ_MAPS_RESERVED
+                                      ? (max - GZ_MAPS_RESERVED) / 2
+                                      : max / 4);
+}
+
+#define GZ_DIRTY_BATCH 4096
+
+static int by_address(const void *a, const void *b)
+{
+    const char *x = ((const gz_stack *)a)->lo, *y = ((const gz_stack *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+/* madvise the cold stacks not yet given back, one call per run of
+ * adjacent stacks. cold[0, cold_clean) are clean, the rest dirty. */
+static void release_dirty(gz_hub *h)
+{
+    gz_stack *d = h->cold + h->cold_clean;
+    size_t n = h->cold_len - h->cold_clean;
+    qsort(d, n, sizeof *d, by_address);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && d[j].lo == d[j - 1].lo + d[j - 1].size)
+            j++;
+        madvise(d[i].lo, (size_t)(d[j - 1].lo + d[j - 1].size - d[i].lo),
+                MADV_DONTNEED);
+        i = j;
+    }
+    h->cold_clean = h->cold_len;
+}
+
 static void unmap(gz_stack *s)
 {
 #ifdef GZ_VALGRIND
     VALGRIND_STACK_DEREGISTER(s->vg_id);
 #endif
-    munmap(s->map, s->maplen);
+    if (s->guarded) {
+        munmap(s->map, s->maplen);
+        __atomic_sub_fetch(&guarded_live, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    /* A slab stack cannot be unmapped alone (that would split the slab's
+     * mapping): keep it for reuse, and give its pages back in batches, since
+     * each madvise costs a TLB shootdown. */
+    gz_hub *h = gz__hub_peek();
+    if (!h) {
+        madvise(s->lo, s->size, MADV_DONTNEED);
+        return;
+    }
+    if (h->cold_len - h->cold_clean >= GZ_DIRTY_BATCH)
+        release_dirty(h);
+    if (h->cold_len == h->cold_cap) {
+        size_t cap = h->cold_cap ? 2 * h->cold_cap : 256;
+        gz_stack *n = realloc(h->cold, cap * sizeof *n);
+        if (!n)
+            return; /* leaks the address range, not memory */
+        h->cold = n;
+        h->cold_cap = cap;
+    }
+    h->cold[h->cold_len++] = *s;
+}
+
+static int map_guarded(gz_stack *s, size_t size, size_t ps)
+{
+    size_t len = size + ps;
+    char *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                     -1, 0);
+    if (map == MAP_FAILED)
+        return -1;
+    if (mprotect(map, ps, PROT_NONE) != 0) {
+        munmap(map, len);
+        return -1;
+    }
+    __atomic_add_fetch(&guarded_live, 1, __ATOMIC_RELAXED);
+    *s = (gz_stack){.lo = map + ps, .size = size, .map = map, .maplen = len,
+                    .guarded = true};
+    return 0;
+}
+
+static int carve_unguarded(gz_hub *h, gz_stack *s, size_t size)
+{
+    static bool warned;
+    /* Reuse a cold stack, a dirty one (the warmest) first. */
+    if (h->cold_len > 0 && h->cold[h->cold_len - 1].size == size) {
+        *s = h->cold[--h->cold_len];
+        if (h->cold_clean > h->cold_len)
+            h->cold_clean = h->cold_len;
+        return 0;
+    }
+    if (h->slab_left == 0 || h->slab_size != size) {
+        size_t len = size * GZ_SLAB_STACKS;
+        char *slab = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+                              MAP_STACK,
+                          -1, 0);
+        if (slab == MAP_FAILED)
+            return -1;
+        h->slab_next = slab;
+        h->slab_left = GZ_SLAB_STACKS;
+        h->slab_size = size;
+    }
+    if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+        fprintf(stderr,
+                "libgzmq: %ld guarded greenlet stacks in use, the most "
+                "vm.max_map_count allows; further stacks have no guard page "
+                "(raise vm.max_map_count or set GZ_GUARDED_STACKS)\n",
+                __atomic_load_n(&guarded_live, __ATOMIC_RELAXED));
+    *s = (gz_stack){.lo = h->slab_next, .size = size, .map = h->slab_next,
+                    .maplen = size, .guarded = false};
+    h->slab_next += size;
+    h->slab_left--;
+    return 0;
 }
 
 int gz__stack_get(gz_stack *s, size_t size)
@@ -63,23 +192,15 @@ int gz__stack_get(gz_stack *s, size_t size)
         }
         unmap(&found); /* the stack size changed */
     }
-    size_t len = size + ps;
-    char *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                     -1, 0);
-    if (map == MAP_FAILED) {
+    pthread_once(&budget_once, read_budget);
+    int rc = (__atomic_load_n(&guarded_live, __ATOMIC_RELAXED) < guard_budget ||
+              !h)
+                 ? map_guarded(s, size, ps)
+                 : carve_unguarded(h, s, size);
+    if (rc != 0) {
         errno = ENOMEM;
         return -1;
     }
-    if (mprotect(map, ps, PROT_NONE) != 0) {
-        munmap(map, len);
-        errno = ENOMEM;
-        return -1;
-    }
-    s->map = map;
-    s->maplen = len;
-    s->lo = map + ps;
-    s->size = size;
 #ifdef GZ_VALGRIND
     s->vg_id = VALGRIND_STACK_REGISTER(s->lo, s->lo + size);
 #endif
@@ -120,8 +241,14 @@ void gz__stack_cache_drain(void)
         gz_stack s = c->s;
         unmap(&s);
     }
-    if (h)
+    if (h) {
         h->stack_cache_len = 0;
+        free(h->cold); /* the slabs themselves stay mapped: live greenlets of
+                          other threads never use them, but a stack of this
+                          hub's may still be in use by a leaked greenlet */
+        h->cold = NULL;
+        h->cold_len = h->cold_cap = h->cold_clean = 0;
+    }
 }
 
 /* ---- guard page hits ---- */
@@ -134,7 +261,7 @@ static void guard_handler(int sig, siginfo_t *si, void *uc)
     gz_hub *h = gz__hub_peek();
     gz_greenlet *g = h ? h->current : NULL;
     char *addr = si->si_addr;
-    if (g && g->stack.map && addr >= g->stack.map - 65536 &&
+    if (g && g->stack.map && g->stack.guarded && addr >= g->stack.map - 65536 &&
         addr < g->stack.lo) {
         char msg[256];
         int n = snprintf(msg, sizeof msg,

@@ -25,6 +25,7 @@ static void deep_recursion_within_the_stack_works(void **state)
     gz_release(g);
 }
 
+static const char *self_path;
 static volatile uintptr_t local_address;
 
 static void *address_of_local(void *arg)
@@ -57,7 +58,6 @@ static void *overflow(void *arg)
     return GZ_PTR(depth(1 << 20));
 }
 
-static const char *self_path;
 
 /* Run in a fresh process (cmocka replaces SIGSEGV handlers during tests). */
 static int overflow_child(void)
@@ -68,6 +68,60 @@ static int overflow_child(void)
     gz_start(g);
     gz_join(g, 5.0);
     return 0; /* not reached: the overflow aborts */
+}
+
+static void *yield_then_sum(void *arg)
+{
+    gz_yield();
+    return GZ_PTR(depth(GZ_INT(arg)));
+}
+
+/* Past the guard budget stacks come from slabs, with a single warning. */
+static int unguarded_child(void)
+{
+    enum { N = 200 };
+    gz_greenlet *g[N];
+    for (int round = 0; round < 3; round++) { /* reuse evicted slab stacks */
+        for (int i = 0; i < N; i++)
+            if (!(g[i] = gz_spawn(yield_then_sum, GZ_PTR(20))))
+                return 1;
+        for (int i = 0; i < N; i++) {
+            void *v;
+            if (gz_get(g[i], &v, 5.0) != 0 || GZ_INT(v) != 210)
+                return 2;
+            gz_release(g[i]);
+        }
+    }
+    return 0;
+}
+
+static void stacks_past_the_map_budget_are_unguarded_and_said_so(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        setenv("GZ_GUARDED_STACKS", "5", 1);
+        execl(self_path, self_path, "--unguarded", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[2048] = {0};
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    close(p[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    const char *w = strstr(buf, "further stacks have no guard page");
+    assert_non_null(w);
+    assert_null(strstr(w + 1, "further stacks have no guard page"));
 }
 
 static void overflow_is_named_before_abort(void **state)
@@ -100,12 +154,15 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--overflow") == 0)
         return overflow_child();
+    if (argc > 1 && strcmp(argv[1], "--unguarded") == 0)
+        return unguarded_child();
     self_path = argv[0];
     gz_test_watchdog(60);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(deep_recursion_within_the_stack_works),
         cmocka_unit_test(ended_greenlets_stacks_are_reused),
         cmocka_unit_test(overflow_is_named_before_abort),
+        cmocka_unit_test(stacks_past_the_map_budget_are_unguarded_and_said_so),
     };
     return cmocka_run_group_tests_name("stack", tests, NULL, NULL);
 }
