@@ -17,6 +17,7 @@
 #include "gzmq/core.h"
 #include "gzmq/net.h"
 #include "gzmq/sync.h"
+#include "gzmq/pool.h"
 #include "gzmq/thread.h"
 
 #endif

@@ -1,0 +1,107 @@
+/* libgzmq: pools and groups of greenlets, parallel map, actors
+ * (gevent.pool). Included by <gzmq.h>; do not include directly.
+ *
+ * Blocking calls below also fail with the errors common to blocking calls
+ * (see gzmq/core.h): ECANCELED, ETIMEDOUT (a gz_timeout), EDEADLK, EPERM,
+ * and EINVAL for a NULL object or a NaN timeout. */
+#ifndef GZMQ_POOL_H
+#define GZMQ_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gzmq/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Pools and groups ---- */
+
+typedef struct gz_pool gz_pool;
+/* A pool running at most SIZE greenlets at once; 0 = unbounded (gevent's
+ * Group). NULL: ENOMEM. */
+gz_pool *gz_pool_new(size_t size);
+/* Free P (NULL is ignored): kill its greenlets (without waiting for them);
+ * greenlets waiting in its calls are woken with EPIPE. */
+void gz_pool_free(gz_pool *p);
+/* Spawn fn(arg) in P, first waiting for a free slot (FIFO among waiters).
+ * Returns a reference to gz_release. NULL: EINVAL (NULL p or fn), ENOMEM,
+ * EPIPE (P freed while waiting), the common blocking errors (a bounded pool
+ * only: spawning in a group never blocks). */
+gz_greenlet *gz_pool_spawn(gz_pool *p, gz_fn fn, void *arg);
+/* Track G (of this thread) in P until it ends, first waiting for a slot as
+ * gz_pool_spawn does; it is not started. 0 at once if G is already in P or
+ * has ended. -1: EINVAL (NULL, main), ENOMEM, EPIPE, the blocking errors. */
+int gz_pool_add(gz_pool *p, gz_greenlet *g);
+/* Wait until P has no greenlet left. -1: ETIMEDOUT, EPIPE (freed while
+ * waiting), the common blocking errors. */
+int gz_pool_join(gz_pool *p, double timeout);
+/* Kill every greenlet of P, then wait up to TIMEOUT for them to end (0:
+ * don't wait). -1: ETIMEDOUT, EDEADLK (the caller is one of them: the others
+ * are killed, the caller is not), the common blocking errors. */
+int gz_pool_kill(gz_pool *p, double timeout);
+/* Greenlets in P (0 for NULL). */
+size_t gz_pool_len(const gz_pool *p);
+/* Slots free now: SIZE_MAX for a group, 0 for NULL. */
+size_t gz_pool_free_count(const gz_pool *p);
+/* Wait until P has a free slot (it is not taken). -1: ETIMEDOUT, EPIPE, the
+ * common blocking errors. */
+int gz_pool_wait_available(gz_pool *p, double timeout);
+/* out[i] = fn(in[i]) for i < n, run in P; waits for all of them. 0, or -1
+ * with errno = the first failed item's code (its out[i] is NULL; a killed
+ * item counts as ECANCELED); -1 also: EINVAL (NULL p, fn, or NULL in / out
+ * with n > 0), ENOMEM, and the caller's blocking errors (then the items still
+ * running are killed). */
+int gz_pool_map(gz_pool *p, gz_fn fn, void *const *in, void **out, size_t n);
+
+typedef struct gz_imap gz_imap;
+/* Run fn(in[i]) for i < n in P (the array is copied), items started in input
+ * order as slots free up; gz_imap_next returns the results in input order.
+ * NULL: EINVAL (NULL p or fn, NULL in with n > 0), ENOMEM. */
+gz_imap *gz_pool_imap(gz_pool *p, gz_fn fn, void *const *in, size_t n);
+/* As gz_pool_imap, results in completion order. */
+gz_imap *gz_pool_imap_unordered(gz_pool *p, gz_fn fn, void *const *in, size_t n);
+/* The next result into *out (OUT may be NULL), waiting for it. A failed item
+ * gives -1 with errno = its code (ECANCELED if it was killed) and the
+ * iteration goes on with the next one. -1 also: EPIPE (no item left, or IT
+ * freed while waiting), ETIMEDOUT, the common blocking errors. */
+int gz_imap_next(gz_imap *it, void **out, double timeout);
+/* Stop and free IT (NULL is ignored): items not started never start, running
+ * ones are killed, waiters get EPIPE. */
+void gz_imap_free(gz_imap *it);
+
+/* ---- Actors ---- */
+
+typedef struct gz_actor gz_actor;
+/* An actor: a greenlet (created, not started) taking messages from an inbox
+ * of at most INBOX_MAX messages (0 = unbounded) and calling receive(self,
+ * message) for each; receive returns 0 to go on, non-zero to stop. Messages
+ * are the caller's pointers. NULL: EINVAL (NULL receive), ENOMEM. */
+gz_actor *gz_actor_new(int (*receive)(gz_actor *self, void *message),
+                       void *state, size_t inbox_max);
+/* Start the actor's greenlet; 0 if already started. -1: EINVAL (NULL). */
+int gz_actor_start(gz_actor *a);
+/* Put MESSAGE in the inbox, waiting while it is full (it may be sent before
+ * the start). -1: EINVAL, EPIPE (stopped or ended), ETIMEDOUT, the common
+ * blocking errors. */
+int gz_actor_send(gz_actor *a, void *message, double timeout);
+/* Close the inbox: messages already sent are still received, then the actor
+ * ends. Waits up to TIMEOUT for that; past it the actor is killed and -1
+ * ETIMEDOUT is returned (it has then ended). 0 at once when called by the
+ * actor itself or when it never started. -1 also: EINVAL (NULL), the
+ * caller's blocking errors. */
+int gz_actor_stop(gz_actor *a, double timeout);
+/* The STATE given to gz_actor_new (NULL for NULL). */
+void *gz_actor_state(const gz_actor *a);
+/* The actor's greenlet, borrowed: valid until gz_actor_free, not to release
+ * (join it, get it, read its exception). NULL for NULL. */
+gz_greenlet *gz_actor_greenlet(gz_actor *a);
+/* Free A (NULL is ignored); a running actor is killed first and the memory
+ * goes when its greenlet has ended. Unreceived messages are dropped. */
+void gz_actor_free(gz_actor *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
