@@ -50,7 +50,7 @@ TUTORIALS  := $(patsubst demos/tutorial/%.c,$(BUILD)/demos/tutorial/%,$(wildcard
 PROGRAMS   := $(patsubst demos/%.c,$(BUILD)/bin/gzmq-%,$(wildcard demos/*.c))
 DEMO_COMMON := $(wildcard demos/common/*.c)
 
-.PHONY: all lib demos tests test check-asan check-ucontext demo deps install \
+.PHONY: all lib demos tests test check-asan check-tsan check-valgrind check-ucontext demo deps install \
         uninstall clean help install-check
 
 all: lib demos tests
@@ -63,6 +63,8 @@ help:
 	@echo "make demo          install deps, build, run the tutorial demos"
 	@echo "make test          install deps, build, run every test suite"
 	@echo "make check-asan    the test suites under ASan + UBSan"
+	@echo "make check-tsan    the test suites under ThreadSanitizer"
+	@echo "make check-valgrind  the test suites under valgrind memcheck"
 	@echo "make check-ucontext  the test suites on the ucontext fallback"
 	@echo "make install       PREFIX=/usr/local DESTDIR= : header, libs, pc, demos"
 	@echo "make uninstall     remove what install put there"
@@ -131,6 +133,18 @@ check-asan: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan SAN=address,undefined CFLAGS="-O1 -g" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  BUILD=$(BUILD)-asan sh tests/run.sh $(patsubst $(BUILD)/%,$(BUILD)-asan/%,$(TESTS))
+
+check-tsan: deps
+	$(MAKE) --no-print-directory BUILD=$(BUILD)-tsan SAN=thread CFLAGS="-O1 -g" all
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	  BUILD=$(BUILD)-tsan sh tests/run.sh $(patsubst $(BUILD)/%,$(BUILD)-tsan/%,$(TESTS))
+
+# memcheck over the default build; greenlet stacks are registered with
+# VALGRIND_STACK_REGISTER (stack.c).
+check-valgrind: deps
+	$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/tests/valgrind.supp" \
+	  sh tests/run.sh $(TESTS)
 
 check-ucontext: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-ucontext CTX=ucontext all

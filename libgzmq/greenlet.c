@@ -113,6 +113,9 @@ static int prepare(gz_hub *h, gz_greenlet *g)
     if (gz__stack_get(&g->stack, h->stack_size) != 0)
         return -1;
     gz__ctx_make(&g->ctx, g->stack.lo, g->stack.size, gz__greenlet_entry, g);
+#ifdef GZ_TSAN
+    g->tsan_fiber = __tsan_create_fiber(0);
+#endif
 #ifdef GZ_ASAN
     g->asan_lo = g->stack.lo;
     g->asan_size = g->stack.size;
@@ -445,6 +448,10 @@ static void kill_one(gz_hub *h, gz_greenlet *g)
         if (gz__timer_active(&g->timer))
             gz__timer_stop(&g->timer);
         finish(h, g, NULL);
+#ifdef GZ_TSAN
+        if (g->started)
+            __tsan_destroy_fiber(g->tsan_fiber);
+#endif
         gz__stack_put(&g->stack);
         if (!g->user_ref)
             gz__greenlet_free(g);

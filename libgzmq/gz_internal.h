@@ -21,6 +21,17 @@
 #endif
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define GZ_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GZ_TSAN 1
+#endif
+#endif
+#ifdef GZ_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -135,8 +146,8 @@ enum gz_state {
 typedef struct gz_hub gz_hub;
 
 struct gz_greenlet {
+    gz_list node;          /* run queue; the hub's free list */
     gz_ctx ctx;
-    gz_list node;          /* run queue */
     gz_list all;           /* the hub's started, live greenlets */
     enum gz_state state;
     int wake_code;         /* why gz__park returned: 0 or an errno */
@@ -164,6 +175,9 @@ struct gz_greenlet {
     gz_list links;         /* struct gz_link */
     gz_list timeouts;      /* armed gz_timeout */
     char defname[32];
+#ifdef GZ_TSAN
+    void *tsan_fiber;
+#endif
 #ifdef GZ_ASAN
     void *asan_fake;
     const void *asan_lo;

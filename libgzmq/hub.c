@@ -89,6 +89,9 @@ static gz_hub *hub_create(struct ev_loop *loop)
     gz__list_init(&m->timeouts);
     m->timer.cb = gz__greenlet_timer_cb;
     h->current = m;
+#ifdef GZ_TSAN
+    m->tsan_fiber = __tsan_get_current_fiber();
+#endif
     h->stack_size = default_stack_size();
     ev_idle_init(&h->idle, idle_cb);
     ev_init(&h->timer, timer_cb);
@@ -178,6 +181,9 @@ static void after_switch(gz_hub *h)
     gz_greenlet *z = h->zombie;
     if (z) {
         h->zombie = NULL;
+#ifdef GZ_TSAN
+        __tsan_destroy_fiber(z->tsan_fiber);
+#endif
         gz__stack_put(&z->stack);
         if (!z->user_ref)
             gz__greenlet_free(z);
@@ -196,6 +202,9 @@ void gz__switch(gz_hub *h, gz_greenlet *next)
     __sanitizer_start_switch_fiber(prev->state == GZ_DEAD ? NULL
                                                           : &prev->asan_fake,
                                    next->asan_lo, next->asan_size);
+#endif
+#ifdef GZ_TSAN
+    __tsan_switch_to_fiber(next->tsan_fiber, 0);
 #endif
     gz__ctx_switch(&prev->ctx, &next->ctx);
     gz__switched_in(h);

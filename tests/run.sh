@@ -4,7 +4,7 @@
 pass=0; fail=0; failed=""
 for t in "$@"; do
     name=$(basename "$t")
-    if timeout 300 "$t"; then
+    if timeout 600 ${VALGRIND:-} "$t"; then
         pass=$((pass + 1))
     else
         fail=$((fail + 1)); failed="$failed $name"
