@@ -309,7 +309,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "gzmq-rpc-bench: out of memory\n");
         return 1;
     }
-    gz_set_stack_size(64 * 1024); /* shallow clients: 10000 of them stay small */
     double t0 = now();
     for (long i = 0; i < concurrency; i++) {
         gs[i] = gz_spawn(client, NULL);
