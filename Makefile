@@ -50,7 +50,7 @@ TUTORIALS  := $(patsubst demos/tutorial/%.c,$(BUILD)/demos/tutorial/%,$(wildcard
 PROGRAMS   := $(patsubst demos/%.c,$(BUILD)/bin/gzmq-%,$(wildcard demos/*.c))
 DEMO_COMMON := $(wildcard demos/common/*.c)
 
-.PHONY: all lib demos tests test check-asan check-tsan check-valgrind check-ucontext demo deps install \
+.PHONY: all lib demos tests test check-asan check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
         uninstall clean help install-check
 
 all: lib demos tests
@@ -66,6 +66,7 @@ help:
 	@echo "make check-tsan    the test suites under ThreadSanitizer"
 	@echo "make check-valgrind  the test suites under valgrind memcheck"
 	@echo "make check-ucontext  the test suites on the ucontext fallback"
+	@echo "make check-aarch64 the aarch64 context switch under qemu-user"
 	@echo "make install       PREFIX=/usr/local DESTDIR= : header, libs, pc, demos"
 	@echo "make uninstall     remove what install put there"
 	@echo "make clean         remove build output"
@@ -145,6 +146,17 @@ check-valgrind: deps
 	$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/tests/valgrind.supp" \
 	  sh tests/run.sh $(TESTS)
+
+# The aarch64 switch, cross-built and run under qemu-user (installs the
+# cross compiler and qemu-user if missing).
+check-aarch64:
+	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null || \
+	  { export DEBIAN_FRONTEND=noninteractive; apt-get update -q && \
+	    apt-get install -y -q gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user; }
+	mkdir -p $(BUILD)
+	aarch64-linux-gnu-gcc -static -O2 $(WARN) -Iinclude -Ilibgzmq -idirafter /usr/include \
+	  -D_GNU_SOURCE -o $(BUILD)/ctx-cross-aarch64 tests/ctx_cross.c libgzmq/ctx.c libgzmq/ctx_aarch64.S -lm
+	qemu-aarch64 $(BUILD)/ctx-cross-aarch64
 
 check-ucontext: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-ucontext CTX=ucontext all
