@@ -101,9 +101,23 @@ static void *worker(void *unused)
     return NULL;
 }
 
+/* A forked child has none of the parent's workers: start from scratch
+ * (the parent's jobs belong to the parent's greenlets). */
+static void after_fork_in_child(void)
+{
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.cond, NULL);
+    gz__list_init(&pool.queue);
+    pool.pending = pool.threads = pool.idle = 0;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_in_child); }
+
 /* Under pool.lock: make sure a worker will take the job just queued. */
 static int ensure_worker(void)
 {
+    pthread_once(&atfork_once, register_atfork);
     if (pool.idle >= pool.pending || pool.threads >= pool.max)
         return 0;
     /* Workers block every signal: signals belong to the hubs' threads. */

@@ -1,5 +1,6 @@
 /* thread.c: gz_run_in_thread and the worker pool size. */
 #include <pthread.h>
+#include <sys/wait.h>
 #include <stdatomic.h>
 
 #include "gz_test.h"
@@ -222,6 +223,24 @@ static void hubs_of_other_threads_use_the_pool(void **state)
     usleep(5000);
 }
 
+static void forked_child_gets_a_fresh_worker_pool(void **state)
+{
+    (void)state;
+    /* The parent has workers by now; the child must start its own. */
+    assert_int_equal(gz_run_in_thread(times_two, GZ_PTR(1), NULL, GZ_FOREVER), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        void *v = NULL;
+        int rc = gz_run_in_thread(times_two, GZ_PTR(8), &v, 5.0);
+        _exit(rc == 0 && GZ_INT(v) == 16 ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     gz_test_watchdog(60);
@@ -236,6 +255,7 @@ int main(void)
         cmocka_unit_test(idle_pool_does_not_keep_gz_run_alive),
         cmocka_unit_test(gz_run_waits_for_a_greenlet_in_a_thread_call),
         cmocka_unit_test(hubs_of_other_threads_use_the_pool),
+        cmocka_unit_test(forked_child_gets_a_fresh_worker_pool),
     };
     return cmocka_run_group_tests_name("thread", tests, NULL, NULL);
 }
