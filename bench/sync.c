@@ -1,0 +1,82 @@
+/* The waiting primitives under load:
+ *   queue_pairs      put/get pairs per second between a producer and a
+ *                    consumer greenlet through a gz_queue of maxsize 1
+ *   pool_imap        items per second through gz_pool_imap_unordered
+ *                    (pool of 10, a no-op function)
+ * (waking 100k waiters of one event: bench/memory.c)
+ * usage: sync [queue items] [pool items] */
+#include <gzmq.h>
+
+#include "bench.h"
+
+static long items;
+static gz_queue *q;
+
+static void *producer(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < items; i++)
+        BENCH_CHECK(gz_queue_put(q, (void *)(i + 1), GZ_FOREVER) == 0);
+    return NULL;
+}
+
+static void *consumer(void *arg)
+{
+    (void)arg;
+    void *item;
+    for (long i = 0; i < items; i++)
+        BENCH_CHECK(gz_queue_get(q, &item, GZ_FOREVER) == 0);
+    return NULL;
+}
+
+static double bench_queue(long n)
+{
+    items = n;
+    q = gz_queue_new(1);
+    BENCH_CHECK(q);
+    double t0 = bench_now();
+    gz_greenlet *p = gz_spawn(producer, NULL), *c = gz_spawn(consumer, NULL);
+    BENCH_CHECK(p && c && gz_join(p, GZ_FOREVER) == 0 && gz_join(c, GZ_FOREVER) == 0);
+    double t = bench_now() - t0;
+    gz_release(p);
+    gz_release(c);
+    gz_queue_free(q);
+    return (double)n / t;
+}
+
+static void *identity(void *arg)
+{
+    return arg;
+}
+
+static double bench_pool(long n)
+{
+    void **in = malloc((size_t)n * sizeof *in);
+    BENCH_CHECK(in);
+    for (long i = 0; i < n; i++)
+        in[i] = (void *)(i + 1);
+    gz_pool *p = gz_pool_new(10);
+    BENCH_CHECK(p);
+    double t0 = bench_now();
+    gz_imap *it = gz_pool_imap_unordered(p, identity, in, (size_t)n);
+    BENCH_CHECK(it);
+    void *out;
+    long got = 0;
+    while (gz_imap_next(it, &out, GZ_FOREVER) == 0)
+        got++;
+    double t = bench_now() - t0;
+    BENCH_CHECK(got == n);
+    gz_imap_free(it);
+    gz_pool_free(p);
+    free(in);
+    return (double)n / t;
+}
+
+int main(int argc, char **argv)
+{
+    long nq = bench_arg(argc, argv, 1, 2000000);
+    long np = bench_arg(argc, argv, 2, 1000000);
+    bench_result("queue_pairs", bench_queue(nq), "pairs/s");
+    bench_result("pool_imap", bench_pool(np), "items/s");
+    return 0;
+}
