@@ -13,7 +13,6 @@ struct gz_actor {
     void *state;
     gz_queue *inbox;
     gz_greenlet *g;   /* the actor's own reference */
-    bool observed;    /* g's observed flag before our link */
     bool freed;       /* gz_actor_free ran while g lived: its end frees us */
 };
 
@@ -39,8 +38,7 @@ static void destroy(gz_actor *a)
 static void ended(gz_greenlet *g, void *arg)
 {
     gz_actor *a = arg;
-    /* Our link is bookkeeping: a failure stays for others to observe. */
-    g->observed = a->observed || !gz__list_empty(&g->links);
+    (void)g;
     gz_queue_close(a->inbox); /* later sends fail with EPIPE */
     if (a->freed)
         destroy(a);
@@ -82,10 +80,8 @@ int gz_actor_start(gz_actor *a)
         return 0;
     /* Linked only when started: a greenlet never started has no links to
      * leak when it is released. */
-    a->observed = a->g->observed;
-    if (gz_link(a->g, ended, a) != 0)
+    if (gz__link(a->g, ended, a, false) != 0) /* bookkeeping, not observing */
         return -1;
-    a->g->observed = a->observed;
     if (gz_start(a->g) != 0) {
         int err = errno;
         gz_kill(a->g, 0); /* ends it now: runs our link */

@@ -74,6 +74,9 @@ static gz_greenlet *create(gz_fn fn, void *arg)
 void gz__greenlet_free(gz_greenlet *g)
 {
     gz_hub *h = g->hub;
+    gz_list *n;
+    while ((n = gz__list_pop(&g->links))) /* never started, never ended */
+        free(GZ_CONTAINER(n, link_node, node));
     if (g->name)
         free(g->name);
     if (g->err.message)
@@ -206,7 +209,6 @@ static void finish(gz_hub *h, gz_greenlet *g, void *value)
     gz__timeouts_disarm(g);
     gz__wake_all(&g->joiners, 0);
     if (!gz__list_empty(&g->links)) {
-        g->observed = true;
         g->finishing = true; /* a callback may release it: free it after */
         h->in_callback++;
         gz_list *n;
@@ -515,6 +517,12 @@ void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except)
 
 int gz_link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg)
 {
+    return gz__link(g, cb, arg, true);
+}
+
+int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
+             bool observes)
+{
     gz_hub *h = gz__hub();
     if (!h)
         return -1;
@@ -522,7 +530,8 @@ int gz_link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg)
         errno = EINVAL;
         return -1;
     }
-    g->observed = true;
+    if (observes)
+        g->observed = true;
     if (g->state == GZ_DEAD) {
         h->in_callback++;
         cb(g, arg);

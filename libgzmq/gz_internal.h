@@ -290,6 +290,10 @@ void gz__greenlet_timer_cb(gz_timer *t);
 void gz__greenlet_entry(void *arg);
 void gz__greenlet_free(gz_greenlet *g);
 void gz__greenlet_cache_drain(gz_hub *h);
+/* gz_link for the library's own bookkeeping: OBSERVES false leaves an
+ * unobserved failure to be reported as if the link were not there. */
+int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
+             bool observes);
 void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except);
 void gz__greenlet_shutdown_check(gz_hub *h);
 

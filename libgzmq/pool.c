@@ -92,17 +92,13 @@ typedef struct member {
     gz_list node;   /* in pool->members */
     gz_pool *pool;  /* NULL once the pool is freed */
     gz_greenlet *g; /* valid while the record lives: freed as g ends */
-    bool observed;  /* g's observed flag before the pool linked */
     bool keep;      /* the pool reports its outcome (imap): observed */
 } member;
 
 static void member_ended(gz_greenlet *g, void *arg)
 {
     member *m = arg;
-    /* The pool's link is bookkeeping, not an observer: a failure stays
-     * reported unless someone else looked (or links after ours will). */
-    if (!m->keep)
-        g->observed = m->observed || !gz__list_empty(&g->links);
+    (void)g;
     gz_pool *p = m->pool;
     if (p) {
         gz__list_remove(&m->node);
@@ -124,13 +120,13 @@ static int add_member(gz_pool *p, gz_greenlet *g, bool keep)
     }
     m->pool = p;
     m->g = g;
-    m->observed = g->observed;
     m->keep = keep;
-    if (gz_link(g, member_ended, m) != 0) {
+    /* The pool's link is bookkeeping: it observes a failure only when the
+     * pool reports the outcome itself (map, imap). */
+    if (gz__link(g, member_ended, m, keep) != 0) {
         free(m);
         return -1;
     }
-    g->observed = m->observed; /* gz_link counted itself as observing */
     gz__list_push(&p->members, &m->node);
     p->len++;
     return 0;

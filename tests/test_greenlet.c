@@ -342,6 +342,17 @@ static void unobserved_failures_are_reported_once(void **state)
     assert_string_equal(buf, "");
 }
 
+static void releasing_a_never_started_greenlet_drops_its_links(void **state)
+{
+    (void)state;
+    link_calls = 0;
+    gz_greenlet *g = gz_greenlet_new(mark_ran, NULL);
+    assert_int_equal(gz_link(g, on_end, GZ_PTR(1)), 0);
+    gz_release(g); /* nothing can start it: freed with its link (ASan: no leak) */
+    gz_sleep(0.001);
+    assert_int_equal(link_calls, 0);
+}
+
 static void *kill_target(void *arg)
 {
     return GZ_PTR(gz_kill((gz_greenlet *)arg, GZ_FOREVER));
@@ -420,6 +431,7 @@ int main(void)
         cmocka_unit_test(a_link_may_release_the_greenlet),
         cmocka_unit_test(unobserved_failures_are_reported_once),
         cmocka_unit_test(killall_ends_every_greenlet),
+        cmocka_unit_test(releasing_a_never_started_greenlet_drops_its_links),
         cmocka_unit_test(joining_oneself_is_edeadlk),
         cmocka_unit_test(joinall_counts_what_ended_on_timeout),
     };

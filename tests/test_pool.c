@@ -1,5 +1,7 @@
 /* pool.c: pools and groups, slots, join, kill, add, wait_available, map,
  * imap, imap_unordered, determinism, free. */
+#include <sys/wait.h>
+
 #include "gz_test.h"
 
 static gz_pool *pool;
@@ -507,6 +509,43 @@ static void null_arguments_are_einval(void **state)
     gz_pool_free(p);
 }
 
+static void *fails_loudly(void *arg)
+{
+    (void)arg;
+    gz_fail(EIO, "nobody looked");
+}
+
+/* The pool's own bookkeeping link does not count as observing a failure:
+ * a released, unobserved member failure is still reported on stderr. */
+static void unobserved_member_failure_is_still_reported(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        gz_pool *pool = gz_pool_new(2);
+        gz_greenlet *g = gz_pool_spawn(pool, fails_loudly, NULL);
+        gz_release(g);
+        gz_pool_join(pool, 1.0);
+        gz_pool_free(pool);
+        _exit(0);
+    }
+    close(p[1]);
+    char buf[1024] = {0};
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    close(p[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_non_null(strstr(buf, "failed with error 5"));
+    assert_non_null(strstr(buf, "nobody looked"));
+}
+
 int main(void)
 {
     gz_test_watchdog(60);
@@ -521,6 +560,7 @@ int main(void)
         cmocka_unit_test(wait_available_waits_until_a_member_ends),
         cmocka_unit_test(map_returns_results_in_input_order),
         cmocka_unit_test(map_reports_the_first_failure_and_keeps_the_others),
+        cmocka_unit_test(unobserved_member_failure_is_still_reported),
         cmocka_unit_test(imap_returns_results_in_input_order),
         cmocka_unit_test(imap_unordered_returns_results_in_completion_order),
         cmocka_unit_test(imap_failed_item_fails_at_its_place_and_iteration_goes_on),
