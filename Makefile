@@ -88,7 +88,7 @@ deps:
 	else echo "dependencies present"; fi
 
 # ---- the library ----
-$(BUILD)/obj/%.o: libgzmq/%.c libgzmq/gz_internal.h $(HEADERS) | $(BUILD)/obj
+$(BUILD)/obj/%.o: libgzmq/%.c $(wildcard libgzmq/*.h) $(HEADERS) | $(BUILD)/obj
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: libgzmq/%.S | $(BUILD)/obj
@@ -193,3 +193,34 @@ install-check: lib demos
 
 clean:
 	rm -rf build build-asan build-ucontext build-*
+
+# ---- benchmarks: make bench [QUICK=1] (bench/run.sh; never part of make test) ----
+QUICK      ?= 0
+BENCH_PROGS := switch spawn memory sync zmq_raw $(if $(wildcard include/gzmq/zmq.h),zmq_green)
+BENCH_BIN  := $(BENCH_PROGS:%=$(BUILD)/bench/%)
+BENCH_PY   := /usr/bin/python3
+
+.PHONY: bench bench-deps
+
+# The peers and the charts: Debian packages, installed only when missing.
+bench-deps: deps
+	@missing=""; \
+	$(BENCH_PY) -c 'import gevent' 2>/dev/null || missing="$$missing python3-gevent"; \
+	$(BENCH_PY) -c 'import zmq.green' 2>/dev/null || missing="$$missing python3-zmq"; \
+	command -v gnuplot >/dev/null 2>&1 || missing="$$missing gnuplot-nox"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }; \
+	else echo "benchmark dependencies present"; fi
+
+bench: bench-deps
+	$(MAKE) --no-print-directory BUILD=$(BUILD) $(BENCH_BIN)
+	BUILD=$(BUILD) QUICK=$(QUICK) BENCH_CMD="make bench$(if $(filter-out build,$(BUILD)), BUILD=$(BUILD))$(if $(filter 1,$(QUICK)), QUICK=1)" \
+	  bash bench/run.sh
+
+$(BUILD)/bench/%: bench/%.c bench/bench.h bench/zmq_common.h $(STATIC) $(HEADERS) | $(BUILD)/bench
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
+
+$(BUILD)/bench:
+	mkdir -p $@
