@@ -22,7 +22,7 @@
 #endif
 #endif
 
-/* Cached stacks beyond this many are unmapped. */
+/* Warm stacks kept ready; beyond this many they go cold (retire). */
 #define GZ_STACK_CACHE_MAX 1024
 
 /* A free stack in the cache keeps its list node in its own top bytes. */
@@ -70,12 +70,13 @@ static void read_budget(void)
 
 static int by_address(const void *a, const void *b)
 {
-    const char *x = ((const gz_stack *)a)->lo, *y = ((const gz_stack *)b)->lo;
+    const char *x = ((const gz_stack *)a)->map, *y = ((const gz_stack *)b)->map;
     return x < y ? -1 : x > y;
 }
 
-/* madvise the cold stacks not yet given back, one call per run of
- * adjacent stacks. cold[0, cold_clean) are clean, the rest dirty. */
+/* Give back the pages of the cold stacks not yet released, one madvise per
+ * run of adjacent mappings (guard pages included: madvise spans them), since
+ * each call costs a TLB shootdown. cold[0, cold_clean) are clean. */
 static void release_dirty(gz_hub *h)
 {
     gz_stack *d = h->cold + h->cold_clean;
@@ -83,16 +84,19 @@ static void release_dirty(gz_hub *h)
     qsort(d, n, sizeof *d, by_address);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && d[j].lo == d[j - 1].lo + d[j - 1].size)
+        while (j < n && d[j].map == d[j - 1].map + d[j - 1].maplen)
             j++;
-        madvise(d[i].lo, (size_t)(d[j - 1].lo + d[j - 1].size - d[i].lo),
+        madvise(d[i].map, (size_t)(d[j - 1].map + d[j - 1].maplen - d[i].map),
                 MADV_DONTNEED);
         i = j;
     }
     h->cold_clean = h->cold_len;
 }
 
-static void unmap(gz_stack *s)
+/* Really let go of a stack (its size is no longer wanted). A slab stack
+ * cannot be unmapped alone without splitting the slab's mapping: its pages
+ * go back and its addresses stay. */
+static void destroy(gz_stack *s)
 {
 #ifdef GZ_VALGRIND
     VALGRIND_STACK_DEREGISTER(s->vg_id);
@@ -100,14 +104,17 @@ static void unmap(gz_stack *s)
     if (s->guarded) {
         munmap(s->map, s->maplen);
         __atomic_sub_fetch(&guarded_live, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    /* A slab stack cannot be unmapped alone (that would split the slab's
-     * mapping): keep it for reuse, and give its pages back in batches, since
-     * each madvise costs a TLB shootdown. */
-    gz_hub *h = gz__hub_peek();
-    if (!h) {
+    } else {
         madvise(s->lo, s->size, MADV_DONTNEED);
+    }
+}
+
+/* A stack past the warm cache goes cold: kept for reuse, its pages given
+ * back in batches. munmap would cost a TLB shootdown per stack. */
+static void retire(gz_hub *h, gz_stack *s)
+{
+    if (!h) {
+        destroy(s);
         return;
     }
     if (h->cold_len - h->cold_clean >= GZ_DIRTY_BATCH)
@@ -115,12 +122,35 @@ static void unmap(gz_stack *s)
     if (h->cold_len == h->cold_cap) {
         size_t cap = h->cold_cap ? 2 * h->cold_cap : 256;
         gz_stack *n = realloc(h->cold, cap * sizeof *n);
-        if (!n)
-            return; /* leaks the address range, not memory */
+        if (!n) {
+            destroy(s);
+            return;
+        }
         h->cold = n;
         h->cold_cap = cap;
     }
     h->cold[h->cold_len++] = *s;
+}
+
+/* Take a cold stack of SIZE, the warmest (dirty) first. */
+static bool take_cold(gz_hub *h, gz_stack *s, size_t size)
+{
+    while (h && h->cold_len > 0) {
+        gz_stack *c = &h->cold[h->cold_len - 1];
+        if (c->size != size) { /* the stack size changed: drop it */
+            destroy(c);
+            h->cold_len--;
+            if (h->cold_clean > h->cold_len)
+                h->cold_clean = h->cold_len;
+            continue;
+        }
+        *s = *c;
+        h->cold_len--;
+        if (h->cold_clean > h->cold_len)
+            h->cold_clean = h->cold_len;
+        return true;
+    }
+    return false;
 }
 
 static int map_guarded(gz_stack *s, size_t size, size_t ps)
@@ -144,13 +174,6 @@ static int map_guarded(gz_stack *s, size_t size, size_t ps)
 static int carve_unguarded(gz_hub *h, gz_stack *s, size_t size)
 {
     static bool warned;
-    /* Reuse a cold stack, a dirty one (the warmest) first. */
-    if (h->cold_len > 0 && h->cold[h->cold_len - 1].size == size) {
-        *s = h->cold[--h->cold_len];
-        if (h->cold_clean > h->cold_len)
-            h->cold_clean = h->cold_len;
-        return 0;
-    }
     if (h->slab_left == 0 || h->slab_size != size) {
         size_t len = size * GZ_SLAB_STACKS;
         char *slab = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -190,8 +213,10 @@ int gz__stack_get(gz_stack *s, size_t size)
             *s = found;
             return 0;
         }
-        unmap(&found); /* the stack size changed */
+        destroy(&found); /* the stack size changed */
     }
+    if (take_cold(h, s, size))
+        return 0;
     pthread_once(&budget_once, read_budget);
     int rc = (__atomic_load_n(&guarded_live, __ATOMIC_RELAXED) < guard_budget ||
               !h)
@@ -227,7 +252,7 @@ void gz__stack_put(gz_stack *s)
         gz__list_push_front(&h->stack_cache, &c->node); /* warmest first */
         h->stack_cache_len++;
     } else {
-        unmap(s);
+        retire(h, s);
     }
     s->map = NULL;
 }
@@ -239,13 +264,14 @@ void gz__stack_cache_drain(void)
     while (h && (n = gz__list_pop(&h->stack_cache))) {
         gz_cached_stack *c = GZ_CONTAINER(n, gz_cached_stack, node);
         gz_stack s = c->s;
-        unmap(&s);
+        destroy(&s);
     }
     if (h) {
         h->stack_cache_len = 0;
-        free(h->cold); /* the slabs themselves stay mapped: live greenlets of
-                          other threads never use them, but a stack of this
-                          hub's may still be in use by a leaked greenlet */
+        for (size_t i = 0; i < h->cold_len; i++)
+            destroy(&h->cold[i]);
+        free(h->cold); /* slabs stay mapped: a leaked greenlet of this hub
+                          may still run on a stack carved from one */
         h->cold = NULL;
         h->cold_len = h->cold_cap = h->cold_clean = 0;
     }
