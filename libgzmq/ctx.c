@@ -26,11 +26,15 @@ void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void (*entry)(void *),
         __asm__ volatile("fnstcw %0" : "=m"(fcw));
         csr = (uint64_t)mxcsr | ((uint64_t)fcw << 32);
     }
-    memset(sp, 0, 80);
+    /* The other saved registers start with whatever is there: nothing
+     * reads them before gz__ctx_start's callee sets them. rbp is cleared so
+     * that frame-pointer walks end here. */
     sp[0] = csr;
     sp[3] = (uint64_t)(uintptr_t)entry; /* r13 */
     sp[4] = (uint64_t)(uintptr_t)arg;   /* r12 */
+    sp[6] = 0;                          /* rbp */
     sp[7] = (uint64_t)(uintptr_t)gz__ctx_start;
+    sp[8] = 0;                          /* a null return address above */
     ctx->sp = sp;
 #elif defined(__aarch64__)
     uint64_t *sp = (uint64_t *)(top - 176);
