@@ -50,7 +50,7 @@ TUTORIALS  := $(patsubst demos/tutorial/%.c,$(BUILD)/demos/tutorial/%,$(wildcard
 PROGRAMS   := $(patsubst demos/%.c,$(BUILD)/bin/gzmq-%,$(wildcard demos/*.c))
 DEMO_COMMON := $(wildcard demos/common/*.c)
 
-.PHONY: all lib demos tests test check-asan check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
+.PHONY: all lib demos tests test check-asan check-debug check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
         uninstall clean help install-check
 
 all: lib demos tests
@@ -63,6 +63,7 @@ help:
 	@echo "make demo          install deps, build, run the tutorial demos"
 	@echo "make test          install deps, build, run every test suite"
 	@echo "make check-asan    the test suites under ASan + UBSan"
+	@echo "make check-debug   the test suites on a DEBUG=1 build (use-after-free checks)"
 	@echo "make check-tsan    the test suites under ThreadSanitizer"
 	@echo "make check-valgrind  the test suites under valgrind memcheck"
 	@echo "make check-ucontext  the test suites on the ucontext fallback"
@@ -134,6 +135,10 @@ check-asan: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan SAN=address,undefined CFLAGS="-O1 -g" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  BUILD=$(BUILD)-asan sh tests/run.sh $(patsubst $(BUILD)/%,$(BUILD)-asan/%,$(TESTS))
+
+check-debug: deps
+	$(MAKE) --no-print-directory BUILD=$(BUILD)-debug DEBUG=1 all
+	BUILD=$(BUILD)-debug sh tests/run.sh $(patsubst $(BUILD)/%,$(BUILD)-debug/%,$(TESTS))
 
 check-tsan: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-tsan SAN=thread CFLAGS="-O1 -g" all

@@ -9,11 +9,13 @@
 #include "gzmq/sync.h"
 
 struct gz_actor {
+    gz_hub *hub;      /* first: see gz__begin */
     int (*receive)(gz_actor *self, void *message);
     void *state;
     gz_queue *inbox;
     gz_greenlet *g;   /* the actor's own reference */
     bool freed;       /* gz_actor_free ran while g lived: its end frees us */
+    GZ_MAGIC_MEMBER
 };
 
 static void *run(void *arg)
@@ -51,11 +53,16 @@ gz_actor *gz_actor_new(int (*receive)(gz_actor *self, void *message),
         errno = EINVAL;
         return NULL;
     }
+    gz_hub *h = gz__hub();
+    if (!h)
+        return NULL;
     gz_actor *a = calloc(1, sizeof *a);
     if (!a) {
         errno = ENOMEM;
         return NULL;
     }
+    a->hub = h;
+    GZ_MAGIC_SET(a, actor);
     a->receive = receive;
     a->state = state;
     a->inbox = gz_queue_new(inbox_max);
@@ -72,10 +79,9 @@ gz_actor *gz_actor_new(int (*receive)(gz_actor *self, void *message),
 
 int gz_actor_start(gz_actor *a)
 {
-    if (!a) {
-        errno = EINVAL;
+    GZ_CHECK_LIVE(a, actor);
+    if (!gz__usable(a))
         return -1;
-    }
     if (gz_started(a->g))
         return 0;
     /* Linked only when started: a greenlet never started has no links to
@@ -93,19 +99,17 @@ int gz_actor_start(gz_actor *a)
 
 int gz_actor_send(gz_actor *a, void *message, double timeout)
 {
-    if (!a) {
-        errno = EINVAL;
+    GZ_CHECK_LIVE(a, actor);
+    if (!gz__usable(a))
         return -1;
-    }
     return gz_queue_put(a->inbox, message, timeout);
 }
 
 int gz_actor_stop(gz_actor *a, double timeout)
 {
-    if (!a) {
-        errno = EINVAL;
+    GZ_CHECK_LIVE(a, actor);
+    if (!gz__usable(a) || gz__check_timeout(timeout))
         return -1;
-    }
     gz_queue_close(a->inbox);
     if (!gz_started(a->g) || gz_ready(a->g) || a->g == gz_current())
         return 0;
@@ -119,14 +123,24 @@ int gz_actor_stop(gz_actor *a, double timeout)
     return -1;
 }
 
-void *gz_actor_state(const gz_actor *a) { return a ? a->state : NULL; }
+void *gz_actor_state(const gz_actor *a)
+{
+    GZ_CHECK_LIVE(a, actor);
+    return gz__usable(a) ? a->state : NULL;
+}
 
-gz_greenlet *gz_actor_greenlet(gz_actor *a) { return a ? a->g : NULL; }
+gz_greenlet *gz_actor_greenlet(gz_actor *a)
+{
+    GZ_CHECK_LIVE(a, actor);
+    return gz__usable(a) ? a->g : NULL;
+}
 
 void gz_actor_free(gz_actor *a)
 {
-    if (!a)
+    GZ_CHECK_LIVE(a, actor);
+    if (!a || !gz__usable(a))
         return;
+    GZ_MAGIC_KILL(a); /* the user's handle; the memory may outlive it */
     if (!gz_started(a->g) || gz_ready(a->g)) {
         destroy(a);
         return;

@@ -7,33 +7,43 @@
 #include "gzmq/sync.h"
 
 struct gz_event {
+    gz_hub *hub;     /* first: see gz__begin */
     gz_list waiters; /* gz_waiter */
     bool set;
+    GZ_MAGIC_MEMBER
 };
 
 gz_event *gz_event_new(void)
 {
+    gz_hub *h = gz__hub();
+    if (!h)
+        return NULL;
     gz_event *e = malloc(sizeof *e);
     if (!e) {
         errno = ENOMEM;
         return NULL;
     }
+    e->hub = h;
     gz__list_init(&e->waiters);
     e->set = false;
+    GZ_MAGIC_SET(e, event);
     return e;
 }
 
 void gz_event_free(gz_event *e)
 {
-    if (!e)
+    GZ_CHECK_LIVE(e, event);
+    if (!e || !gz__usable(e))
         return;
     gz__wake_all(&e->waiters, EPIPE);
+    GZ_MAGIC_KILL(e);
     free(e);
 }
 
 void gz_event_set(gz_event *e)
 {
-    if (!e)
+    GZ_CHECK_LIVE(e, event);
+    if (!gz__usable(e))
         return;
     e->set = true;
     gz__wake_all(&e->waiters, 0);
@@ -41,14 +51,20 @@ void gz_event_set(gz_event *e)
 
 void gz_event_clear(gz_event *e)
 {
-    if (e)
+    GZ_CHECK_LIVE(e, event);
+    if (gz__usable(e))
         e->set = false;
 }
 
-bool gz_event_is_set(const gz_event *e) { return e && e->set; }
+bool gz_event_is_set(const gz_event *e)
+{
+    GZ_CHECK_LIVE(e, event);
+    return gz__usable(e) && e->set;
+}
 
 int gz_event_wait(gz_event *e, double timeout)
 {
+    GZ_CHECK_LIVE(e, event);
     gz_hub *h = gz__begin(e, timeout);
     if (!h)
         return -1;

@@ -44,6 +44,7 @@ static gz_greenlet *create(gz_fn fn, void *arg)
     g->user_ref = true;
     g->fired = g->waits = 0;
     g->hub = h;
+    GZ_MAGIC_SET(g, greenlet);
     g->fn = fn;
     g->arg = arg;
     g->value = NULL;
@@ -81,6 +82,7 @@ void gz__greenlet_free(gz_greenlet *g)
         free(g->name);
     if (g->err.message)
         free((char *)g->err.message);
+    GZ_MAGIC_KILL(g); /* recycled or not, this handle is gone */
     if (h->free_greenlets_len < GZ_GREENLET_CACHE_MAX) {
         gz__list_push_front(&h->free_greenlets, &g->node);
         h->free_greenlets_len++;
@@ -97,17 +99,25 @@ void gz__greenlet_cache_drain(gz_hub *h)
     h->free_greenlets_len = 0;
 }
 
-/* Refuse NULL, main and another thread's greenlets. */
+/* Refuse NULL and main (EINVAL) and another thread's greenlets (EXDEV). */
 static gz_hub *own(const gz_greenlet *g)
 {
-    gz_hub *h = gz__hub();
-    if (!h)
-        return NULL;
-    if (!g || g->is_main || g->hub != h) {
+    if (!g || g->is_main) {
         errno = EINVAL;
         return NULL;
     }
-    return h;
+    gz_hub *h = gz__hub_peek();
+    return gz__check_hub(g->hub, h) ? NULL : h;
+}
+
+/* For the calls that accept main too: refuse NULL and other threads'. */
+static bool usable(const gz_greenlet *g)
+{
+    if (!g) {
+        errno = EINVAL;
+        return false;
+    }
+    return gz__check_hub(g->hub, gz__hub_peek()) == 0;
 }
 
 /* Give G a stack and make it live (counted in nlive until it ends). */
@@ -134,6 +144,7 @@ gz_greenlet *gz_greenlet_new(gz_fn fn, void *arg) { return create(fn, arg); }
 
 int gz_start(gz_greenlet *g)
 {
+    GZ_CHECK_LIVE(g, greenlet);
     gz_hub *h = own(g);
     if (!h)
         return -1;
@@ -147,6 +158,7 @@ int gz_start(gz_greenlet *g)
 
 int gz_start_later(gz_greenlet *g, double seconds)
 {
+    GZ_CHECK_LIVE(g, greenlet);
     gz_hub *h = own(g);
     if (!h || gz__check_timeout(seconds))
         return -1;
@@ -284,7 +296,9 @@ _Noreturn void gz_fail(int code, const char *fmt, ...)
 
 void gz_release(gz_greenlet *g)
 {
-    if (!g || g->is_main || !g->user_ref)
+    GZ_CHECK_LIVE(g, greenlet);
+    if (!g || g->is_main || gz__check_hub(g->hub, gz__hub_peek()) ||
+        !g->user_ref)
         return;
     g->user_ref = false;
     gz_hub *h = g->hub;
@@ -307,7 +321,10 @@ gz_greenlet *gz_current(void)
 
 int gz_set_name(gz_greenlet *g, const char *name)
 {
-    if (!g || !name) {
+    GZ_CHECK_LIVE(g, greenlet);
+    if (!usable(g))
+        return -1;
+    if (!name) {
         errno = EINVAL;
         return -1;
     }
@@ -323,7 +340,8 @@ int gz_set_name(gz_greenlet *g, const char *name)
 
 const char *gz_name(const gz_greenlet *g)
 {
-    if (!g)
+    GZ_CHECK_LIVE(g, greenlet);
+    if (!usable(g))
         return NULL;
     if (g->name)
         return g->name;
@@ -340,6 +358,7 @@ const char *gz_name(const gz_greenlet *g)
 
 int gz_join(gz_greenlet *g, double timeout)
 {
+    GZ_CHECK_LIVE(g, greenlet);
     gz_hub *h = own(g);
     if (!h || gz__check_timeout(timeout) || gz__enter(h))
         return -1;
@@ -364,6 +383,7 @@ int gz_join(gz_greenlet *g, double timeout)
 
 int gz_get(gz_greenlet *g, void **value, double timeout)
 {
+    GZ_CHECK_LIVE(g, greenlet);
     if (gz_join(g, timeout) != 0)
         return -1;
     if (g->failed) {
@@ -389,6 +409,7 @@ static double deadline(gz_hub *h, double timeout)
     return timeout < 0 ? -1.0 : ev_now(h->loop) + timeout;
 }
 
+/* Refuse a NULL array with N > 0 and, as own() does, each element. */
 static int check_array(gz_greenlet *const *gs, size_t n)
 {
     if (!gs && n) {
@@ -426,6 +447,8 @@ static size_t wait_all(gz_hub *h, gz_greenlet *const *gs, size_t n,
 
 size_t gz_joinall(gz_greenlet *const *gs, size_t n, double timeout)
 {
+    for (size_t i = 0; gs && i < n; i++)
+        GZ_CHECK_LIVE(gs[i], greenlet);
     gz_hub *h = gz__hub();
     if (!h || check_array(gs, n) || gz__check_timeout(timeout))
         return 0;
@@ -465,6 +488,7 @@ static void kill_one(gz_hub *h, gz_greenlet *g)
 
 int gz_kill(gz_greenlet *g, double timeout)
 {
+    GZ_CHECK_LIVE(g, greenlet);
     gz_hub *h = own(g);
     if (!h || gz__check_timeout(timeout))
         return -1;
@@ -478,6 +502,8 @@ int gz_kill(gz_greenlet *g, double timeout)
 
 int gz_killall(gz_greenlet *const *gs, size_t n, double timeout)
 {
+    for (size_t i = 0; gs && i < n; i++)
+        GZ_CHECK_LIVE(gs[i], greenlet);
     gz_hub *h = gz__hub();
     if (!h || check_array(gs, n) || gz__check_timeout(timeout))
         return -1;
@@ -517,16 +543,17 @@ void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except)
 
 int gz_link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg)
 {
+    GZ_CHECK_LIVE(g, greenlet);
     return gz__link(g, cb, arg, true);
 }
 
 int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
              bool observes)
 {
-    gz_hub *h = gz__hub();
+    gz_hub *h = own(g);
     if (!h)
         return -1;
-    if (!g || !cb || g->is_main) {
+    if (!cb) {
         errno = EINVAL;
         return -1;
     }
@@ -551,15 +578,40 @@ int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
 
 /* ---- state ---- */
 
-bool gz_started(const gz_greenlet *g) { return g && (g->is_main || g->started); }
-bool gz_ready(const gz_greenlet *g) { return g && g->state == GZ_DEAD; }
-bool gz_successful(const gz_greenlet *g) { return g && g->state == GZ_DEAD && !g->failed; }
-bool gz_killed(const gz_greenlet *g) { return g && g->killed; }
-void *gz_value(const gz_greenlet *g) { return g && g->state == GZ_DEAD ? g->value : NULL; }
+bool gz_started(const gz_greenlet *g)
+{
+    GZ_CHECK_LIVE(g, greenlet);
+    return usable(g) && (g->is_main || g->started);
+}
+
+bool gz_ready(const gz_greenlet *g)
+{
+    GZ_CHECK_LIVE(g, greenlet);
+    return usable(g) && g->state == GZ_DEAD;
+}
+
+bool gz_successful(const gz_greenlet *g)
+{
+    GZ_CHECK_LIVE(g, greenlet);
+    return usable(g) && g->state == GZ_DEAD && !g->failed;
+}
+
+bool gz_killed(const gz_greenlet *g)
+{
+    GZ_CHECK_LIVE(g, greenlet);
+    return usable(g) && g->killed;
+}
+
+void *gz_value(const gz_greenlet *g)
+{
+    GZ_CHECK_LIVE(g, greenlet);
+    return usable(g) && g->state == GZ_DEAD ? g->value : NULL;
+}
 
 const gz_error *gz_exception(const gz_greenlet *g)
 {
-    if (!g || !g->failed)
+    GZ_CHECK_LIVE(g, greenlet);
+    if (!usable(g) || !g->failed)
         return NULL;
     ((gz_greenlet *)g)->observed = true;
     return &g->err;

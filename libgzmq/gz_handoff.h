@@ -28,18 +28,32 @@ static inline void gz__hand_off(gz_waiter *w, void *data, int flags)
     gz__wake(w->g, 0);
 }
 
-/* The common start of a blocking call on OBJ: the hub, or NULL with errno
- * (EINVAL for a NULL object or NaN timeout, then gz__enter's errors). */
+/* The common start of a blocking call on OBJ, an object whose first member
+ * is its hub (gz_hub *hub): the caller's hub, or NULL with errno (EINVAL for
+ * a NULL object or NaN timeout, EXDEV for another thread's object, then
+ * gz__enter's errors). */
 static inline gz_hub *gz__begin(const void *obj, double timeout)
 {
     if (!obj) {
         errno = EINVAL;
         return NULL;
     }
-    gz_hub *h = gz__hub();
-    if (!h || gz__check_timeout(timeout) || gz__enter(h))
+    gz_hub *h = gz__hub_peek();
+    if (gz__check_hub(*(gz_hub *const *)obj, h) || gz__check_timeout(timeout) ||
+        gz__enter(h))
         return NULL;
     return h;
+}
+
+/* The start of a call on OBJ (as for gz__begin) that does not block:
+ * false with errno EINVAL (NULL) or EXDEV (another thread's object). */
+static inline bool gz__usable(const void *obj)
+{
+    if (!obj) {
+        errno = EINVAL;
+        return false;
+    }
+    return gz__check_hub(*(gz_hub *const *)obj, gz__hub_peek()) == 0;
 }
 
 /* Park the current greenlet on LIST with W (already filled) and unlink it

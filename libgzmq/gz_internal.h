@@ -35,6 +35,49 @@
 #define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* ---- misuse checks ----
+ *
+ * Objects belong to the hub (the thread) that created them: each records it
+ * and refuses calls from another thread's hub with EXDEV (gz__check_hub).
+ *
+ * Debug builds (make DEBUG=1, GZ_DEBUG) also give every object a magic
+ * number, set at creation and overwritten when it is freed or released, and
+ * every public function taking the object checks it first
+ * (GZ_CHECK_LIVE): a freed or released object used again aborts with a
+ * message naming the function and the object. In other builds the member
+ * and the checks do not exist. */
+#ifdef GZ_DEBUG
+enum {
+    GZ_MAGIC_greenlet = 0x676c6e74, /* "glnt" */
+    GZ_MAGIC_timeout = 0x746d6f74,
+    GZ_MAGIC_event = 0x65766e74,
+    GZ_MAGIC_result = 0x72736c74,
+    GZ_MAGIC_queue = 0x71756575,
+    GZ_MAGIC_sem = 0x73656d61,
+    GZ_MAGIC_pool = 0x706f6f6c,
+    GZ_MAGIC_imap = 0x696d6170,
+    GZ_MAGIC_actor = 0x6163746f,
+    GZ_MAGIC_FREED = 0x66726565, /* what a freed or released object holds */
+};
+/* Print "libgzmq: FN: OBJ is not a live TYPE (freed or released?)", abort. */
+_Noreturn void gz__not_live(const char *fn, const void *obj, const char *type);
+#define GZ_MAGIC_MEMBER uint32_t magic;
+#define GZ_MAGIC_SET(obj, kind) ((obj)->magic = GZ_MAGIC_##kind)
+/* Volatile: the compiler would drop a plain store just before free(). */
+#define GZ_MAGIC_KILL(obj) (*(volatile uint32_t *)&(obj)->magic = GZ_MAGIC_FREED)
+/* OBJ (a gz_KIND pointer) is NULL or a live gz_KIND; else abort. */
+#define GZ_CHECK_LIVE(obj, kind)                                  \
+    do {                                                          \
+        if ((obj) && (obj)->magic != GZ_MAGIC_##kind)             \
+            gz__not_live(__func__, (const void *)(obj), "gz_" #kind); \
+    } while (0)
+#else
+#define GZ_MAGIC_MEMBER
+#define GZ_MAGIC_SET(obj, kind) ((void)0)
+#define GZ_MAGIC_KILL(obj) ((void)0)
+#define GZ_CHECK_LIVE(obj, kind) ((void)0)
+#endif
+
 /* ---- intrusive doubly linked list (circular, with a head node) ---- */
 
 typedef struct gz_list {
@@ -175,6 +218,7 @@ struct gz_greenlet {
     gz_list links;         /* struct gz_link */
     gz_list timeouts;      /* armed gz_timeout */
     char defname[32];
+    GZ_MAGIC_MEMBER
 #ifdef GZ_TSAN
     void *tsan_fiber;
 #endif
@@ -244,6 +288,16 @@ static inline gz_hub *gz__hub(void)
 }
 /* The hub if it exists, without creating it. */
 static inline gz_hub *gz__hub_peek(void) { return gz__tl_hub; }
+/* An object recorded OWNER, the hub that created it; the caller's hub is H
+ * (gz__hub_peek() where the caller need not have one). -1 EXDEV when they
+ * differ: the object belongs to another thread's hub. */
+static inline int gz__check_hub(const gz_hub *owner, const gz_hub *h)
+{
+    if (GZ_LIKELY(owner == h))
+        return 0;
+    errno = EXDEV;
+    return -1;
+}
 
 /* The common entry check of every blocking call: -1 with ECANCELED (killed),
  * EPERM (inside a link callback) or ETIMEDOUT (a gz_timeout expired). */

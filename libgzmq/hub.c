@@ -40,6 +40,15 @@ static void wake(gz_greenlet *g, int code);
 
 static void make_key(void) { pthread_key_create(&hub_key, hub_destroy); }
 
+#ifdef GZ_DEBUG
+_Noreturn void gz__not_live(const char *fn, const void *obj, const char *type)
+{
+    fprintf(stderr, "libgzmq: %s: %p is not a live %s (freed or released?)\n",
+            fn, obj, type);
+    abort();
+}
+#endif
+
 static size_t default_stack_size(void)
 {
     const char *env = getenv("GZ_STACK_SIZE");
@@ -84,6 +93,7 @@ static gz_hub *hub_create(struct ev_loop *loop)
     m->state = GZ_RUNNING;
     m->began = true;
     m->hub = h;
+    GZ_MAGIC_SET(m, greenlet);
     gz__list_init(&m->joiners);
     gz__list_init(&m->links);
     gz__list_init(&m->timeouts);

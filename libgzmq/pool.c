@@ -20,6 +20,7 @@
 #include "gzmq/pool.h"
 
 struct gz_pool {
+    gz_hub *hub;          /* first: see gz__begin */
     size_t size;          /* 0: unbounded */
     size_t used;          /* members + slots handed to waiters */
     size_t len;           /* members */
@@ -29,15 +30,21 @@ struct gz_pool {
     gz_list avail_waiters;
     gz_list joiners;
     gz_list imaps;        /* gz_imap.pool_node: told when the pool goes */
+    GZ_MAGIC_MEMBER
 };
 
 gz_pool *gz_pool_new(size_t size)
 {
+    gz_hub *h = gz__hub();
+    if (!h)
+        return NULL;
     gz_pool *p = calloc(1, sizeof *p);
     if (!p) {
         errno = ENOMEM;
         return NULL;
     }
+    p->hub = h;
+    GZ_MAGIC_SET(p, pool);
     p->size = size;
     gz__list_init(&p->members);
     gz__list_init(&p->slot_waiters);
@@ -134,7 +141,9 @@ static int add_member(gz_pool *p, gz_greenlet *g, bool keep)
 
 static gz_greenlet *spawn_in(gz_pool *p, gz_fn fn, void *arg, bool keep)
 {
-    if (!p || !fn) {
+    if (!gz__usable(p))
+        return NULL;
+    if (!fn) {
         errno = EINVAL;
         return NULL;
     }
@@ -158,6 +167,7 @@ static gz_greenlet *spawn_in(gz_pool *p, gz_fn fn, void *arg, bool keep)
 
 gz_greenlet *gz_pool_spawn(gz_pool *p, gz_fn fn, void *arg)
 {
+    GZ_CHECK_LIVE(p, pool);
     return spawn_in(p, fn, arg, false);
 }
 
@@ -171,13 +181,16 @@ static bool is_member(gz_pool *p, gz_greenlet *g)
 
 int gz_pool_add(gz_pool *p, gz_greenlet *g)
 {
-    gz_hub *h = gz__hub();
-    if (!h)
+    GZ_CHECK_LIVE(p, pool);
+    GZ_CHECK_LIVE(g, greenlet);
+    if (!gz__usable(p))
         return -1;
-    if (!p || !g || g->is_main || g->hub != h) {
+    if (!g || g->is_main) {
         errno = EINVAL;
         return -1;
     }
+    if (gz__check_hub(g->hub, p->hub))
+        return -1;
     if (g->state == GZ_DEAD || is_member(p, g))
         return 0;
     if (take_slot(p, GZ_FOREVER) != 0)
@@ -195,6 +208,7 @@ int gz_pool_add(gz_pool *p, gz_greenlet *g)
 
 int gz_pool_join(gz_pool *p, double timeout)
 {
+    GZ_CHECK_LIVE(p, pool);
     gz_hub *h = gz__begin(p, timeout);
     if (!h)
         return -1;
@@ -212,13 +226,10 @@ int gz_pool_join(gz_pool *p, double timeout)
 
 int gz_pool_kill(gz_pool *p, double timeout)
 {
-    gz_hub *h = gz__hub();
-    if (!h)
+    GZ_CHECK_LIVE(p, pool);
+    if (!gz__usable(p) || gz__check_timeout(timeout))
         return -1;
-    if (!p || gz__check_timeout(timeout)) {
-        errno = EINVAL;
-        return -1;
-    }
+    gz_hub *h = p->hub;
     bool self = false;
     for (gz_list *n = p->members.next; n != &p->members;) {
         member *m = GZ_CONTAINER(n, member, node);
@@ -237,17 +248,23 @@ int gz_pool_kill(gz_pool *p, double timeout)
     return gz_pool_join(p, timeout);
 }
 
-size_t gz_pool_len(const gz_pool *p) { return p ? p->len : 0; }
+size_t gz_pool_len(const gz_pool *p)
+{
+    GZ_CHECK_LIVE(p, pool);
+    return gz__usable(p) ? p->len : 0;
+}
 
 size_t gz_pool_free_count(const gz_pool *p)
 {
-    if (!p)
+    GZ_CHECK_LIVE(p, pool);
+    if (!gz__usable(p))
         return 0;
     return p->size ? p->size - p->used : SIZE_MAX;
 }
 
 int gz_pool_wait_available(gz_pool *p, double timeout)
 {
+    GZ_CHECK_LIVE(p, pool);
     gz_hub *h = gz__begin(p, timeout);
     if (!h)
         return -1;
@@ -278,6 +295,7 @@ typedef struct outcome {
 } outcome;
 
 struct gz_imap {
+    gz_hub *hub;        /* first: see gz__begin */
     gz_pool *pool;      /* NULL once the pool is freed */
     gz_list pool_node;  /* in pool->imaps */
     gz_fn fn;
@@ -293,6 +311,7 @@ struct gz_imap {
     gz_greenlet *feeder;
     imap_item *items;
     size_t refs;        /* the user, the feeder, each running item */
+    GZ_MAGIC_MEMBER
 };
 
 static void imap_unref(gz_imap *it)
@@ -396,13 +415,17 @@ static void feeder_ended(gz_greenlet *g, void *arg)
 static gz_imap *imap_new(gz_pool *p, gz_fn fn, void *const *in, size_t n,
                          bool ordered)
 {
-    if (!p || !fn || (!in && n)) {
+    if (!gz__usable(p))
+        return NULL;
+    if (!fn || (!in && n)) {
         errno = EINVAL;
         return NULL;
     }
     gz_imap *it = calloc(1, sizeof *it);
     if (!it)
         goto nomem;
+    it->hub = p->hub;
+    GZ_MAGIC_SET(it, imap);
     it->pool = p;
     it->fn = fn;
     it->n = n;
@@ -446,11 +469,13 @@ fail:
 
 gz_imap *gz_pool_imap(gz_pool *p, gz_fn fn, void *const *in, size_t n)
 {
+    GZ_CHECK_LIVE(p, pool);
     return imap_new(p, fn, in, n, true);
 }
 
 gz_imap *gz_pool_imap_unordered(gz_pool *p, gz_fn fn, void *const *in, size_t n)
 {
+    GZ_CHECK_LIVE(p, pool);
     return imap_new(p, fn, in, n, false);
 }
 
@@ -487,6 +512,7 @@ static int next_outcome(gz_imap *it, void **value, int *code, double timeout)
 
 int gz_imap_next(gz_imap *it, void **out, double timeout)
 {
+    GZ_CHECK_LIVE(it, imap);
     void *value;
     int code;
     if (next_outcome(it, &value, &code, timeout) != 0)
@@ -502,9 +528,11 @@ int gz_imap_next(gz_imap *it, void **out, double timeout)
 
 void gz_imap_free(gz_imap *it)
 {
-    if (!it || it->freed)
+    GZ_CHECK_LIVE(it, imap);
+    if (!it || !gz__usable(it) || it->freed)
         return;
     it->freed = true;
+    GZ_MAGIC_KILL(it); /* the user's handle; the memory goes with the refs */
     it->refs++; /* kills below may run links that drop references */
     gz__wake_all(&it->waiters, EPIPE);
     gz__list_remove(&it->pool_node);
@@ -521,7 +549,11 @@ void gz_imap_free(gz_imap *it)
 
 int gz_pool_map(gz_pool *p, gz_fn fn, void *const *in, void **out, size_t n)
 {
-    if (!p || !fn || (n && (!in || !out))) {
+    GZ_CHECK_LIVE(p, pool);
+    /* Blocking: refused before anything is spawned. */
+    if (!gz__begin(p, GZ_FOREVER))
+        return -1;
+    if (!fn || (n && (!in || !out))) {
         errno = EINVAL;
         return -1;
     }
@@ -555,7 +587,8 @@ int gz_pool_map(gz_pool *p, gz_fn fn, void *const *in, void **out, size_t n)
 
 void gz_pool_free(gz_pool *p)
 {
-    if (!p)
+    GZ_CHECK_LIVE(p, pool);
+    if (!p || !gz__usable(p))
         return;
     gz_list *n;
     while ((n = gz__list_pop(&p->imaps)))
@@ -575,5 +608,6 @@ void gz_pool_free(gz_pool *p)
     gz__wake_all(&p->slot_waiters, EPIPE);
     gz__wake_all(&p->avail_waiters, EPIPE);
     gz__wake_all(&p->joiners, EPIPE);
+    GZ_MAGIC_KILL(p);
     free(p);
 }

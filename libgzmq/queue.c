@@ -22,6 +22,7 @@ typedef struct entry {
 } entry;
 
 struct gz_queue {
+    gz_hub *hub;         /* first: see gz__begin */
     enum kind kind;
     size_t maxsize;      /* 0: unbounded */
     entry *buf;          /* ring (FIFO, LIFO) or heap (priority) */
@@ -34,16 +35,22 @@ struct gz_queue {
     gz_list joiners;
     size_t unfinished;   /* items put and not yet task_done */
     bool closed;
+    GZ_MAGIC_MEMBER
 };
 
 static gz_queue *create(enum kind kind, size_t maxsize,
                         int (*cmp)(const void *, const void *))
 {
+    gz_hub *h = gz__hub();
+    if (!h)
+        return NULL;
     gz_queue *q = calloc(1, sizeof *q);
     if (!q) {
         errno = ENOMEM;
         return NULL;
     }
+    q->hub = h;
+    GZ_MAGIC_SET(q, queue);
     q->kind = kind;
     q->maxsize = maxsize;
     q->cmp = cmp;
@@ -70,13 +77,15 @@ gz_queue *gz_priorityqueue_new(size_t maxsize,
 
 void gz_queue_free(gz_queue *q)
 {
-    if (!q)
+    GZ_CHECK_LIVE(q, queue);
+    if (!q || !gz__usable(q))
         return;
     gz__wake_all(&q->getters, EPIPE);
     gz__wake_all(&q->putters, EPIPE);
     gz__wake_all(&q->peekers, EPIPE);
     gz__wake_all(&q->joiners, EPIPE);
     free(q->buf);
+    GZ_MAGIC_KILL(q);
     free(q);
 }
 
@@ -293,20 +302,31 @@ static int get(gz_queue *q, void **item, double timeout, int would_block)
 
 int gz_queue_put(gz_queue *q, void *item, double timeout)
 {
+    GZ_CHECK_LIVE(q, queue);
     return put(q, item, timeout, ETIMEDOUT);
 }
 
-int gz_queue_put_nowait(gz_queue *q, void *item) { return put(q, item, 0, EAGAIN); }
+int gz_queue_put_nowait(gz_queue *q, void *item)
+{
+    GZ_CHECK_LIVE(q, queue);
+    return put(q, item, 0, EAGAIN);
+}
 
 int gz_queue_get(gz_queue *q, void **item, double timeout)
 {
+    GZ_CHECK_LIVE(q, queue);
     return get(q, item, timeout, ETIMEDOUT);
 }
 
-int gz_queue_get_nowait(gz_queue *q, void **item) { return get(q, item, 0, EAGAIN); }
+int gz_queue_get_nowait(gz_queue *q, void **item)
+{
+    GZ_CHECK_LIVE(q, queue);
+    return get(q, item, 0, EAGAIN);
+}
 
 int gz_queue_peek(gz_queue *q, void **item, double timeout)
 {
+    GZ_CHECK_LIVE(q, queue);
     gz_hub *h = gz__begin(q, timeout);
     if (!h)
         return -1;
@@ -337,16 +357,22 @@ int gz_queue_peek(gz_queue *q, void **item, double timeout)
     return 0;
 }
 
-size_t gz_queue_size(const gz_queue *q) { return q ? q->len : 0; }
+size_t gz_queue_size(const gz_queue *q)
+{
+    GZ_CHECK_LIVE(q, queue);
+    return gz__usable(q) ? q->len : 0;
+}
 
 bool gz_queue_empty(const gz_queue *q)
 {
-    return !q || (q->len == 0 && gz__list_empty(&q->putters));
+    GZ_CHECK_LIVE(q, queue);
+    return !gz__usable(q) || (q->len == 0 && gz__list_empty(&q->putters));
 }
 
 bool gz_queue_full(const gz_queue *q)
 {
-    if (!q)
+    GZ_CHECK_LIVE(q, queue);
+    if (!gz__usable(q))
         return false;
     if (q->kind == Q_CHANNEL)
         return gz__list_empty(&q->getters);
@@ -355,7 +381,8 @@ bool gz_queue_full(const gz_queue *q)
 
 void gz_queue_close(gz_queue *q)
 {
-    if (!q || q->closed)
+    GZ_CHECK_LIVE(q, queue);
+    if (!gz__usable(q) || q->closed)
         return;
     q->closed = true;
     gz__wake_all(&q->putters, EPIPE);
@@ -367,7 +394,10 @@ void gz_queue_close(gz_queue *q)
 
 void gz_queue_task_done(gz_queue *q)
 {
-    if (!q || q->unfinished == 0) {
+    GZ_CHECK_LIVE(q, queue);
+    if (!gz__usable(q))
+        return;
+    if (q->unfinished == 0) {
         errno = EINVAL;
         return;
     }
@@ -377,6 +407,7 @@ void gz_queue_task_done(gz_queue *q)
 
 int gz_queue_join(gz_queue *q, double timeout)
 {
+    GZ_CHECK_LIVE(q, queue);
     gz_hub *h = gz__begin(q, timeout);
     if (!h)
         return -1;

@@ -9,21 +9,28 @@
 #include "gzmq/sync.h"
 
 struct gz_result {
+    gz_hub *hub;      /* first: see gz__begin */
     gz_list waiters; /* gz_waiter: data = value, flags = error code or 0 */
     bool ready;
     bool failed;
     void *value;
     gz_error err;
+    GZ_MAGIC_MEMBER
 };
 
 gz_result *gz_result_new(void)
 {
+    gz_hub *h = gz__hub();
+    if (!h)
+        return NULL;
     gz_result *r = calloc(1, sizeof *r);
     if (!r) {
         errno = ENOMEM;
         return NULL;
     }
+    r->hub = h;
     gz__list_init(&r->waiters);
+    GZ_MAGIC_SET(r, result);
     return r;
 }
 
@@ -38,10 +45,12 @@ static void clear_error(gz_result *r)
 
 void gz_result_free(gz_result *r)
 {
-    if (!r)
+    GZ_CHECK_LIVE(r, result);
+    if (!r || !gz__usable(r))
         return;
     gz__wake_all(&r->waiters, EPIPE);
     clear_error(r);
+    GZ_MAGIC_KILL(r);
     free(r);
 }
 
@@ -56,7 +65,8 @@ static void deliver(gz_result *r)
 
 void gz_result_set(gz_result *r, void *value)
 {
-    if (!r)
+    GZ_CHECK_LIVE(r, result);
+    if (!gz__usable(r))
         return;
     clear_error(r);
     r->value = value;
@@ -65,7 +75,8 @@ void gz_result_set(gz_result *r, void *value)
 
 void gz_result_set_exception(gz_result *r, int code, const char *message)
 {
-    if (!r)
+    GZ_CHECK_LIVE(r, result);
+    if (!gz__usable(r))
         return;
     clear_error(r);
     char *copy = message && message[0] ? strdup(message) : NULL;
@@ -102,6 +113,7 @@ static int wait_outcome(gz_result *r, void **value, int *code, double timeout)
 
 int gz_result_get(gz_result *r, void **value, double timeout)
 {
+    GZ_CHECK_LIVE(r, result);
     void *v;
     int code;
     if (wait_outcome(r, &v, &code, timeout) != 0)
@@ -117,15 +129,26 @@ int gz_result_get(gz_result *r, void **value, double timeout)
 
 int gz_result_wait(gz_result *r, double timeout)
 {
+    GZ_CHECK_LIVE(r, result);
     void *v;
     int code;
     return wait_outcome(r, &v, &code, timeout);
 }
 
-bool gz_result_ready(const gz_result *r) { return r && r->ready; }
-bool gz_result_successful(const gz_result *r) { return r && r->ready && !r->failed; }
+bool gz_result_ready(const gz_result *r)
+{
+    GZ_CHECK_LIVE(r, result);
+    return gz__usable(r) && r->ready;
+}
+
+bool gz_result_successful(const gz_result *r)
+{
+    GZ_CHECK_LIVE(r, result);
+    return gz__usable(r) && r->ready && !r->failed;
+}
 
 const gz_error *gz_result_exception(const gz_result *r)
 {
-    return r && r->failed ? &r->err : NULL;
+    GZ_CHECK_LIVE(r, result);
+    return gz__usable(r) && r->failed ? &r->err : NULL;
 }

@@ -9,19 +9,26 @@
 #include "gzmq/sync.h"
 
 struct gz_sem {
+    gz_hub *hub;     /* first: see gz__begin */
     gz_list waiters; /* gz_waiter */
     unsigned value;
     unsigned max;    /* bounded: the start value */
     bool bounded;
+    GZ_MAGIC_MEMBER
 };
 
 static gz_sem *create(unsigned value, bool bounded)
 {
+    gz_hub *h = gz__hub();
+    if (!h)
+        return NULL;
     gz_sem *s = malloc(sizeof *s);
     if (!s) {
         errno = ENOMEM;
         return NULL;
     }
+    s->hub = h;
+    GZ_MAGIC_SET(s, sem);
     gz__list_init(&s->waiters);
     s->value = value;
     s->max = value;
@@ -34,14 +41,17 @@ gz_sem *gz_bounded_sem_new(unsigned value) { return create(value, true); }
 
 void gz_sem_free(gz_sem *s)
 {
-    if (!s)
+    GZ_CHECK_LIVE(s, sem);
+    if (!s || !gz__usable(s))
         return;
     gz__wake_all(&s->waiters, EPIPE);
+    GZ_MAGIC_KILL(s);
     free(s);
 }
 
 int gz_sem_acquire(gz_sem *s, double timeout)
 {
+    GZ_CHECK_LIVE(s, sem);
     gz_hub *h = gz__begin(s, timeout);
     if (!h)
         return -1;
@@ -60,10 +70,9 @@ int gz_sem_acquire(gz_sem *s, double timeout)
 
 int gz_sem_release(gz_sem *s)
 {
-    if (!s) {
-        errno = EINVAL;
+    GZ_CHECK_LIVE(s, sem);
+    if (!gz__usable(s))
         return -1;
-    }
     if ((s->bounded && s->value >= s->max) || s->value == UINT_MAX) {
         errno = EOVERFLOW;
         return -1;
@@ -76,4 +85,8 @@ int gz_sem_release(gz_sem *s)
     return 0;
 }
 
-unsigned gz_sem_value(const gz_sem *s) { return s ? s->value : 0; }
+unsigned gz_sem_value(const gz_sem *s)
+{
+    GZ_CHECK_LIVE(s, sem);
+    return gz__usable(s) ? s->value : 0;
+}

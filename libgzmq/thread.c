@@ -208,13 +208,13 @@ static thread_hub *hub_state(gz_hub *h)
 
 int gz_run_in_thread(gz_fn fn, void *arg, void **value, double timeout)
 {
-    gz_hub *h = gz__hub();
-    if (!h || gz__check_timeout(timeout) || gz__enter(h))
-        return -1;
     if (!fn) {
         errno = EINVAL;
         return -1;
     }
+    gz_hub *h = gz__hub();
+    if (!h || gz__check_timeout(timeout) || gz__enter(h))
+        return -1;
     if (timeout == 0) { /* 0 never blocks, and a thread always takes time */
         errno = ETIMEDOUT;
         return -1;

@@ -10,7 +10,9 @@ struct gz_timeout {
     gz_timer timer;
     gz_list node;       /* in owner->timeouts */
     gz_greenlet *owner; /* NULL once the owner ended */
+    gz_hub *hub;
     bool fired;
+    GZ_MAGIC_MEMBER
 };
 
 static void expired(gz_timer *tm)
@@ -34,6 +36,8 @@ gz_timeout *gz_timeout_start(double seconds)
         return NULL;
     }
     t->owner = h->current;
+    t->hub = h;
+    GZ_MAGIC_SET(t, timeout);
     t->timer.cb = expired;
     gz__list_push(&t->owner->timeouts, &t->node);
     if (seconds >= 0)
@@ -53,13 +57,23 @@ static void disarm(gz_timeout *t)
 
 void gz_timeout_cancel(gz_timeout *t)
 {
-    if (!t)
+    GZ_CHECK_LIVE(t, timeout);
+    if (!t || gz__check_hub(t->hub, gz__hub_peek()))
         return;
     disarm(t);
+    GZ_MAGIC_KILL(t);
     free(t);
 }
 
-bool gz_timeout_fired(const gz_timeout *t) { return t && t->fired; }
+bool gz_timeout_fired(const gz_timeout *t)
+{
+    GZ_CHECK_LIVE(t, timeout);
+    if (!t) {
+        errno = EINVAL;
+        return false;
+    }
+    return gz__check_hub(t->hub, gz__hub_peek()) == 0 && t->fired;
+}
 
 void gz__timeouts_disarm(gz_greenlet *g)
 {

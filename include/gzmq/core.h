@@ -20,7 +20,16 @@ struct ev_loop;
  * never blocks. NaN is EINVAL. Every blocking call also fails with
  * ECANCELED (caller killed), ETIMEDOUT (a gz_timeout of the caller expired),
  * EDEADLK (nothing can ever wake the caller) and EPERM (called inside a link
- * callback). */
+ * callback).
+ *
+ * Objects (greenlets, timeouts, and those of sync.h and pool.h) belong to the
+ * thread whose hub created them. EXDEV: the object belongs to another
+ * thread's hub; a function given one refuses it: -1 or NULL with EXDEV, and
+ * functions returning nothing do nothing and leave errno = EXDEV. Queries
+ * (bool, count) answer then as for NULL; given NULL they set errno = EINVAL.
+ * Destructors (free, release, cancel) ignore NULL. Built with DEBUG=1, a
+ * freed or released object passed to any function aborts the process with
+ * "libgzmq: <function>: <pointer> is not a live <type> (freed or released?)". */
 #define GZ_FOREVER (-1.0)
 
 /* ---- Hub: one per OS thread, created on first use ---- */
@@ -65,18 +74,19 @@ gz_greenlet *gz_spawn_later(double seconds, gz_fn fn, void *arg);
 /* Create a greenlet without starting it. NULL: EINVAL, ENOMEM. */
 gz_greenlet *gz_greenlet_new(gz_fn fn, void *arg);
 /* Schedule a created greenlet; a no-op (0) if already started or ended.
- * -1 EINVAL for NULL or the main greenlet. */
+ * -1: EINVAL (NULL or the main greenlet), EXDEV (another thread's). */
 int gz_start(gz_greenlet *g);
-/* Schedule it to start after SECONDS. -1 EINVAL (NULL, main, NaN). */
+/* Schedule it to start after SECONDS. -1: EINVAL (NULL, main, NaN), EXDEV. */
 int gz_start_later(gz_greenlet *g, double seconds);
 /* Drop the caller's reference; a running greenlet goes on and is freed when
- * it ends; one never started is freed now. NULL and main are ignored. */
+ * it ends; one never started is freed now. NULL and main are ignored;
+ * another thread's greenlet is refused (errno = EXDEV). */
 void gz_release(gz_greenlet *g);
 /* The running greenlet (main on a thread's own stack). Borrowed. */
 gz_greenlet *gz_current(void);
-/* Name a greenlet (copied). -1: EINVAL (NULL), ENOMEM. */
+/* Name a greenlet (copied). -1: EINVAL (NULL), EXDEV, ENOMEM. */
 int gz_set_name(gz_greenlet *g, const char *name);
-/* Its name: set, or "main", or "Greenlet-N". NULL for NULL. */
+/* Its name: set, or "main", or "Greenlet-N". NULL: EINVAL (NULL), EXDEV. */
 const char *gz_name(const gz_greenlet *g);
 
 /* Sleep SECONDS, blocking only the caller; gz_sleep(0) yields to every other
@@ -87,23 +97,27 @@ int gz_sleep(double seconds);
 int gz_yield(void);
 
 /* Wait until G has ended, whatever its outcome. -1: ETIMEDOUT, EINVAL (NULL
- * or main), EDEADLK (G is the caller, or nothing can end it), ECANCELED. */
+ * or main), EXDEV, EDEADLK (G is the caller, or nothing can end it),
+ * ECANCELED. */
 int gz_join(gz_greenlet *g, double timeout);
 /* Join, then *value = G's value. -1 with errno = G's error code if it
  * failed, or the errno of gz_join. VALUE may be NULL. */
 int gz_get(gz_greenlet *g, void **value, double timeout);
 /* Join every greenlet of GS (n of them) within one timeout; returns how many
- * have ended; errno is set (ETIMEDOUT, EINVAL...) when that is below n. */
+ * have ended; errno is set (ETIMEDOUT, EINVAL, EXDEV...) when that is below
+ * n. */
 size_t gz_joinall(gz_greenlet *const *gs, size_t n, double timeout);
 /* Kill G: its blocking calls return ECANCELED until it ends; one not yet
  * running never runs. Waits up to TIMEOUT for it to end (0: don't wait).
- * -1: EINVAL (NULL, main), ETIMEDOUT, or the caller's wait errors. */
+ * -1: EINVAL (NULL, main, NaN), EXDEV, ETIMEDOUT, or the caller's wait
+ * errors (the kill is delivered even when the wait then fails). */
 int gz_kill(gz_greenlet *g, double timeout);
-/* Kill all of GS, then wait up to TIMEOUT for all to end. As gz_kill. */
+/* Kill all of GS, then wait up to TIMEOUT for all to end. As gz_kill;
+ * nothing is killed when an element is refused (EINVAL, EXDEV). */
 int gz_killall(gz_greenlet *const *gs, size_t n, double timeout);
 /* Run cb(g, arg) once G ends (at once if it has); cb must not block (its
  * blocking calls give EPERM). Counts as observing a failure.
- * -1: EINVAL (NULL g or cb), ENOMEM. */
+ * -1: EINVAL (NULL g or cb, main), EXDEV, ENOMEM. */
 int gz_link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg);
 
 /* End the current greenlet successfully with VALUE (exit(0) from main). */
@@ -114,7 +128,8 @@ _Noreturn void gz_exit(void *value);
 _Noreturn void gz_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* True once started (gz_spawn starts). */
+/* State queries: false (or NULL) for NULL (EINVAL) and for another thread's
+ * greenlet (EXDEV). True once started (gz_spawn starts). */
 bool gz_started(const gz_greenlet *g);
 /* True once it has ended. */
 bool gz_ready(const gz_greenlet *g);
@@ -134,9 +149,10 @@ typedef struct gz_timeout gz_timeout;
  * blocking calls return -1 ETIMEDOUT until it is cancelled. Negative never
  * fires. NULL: EINVAL (NaN), ENOMEM. */
 gz_timeout *gz_timeout_start(double seconds);
-/* Disarm and free T (also after it fired). NULL is ignored. */
+/* Disarm and free T (also after it fired). NULL is ignored; another
+ * thread's timeout is refused (errno = EXDEV). */
 void gz_timeout_cancel(gz_timeout *t);
-/* True once T has expired. */
+/* True once T has expired; false for NULL (EINVAL) or EXDEV. */
 bool gz_timeout_fired(const gz_timeout *t);
 /* Run fn(arg) in the current greenlet under a timeout. -1 ETIMEDOUT if it
  * expired before fn returned (whatever fn returned); else 0 and *value (VALUE

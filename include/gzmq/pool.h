@@ -3,7 +3,13 @@
  *
  * Blocking calls below also fail with the errors common to blocking calls
  * (see gzmq/core.h): ECANCELED, ETIMEDOUT (a gz_timeout), EDEADLK, EPERM,
- * and EINVAL for a NULL object or a NaN timeout. */
+ * and EINVAL for a NULL object or a NaN timeout.
+ *
+ * Every function taking a pool, imap or actor refuses one of another thread:
+ * EXDEV: the object belongs to another thread's hub. Functions returning
+ * nothing then do nothing and leave errno = EXDEV (the _free functions
+ * ignore NULL); queries give their answer for NULL (with errno EINVAL for
+ * NULL). */
 #ifndef GZMQ_POOL_H
 #define GZMQ_POOL_H
 
@@ -32,14 +38,16 @@ void gz_pool_free(gz_pool *p);
 gz_greenlet *gz_pool_spawn(gz_pool *p, gz_fn fn, void *arg);
 /* Track G (of this thread) in P until it ends, first waiting for a slot as
  * gz_pool_spawn does; it is not started. 0 at once if G is already in P or
- * has ended. -1: EINVAL (NULL, main), ENOMEM, EPIPE, the blocking errors. */
+ * has ended. -1: EINVAL (NULL, main), EXDEV (P or G of another thread),
+ * ENOMEM, EPIPE, the blocking errors. */
 int gz_pool_add(gz_pool *p, gz_greenlet *g);
 /* Wait until P has no greenlet left. -1: ETIMEDOUT, EPIPE (freed while
  * waiting), the common blocking errors. */
 int gz_pool_join(gz_pool *p, double timeout);
 /* Kill every greenlet of P, then wait up to TIMEOUT for them to end (0:
  * don't wait). -1: ETIMEDOUT, EDEADLK (the caller is one of them: the others
- * are killed, the caller is not), the common blocking errors. */
+ * are killed, the caller is not), the common blocking errors (the kills are
+ * delivered even when the wait then fails). */
 int gz_pool_kill(gz_pool *p, double timeout);
 /* Greenlets in P (0 for NULL). */
 size_t gz_pool_len(const gz_pool *p);
@@ -51,8 +59,8 @@ int gz_pool_wait_available(gz_pool *p, double timeout);
 /* out[i] = fn(in[i]) for i < n, run in P; waits for all of them. 0, or -1
  * with errno = the first failed item's code (its out[i] is NULL; a killed
  * item counts as ECANCELED); -1 also: EINVAL (NULL p, fn, or NULL in / out
- * with n > 0), ENOMEM, and the caller's blocking errors (then the items still
- * running are killed). */
+ * with n > 0), ENOMEM, and the caller's blocking errors (checked first:
+ * then nothing is spawned; later, the items still running are killed). */
 int gz_pool_map(gz_pool *p, gz_fn fn, void *const *in, void **out, size_t n);
 
 typedef struct gz_imap gz_imap;
@@ -89,8 +97,9 @@ int gz_actor_send(gz_actor *a, void *message, double timeout);
 /* Close the inbox: messages already sent are still received, then the actor
  * ends. Waits up to TIMEOUT for that; past it the actor is killed and -1
  * ETIMEDOUT is returned (it has then ended). 0 at once when called by the
- * actor itself or when it never started. -1 also: EINVAL (NULL), the
- * caller's blocking errors. */
+ * actor itself or when it never started. -1 also: EINVAL (NULL, NaN: the
+ * inbox stays open), the caller's blocking errors (the inbox is closed
+ * before the wait: it stays closed). */
 int gz_actor_stop(gz_actor *a, double timeout);
 /* The STATE given to gz_actor_new (NULL for NULL). */
 void *gz_actor_state(const gz_actor *a);

@@ -3,7 +3,12 @@
  *
  * Every blocking call below also fails with the errors common to blocking
  * calls (see gzmq/core.h): ECANCELED, ETIMEDOUT (a gz_timeout), EDEADLK,
- * EPERM, and EINVAL for a NULL object or a NaN timeout. Waiters are served
+ * EPERM, and EINVAL for a NULL object or a NaN timeout.
+ *
+ * Every function taking an object refuses one of another thread: EXDEV: the
+ * object belongs to another thread's hub. Functions returning nothing then
+ * do nothing and leave errno = EXDEV (EINVAL for NULL; the _free functions
+ * ignore NULL); queries give their answer for NULL. Waiters are served
  * in FIFO order, and what a waiter is woken for (an item, a unit, a value)
  * is handed to it: a greenlet that runs first cannot take it away. Freeing
  * an object that greenlets wait on wakes them with EPIPE. */
@@ -22,13 +27,14 @@ extern "C" {
 /* ---- Events ---- */
 
 typedef struct gz_event gz_event;
-/* A new event, not set. NULL: ENOMEM. */
+/* A new event, not set, of this thread. NULL: ENOMEM. */
 gz_event *gz_event_new(void);
 /* Free E (NULL is ignored); its waiters are woken with EPIPE. */
 void gz_event_free(gz_event *e);
-/* Set E and wake every waiter; waits return at once until it is cleared. */
+/* Set E and wake every waiter; waits return at once until it is cleared.
+ * NULL: nothing done, errno = EINVAL. */
 void gz_event_set(gz_event *e);
-/* Reset E; waiters already woken still return 0. */
+/* Reset E; waiters already woken still return 0. NULL: errno = EINVAL. */
 void gz_event_clear(gz_event *e);
 /* True while E is set (false for NULL). */
 bool gz_event_is_set(const gz_event *e);
@@ -44,10 +50,10 @@ gz_result *gz_result_new(void);
 /* Free R (NULL is ignored); its waiters are woken with EPIPE. */
 void gz_result_free(gz_result *r);
 /* Make R ready with VALUE and wake every waiter. Setting again replaces the
- * outcome for later calls. */
+ * outcome for later calls. NULL: nothing done, errno = EINVAL. */
 void gz_result_set(gz_result *r, void *value);
 /* Make R ready with an exception: CODE (0 becomes EIO) and MESSAGE (copied;
- * NULL is ""). Wakes every waiter. */
+ * NULL is ""). Wakes every waiter. NULL R: nothing done, errno = EINVAL. */
 void gz_result_set_exception(gz_result *r, int code, const char *message);
 /* Wait until R is ready; then 0 and *value (VALUE may be NULL), or -1 with
  * errno = the exception's code. -1 also: ETIMEDOUT, EPIPE (freed while
@@ -104,7 +110,7 @@ bool gz_queue_empty(const gz_queue *q);
 /* True when a put would have to wait (false for NULL). */
 bool gz_queue_full(const gz_queue *q);
 /* Close Q: puts (waiting ones too) fail with EPIPE; gets take what is left,
- * then fail with EPIPE. NULL is ignored. */
+ * then fail with EPIPE. NULL: nothing done, errno = EINVAL. */
 void gz_queue_close(gz_queue *q);
 /* JoinableQueue: mark one item got earlier as processed. Calls beyond the
  * items put are ignored (errno = EINVAL). */
@@ -126,7 +132,7 @@ void gz_sem_free(gz_sem *s);
  * while waiting), the common blocking errors. */
 int gz_sem_acquire(gz_sem *s, double timeout);
 /* Give a unit back; it goes to the first waiter, if any. -1: EINVAL (NULL),
- * EOVERFLOW (a bounded semaphore back at its start value, or UINT_MAX). */
+ * EXDEV, EOVERFLOW (a bounded semaphore back at its start value, or UINT_MAX). */
 int gz_sem_release(gz_sem *s);
 /* Units available now (0 for NULL). */
 unsigned gz_sem_value(const gz_sem *s);
