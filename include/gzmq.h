@@ -19,5 +19,6 @@
 #include "gzmq/sync.h"
 #include "gzmq/pool.h"
 #include "gzmq/thread.h"
+#include "gzmq/zmq.h"
 
 #endif

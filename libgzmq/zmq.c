@@ -1,0 +1,730 @@
+/* Green ZeroMQ: send, recv and poll that block only the calling greenlet.
+ *
+ * ZMQ_FD is edge-triggered: it turns readable when the socket's state may
+ * have changed and stays quiet afterwards, and any send, recv or
+ * getsockopt(ZMQ_EVENTS) on the socket may consume that edge. The only truth
+ * is ZMQ_EVENTS. So:
+ *  - an operation is always tried with ZMQ_DONTWAIT first; on EAGAIN the
+ *    greenlet parks on the socket's FIFO list for its direction;
+ *  - a waker reads ZMQ_EVENTS and wakes the first reader if POLLIN holds,
+ *    the first writer if POLLOUT holds, and every poller whose events hold;
+ *  - wakers are: the ev_io on ZMQ_FD (an edge arrived), a completed
+ *    operation on a socket others wait on (it may have eaten their edge, or
+ *    left more to do), a waiter that leaves without finishing (it passes its
+ *    wakeup on), and an ev_prepare that re-reads ZMQ_EVENTS of every socket
+ *    with waiters before each loop turn, so that an edge eaten anywhere -
+ *    even by code outside this file - is seen before the loop sleeps.
+ * Nothing here reads ZMQ_EVENTS while nobody waits: a successful operation
+ * with no other waiter costs one hash-table test at most. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gz_internal.h"
+#include "gzmq/zmq.h"
+
+/* gz_waiter.flags bits. */
+enum {
+    W_WOKEN = 1,  /* woken to retry and has not run yet */
+    W_CLOSED = 2, /* gz_zmq_close freed the socket's state under it */
+};
+
+typedef struct zsock {
+    void *sock;
+    ev_io io;         /* on ZMQ_FD; started while anyone waits */
+    gz_list readers;  /* gz_waiter, FIFO */
+    gz_list writers;
+    gz_list pollers;  /* gz_waiter whose data holds ZMQ_POLLIN|ZMQ_POLLOUT */
+    gz_list active;   /* in zstate.active while anyone waits */
+    unsigned rwoken;  /* readers / writers marked W_WOKEN */
+    unsigned wwoken;
+} zsock;
+
+/* Per-hub state, in gz_hub.ext[GZ_EXT_ZMQ]. */
+typedef struct zstate {
+    gz_hub *h;
+    zsock **slots;    /* open addressing, linear probing, keyed by socket */
+    size_t cap, len;
+    gz_list active;   /* zsock with waiters */
+    size_t nactive;
+    ev_prepare prepare;
+    ev_idle idle;     /* keeps the loop from blocking after prepare woke someone */
+} zstate;
+
+/* ---- the socket table ---- */
+
+static size_t home(const zstate *z, const void *sock)
+{
+    uint64_t x = (uint64_t)(uintptr_t)sock * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(x >> 32) & (z->cap - 1);
+}
+
+static zsock *lookup(const zstate *z, const void *sock)
+{
+    if (z->len == 0)
+        return NULL;
+    for (size_t i = home(z, sock);; i = (i + 1) & (z->cap - 1)) {
+        zsock *s = z->slots[i];
+        if (!s || s->sock == sock)
+            return s;
+    }
+}
+
+static void place(zstate *z, zsock *s)
+{
+    size_t i = home(z, s->sock);
+    while (z->slots[i])
+        i = (i + 1) & (z->cap - 1);
+    z->slots[i] = s;
+}
+
+static int insert(zstate *z, zsock *s)
+{
+    if ((z->len + 1) * 2 > z->cap) {
+        size_t old = z->cap, cap = old ? 2 * old : 16;
+        zsock **prev = z->slots, **slots = calloc(cap, sizeof *slots);
+        if (!slots) {
+            errno = ENOMEM;
+            return -1;
+        }
+        z->slots = slots;
+        z->cap = cap;
+        for (size_t i = 0; i < old; i++)
+            if (prev[i])
+                place(z, prev[i]);
+        free(prev);
+    }
+    place(z, s);
+    z->len++;
+    return 0;
+}
+
+/* Remove S, shifting later entries of its probe run back into the hole. */
+static void erase(zstate *z, zsock *s)
+{
+    size_t mask = z->cap - 1, i = home(z, s->sock);
+    while (z->slots[i] != s)
+        i = (i + 1) & mask;
+    z->slots[i] = NULL;
+    for (size_t j = (i + 1) & mask; z->slots[j]; j = (j + 1) & mask) {
+        size_t k = home(z, z->slots[j]->sock);
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            z->slots[i] = z->slots[j];
+            z->slots[j] = NULL;
+            i = j;
+        }
+    }
+    z->len--;
+}
+
+/* ---- waking ---- */
+
+static bool has_waiters(const zsock *s)
+{
+    return !gz__list_empty(&s->readers) || !gz__list_empty(&s->writers) ||
+           !gz__list_empty(&s->pollers);
+}
+
+/* Would reading ZMQ_EVENTS now wake anyone not already on the way? */
+static bool worth_checking(const zsock *s)
+{
+    return (!gz__list_empty(&s->readers) && s->rwoken == 0) ||
+           (!gz__list_empty(&s->writers) && s->wwoken == 0) ||
+           !gz__list_empty(&s->pollers);
+}
+
+static void mark_woken(gz_waiter *w, unsigned *woken)
+{
+    if (w->flags & W_WOKEN)
+        return;
+    w->flags |= W_WOKEN;
+    (*woken)++;
+    gz__wake(w->g, 0);
+}
+
+static void wake_all(gz_list *list, unsigned *woken)
+{
+    for (gz_list *n = list->next; n != list; n = n->next)
+        mark_woken(GZ_CONTAINER(n, gz_waiter, node), woken);
+}
+
+/* Read ZMQ_EVENTS and wake whoever can proceed. One retrying reader (or
+ * writer) at a time is enough: when it completes it checks again and wakes
+ * the next one. A socket in error (ETERM ...) wakes everyone: each retry
+ * meets the error itself. */
+static void check(zsock *s)
+{
+    int ev = 0;
+    size_t len = sizeof ev;
+    if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &ev, &len) != 0) {
+        wake_all(&s->readers, &s->rwoken);
+        wake_all(&s->writers, &s->wwoken);
+        ev = ZMQ_POLLIN | ZMQ_POLLOUT;
+    } else {
+        if ((ev & ZMQ_POLLIN) && s->rwoken == 0 && !gz__list_empty(&s->readers))
+            mark_woken(GZ_CONTAINER(s->readers.next, gz_waiter, node), &s->rwoken);
+        if ((ev & ZMQ_POLLOUT) && s->wwoken == 0 && !gz__list_empty(&s->writers))
+            mark_woken(GZ_CONTAINER(s->writers.next, gz_waiter, node), &s->wwoken);
+    }
+    for (gz_list *n = s->pollers.next; n != &s->pollers; n = n->next) {
+        gz_waiter *w = GZ_CONTAINER(n, gz_waiter, node);
+        if (ev & (int)(intptr_t)w->data)
+            gz__wake(w->g, 0);
+    }
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    check(GZ_CONTAINER(w, zsock, io));
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)revents;
+    zstate *z = GZ_CONTAINER(w, zstate, prepare);
+    for (gz_list *n = z->active.next; n != &z->active; n = n->next)
+        check(GZ_CONTAINER(n, zsock, active));
+    if (!gz__list_empty(&z->h->runq) && !ev_is_active(&z->idle))
+        ev_idle_start(loop, &z->idle);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)revents;
+    ev_idle_stop(loop, w);
+}
+
+/* ---- per-hub and per-socket state ---- */
+
+static void zstate_free(void *p)
+{
+    zstate *z = p;
+    if (!z)
+        return;
+    gz_hub *h = z->h;
+    struct ev_loop *loop = h->loop;
+    for (size_t i = 0; i < z->cap; i++) {
+        if (z->slots[i]) {
+            ev_io_stop(loop, &z->slots[i]->io);
+            free(z->slots[i]);
+        }
+    }
+    if (ev_is_active(&z->prepare)) {
+        ev_ref(loop);
+        ev_prepare_stop(loop, &z->prepare);
+    }
+    ev_idle_stop(loop, &z->idle);
+    free(z->slots);
+    free(z);
+    h->ext[GZ_EXT_ZMQ] = NULL;
+}
+
+static zstate *zstate_get(gz_hub *h)
+{
+    zstate *z = h->ext[GZ_EXT_ZMQ];
+    if (z)
+        return z;
+    z = calloc(1, sizeof *z);
+    if (!z) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    z->h = h;
+    gz__list_init(&z->active);
+    ev_prepare_init(&z->prepare, prepare_cb);
+    ev_idle_init(&z->idle, idle_cb);
+    h->ext[GZ_EXT_ZMQ] = z;
+    h->ext_free[GZ_EXT_ZMQ] = zstate_free;
+    return z;
+}
+
+/* The state of SOCK, created on its first wait. */
+static zsock *sock_state(gz_hub *h, void *sock)
+{
+    zstate *z = zstate_get(h);
+    if (!z)
+        return NULL;
+    zsock *s = lookup(z, sock);
+    if (s)
+        return s;
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->sock = sock;
+    ev_io_init(&s->io, io_cb, -1, EV_READ);
+    gz__list_init(&s->readers);
+    gz__list_init(&s->writers);
+    gz__list_init(&s->pollers);
+    if (insert(z, s) != 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Start watching S (its first waiter just arrived). ZMQ_FD is read afresh
+ * each time: a socket closed with plain zmq_close may leave stale state
+ * that a new socket at the same address inherits. -1 ENOTSUP for the
+ * thread-safe socket types, which have no ZMQ_FD. */
+static int activate(zstate *z, zsock *s)
+{
+    if (gz__list_linked(&s->active))
+        return 0;
+    int fd = -1;
+    size_t len = sizeof fd;
+    if (zmq_getsockopt(s->sock, ZMQ_FD, &fd, &len) != 0) {
+        int e = errno, ts = 0;
+        len = sizeof ts;
+        if (e == EINVAL && zmq_getsockopt(s->sock, ZMQ_THREAD_SAFE, &ts, &len) == 0 && ts)
+            e = ENOTSUP;
+        errno = e;
+        return -1;
+    }
+    if (fd != s->io.fd)
+        ev_io_set(&s->io, fd, EV_READ);
+    ev_io_start(z->h->loop, &s->io);
+    gz__list_push(&z->active, &s->active);
+    if (z->nactive++ == 0) {
+        ev_prepare_start(z->h->loop, &z->prepare);
+        ev_unref(z->h->loop); /* the prepare alone keeps nothing alive */
+    }
+    return 0;
+}
+
+static void deactivate(zstate *z, zsock *s)
+{
+    if (!gz__list_linked(&s->active))
+        return;
+    ev_io_stop(z->h->loop, &s->io);
+    gz__list_remove(&s->active);
+    if (--z->nactive == 0) {
+        ev_ref(z->h->loop);
+        ev_prepare_stop(z->h->loop, &z->prepare);
+    }
+}
+
+/* A waiter has left S: pass on what it may have changed, or stop watching
+ * S if it was the last. */
+static void settle(zstate *z, zsock *s)
+{
+    if (!has_waiters(s))
+        deactivate(z, s);
+    else if (worth_checking(s))
+        check(s);
+}
+
+/* Forget S when its first wait failed before anything waited on it. */
+static void forget(zstate *z, zsock *s)
+{
+    if (has_waiters(s) || gz__list_linked(&s->active))
+        return;
+    erase(z, s);
+    free(s);
+}
+
+/* ---- send and recv ---- */
+
+enum { OP_SEND, OP_MSG_SEND, OP_RECV };
+
+typedef struct zop {
+    int kind;
+    void *sock;
+    const void *buf; /* OP_SEND */
+    size_t len;
+    zmq_msg_t *msg;  /* OP_MSG_SEND, OP_RECV */
+    int flags;
+} zop;
+
+static int try_op(const zop *op)
+{
+    int flags = op->flags | ZMQ_DONTWAIT;
+    switch (op->kind) {
+    case OP_SEND:
+        return zmq_send(op->sock, op->buf, op->len, flags);
+    case OP_MSG_SEND:
+        return zmq_msg_send(op->msg, op->sock, flags);
+    default:
+        return zmq_msg_recv(op->msg, op->sock, flags);
+    }
+}
+
+/* The operation completed without waiting. Frames followed by more frames
+ * of the same message change nothing: no check, and above all no yield, so
+ * no other greenlet can interleave its frames. */
+static void completed_now(gz_hub *h, void *sock, bool more)
+{
+    if (more)
+        return;
+    zstate *z = h->ext[GZ_EXT_ZMQ];
+    if (GZ_UNLIKELY(z && z->nactive)) {
+        zsock *s = lookup(z, sock);
+        if (s && worth_checking(s))
+            check(s);
+    }
+    if (!h->in_callback)
+        gz__no_wait(h);
+}
+
+static int wait_op(gz_hub *h, const zop *op, bool out)
+{
+    int tmo = -1;
+    size_t len = sizeof tmo;
+    if (zmq_getsockopt(op->sock, out ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO, &tmo, &len))
+        return -1;
+    if (tmo == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    zsock *s = sock_state(h, op->sock);
+    if (!s)
+        return -1;
+    zstate *z = h->ext[GZ_EXT_ZMQ];
+    gz_list *list = out ? &s->writers : &s->readers;
+    unsigned *woken = out ? &s->wwoken : &s->rwoken;
+    gz_waiter w = {.g = h->current};
+    if (activate(z, s) != 0) {
+        int e = errno;
+        forget(z, s);
+        errno = e;
+        return -1;
+    }
+    gz__list_push(list, &w.node);
+    double end = -1.0;
+    if (tmo > 0) {
+        ev_now_update(h->loop);
+        end = ev_now(h->loop) + tmo / 1000.0;
+    }
+    int rc;
+    for (;;) {
+        double left = -1.0;
+        if (end >= 0 && (left = end - ev_now(h->loop)) <= 0) {
+            errno = EAGAIN;
+            rc = -1;
+            break;
+        }
+        int prc = gz__park(h, left);
+        if (w.flags & W_CLOSED) { /* S is gone; W was unlinked */
+            errno = ENOTSOCK;
+            return -1;
+        }
+        if (w.flags & W_WOKEN) {
+            w.flags &= ~W_WOKEN;
+            (*woken)--;
+        }
+        if (prc != 0) {
+            if (errno == ETIMEDOUT && !h->current->fired)
+                errno = EAGAIN; /* ZMQ_SNDTIMEO / ZMQ_RCVTIMEO, as libzmq */
+            rc = -1;
+            break;
+        }
+        if ((rc = gz__enter(h)) != 0)
+            break;
+        rc = try_op(op);
+        if (rc >= 0 || errno != EAGAIN)
+            break;
+    }
+    int e = errno;
+    gz__list_remove(&w.node);
+    settle(z, s);
+    errno = e;
+    return rc;
+}
+
+/* The common path of the four calls: OUT is the direction waited for. */
+static int green_op(const zop *op, bool out)
+{
+    gz_hub *h = gz__hub();
+    if (GZ_UNLIKELY(!h))
+        return -1;
+    if (GZ_UNLIKELY(gz__enter(h)) &&
+        !(errno == EPERM && (op->flags & ZMQ_DONTWAIT)))
+        return -1;
+    int rc = try_op(op);
+    if (rc >= 0) {
+        bool more = out ? (op->flags & ZMQ_SNDMORE) != 0
+                        : zmq_msg_more(op->msg) != 0;
+        completed_now(h, op->sock, more);
+        return rc;
+    }
+    if (errno != EAGAIN || (op->flags & ZMQ_DONTWAIT))
+        return -1;
+    return wait_op(h, op, out);
+}
+
+int gz_zmq_send(void *socket, const void *buf, size_t len, int flags)
+{
+    if (!buf && len) {
+        errno = EFAULT;
+        return -1;
+    }
+    zop op = {.kind = OP_SEND, .sock = socket, .buf = buf, .len = len,
+              .flags = flags};
+    return green_op(&op, true);
+}
+
+int gz_zmq_msg_send(zmq_msg_t *msg, void *socket, int flags)
+{
+    zop op = {.kind = OP_MSG_SEND, .sock = socket, .msg = msg, .flags = flags};
+    return green_op(&op, true);
+}
+
+int gz_zmq_msg_recv(zmq_msg_t *msg, void *socket, int flags)
+{
+    if (!msg) {
+        errno = EFAULT;
+        return -1;
+    }
+    zop op = {.kind = OP_RECV, .sock = socket, .msg = msg, .flags = flags};
+    return green_op(&op, false);
+}
+
+/* zmq_recv is zmq_msg_recv plus a copy in libzmq too; receiving into a
+ * message tells whether more frames follow at no extra cost. */
+int gz_zmq_recv(void *socket, void *buf, size_t len, int flags)
+{
+    if (!buf && len) {
+        errno = EFAULT;
+        return -1;
+    }
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    zop op = {.kind = OP_RECV, .sock = socket, .msg = &msg, .flags = flags};
+    int rc = green_op(&op, false);
+    if (rc >= 0) {
+        size_t n = (size_t)rc < len ? (size_t)rc : len;
+        if (n)
+            memcpy(buf, zmq_msg_data(&msg), n);
+    }
+    int e = errno;
+    zmq_msg_close(&msg);
+    errno = e;
+    return rc;
+}
+
+/* ---- close and the default context ---- */
+
+static void close_waiters(gz_list *list)
+{
+    gz_list *n;
+    while ((n = gz__list_pop(list))) {
+        gz_waiter *w = GZ_CONTAINER(n, gz_waiter, node);
+        w->flags |= W_CLOSED;
+        gz__wake(w->g, ENOTSOCK);
+    }
+}
+
+int gz_zmq_close(void *socket)
+{
+    gz_hub *h = gz__hub_peek();
+    zstate *z = h ? h->ext[GZ_EXT_ZMQ] : NULL;
+    zsock *s = z && socket ? lookup(z, socket) : NULL;
+    if (s) {
+        close_waiters(&s->readers);
+        close_waiters(&s->writers);
+        close_waiters(&s->pollers);
+        deactivate(z, s);
+        erase(z, s);
+        free(s);
+    }
+    return zmq_close(socket);
+}
+
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *default_ctx;
+
+void *gz_zmq_context(void)
+{
+    pthread_mutex_lock(&ctx_lock);
+    if (!default_ctx)
+        default_ctx = zmq_ctx_new();
+    void *ctx = default_ctx;
+    int e = errno;
+    pthread_mutex_unlock(&ctx_lock);
+    errno = e;
+    return ctx;
+}
+
+/* ---- poll ---- */
+
+typedef struct pslot {
+    gz_waiter w;  /* on the socket's pollers */
+    zsock *s;     /* NULL for a plain fd, or nothing to wait for */
+    ev_io io;     /* a plain fd's watcher */
+    bool io_on;
+} pslot;
+
+static short to_poll(short ev)
+{
+    return (short)((ev & ZMQ_POLLIN ? POLLIN : 0) |
+                   (ev & ZMQ_POLLOUT ? POLLOUT : 0) |
+                   (ev & ZMQ_POLLPRI ? POLLPRI : 0));
+}
+
+static short from_poll(short re)
+{
+    return (short)((re & POLLIN ? ZMQ_POLLIN : 0) |
+                   (re & POLLOUT ? ZMQ_POLLOUT : 0) |
+                   (re & POLLPRI ? ZMQ_POLLPRI : 0) |
+                   (re & ~(POLLIN | POLLOUT | POLLPRI) ? ZMQ_POLLERR : 0));
+}
+
+/* Set every item's revents from ZMQ_EVENTS and poll(2): the number of items
+ * ready, or -1 with a socket's error. */
+static int scan(zmq_pollitem_t *items, int n, struct pollfd *pfd)
+{
+    int ready = 0, nfd = 0;
+    for (int i = 0; i < n; i++) {
+        zmq_pollitem_t *it = &items[i];
+        it->revents = 0;
+        if (it->socket) {
+            int ev = 0;
+            size_t len = sizeof ev;
+            if (zmq_getsockopt(it->socket, ZMQ_EVENTS, &ev, &len) != 0)
+                return -1;
+            it->revents = (short)(ev & it->events & (ZMQ_POLLIN | ZMQ_POLLOUT));
+        } else {
+            pfd[nfd++] = (struct pollfd){.fd = it->fd, .events = to_poll(it->events)};
+        }
+    }
+    if (nfd > 0 && poll(pfd, (nfds_t)nfd, 0) < 0)
+        return -1;
+    nfd = 0;
+    for (int i = 0; i < n; i++) {
+        zmq_pollitem_t *it = &items[i];
+        if (!it->socket)
+            it->revents = from_poll(pfd[nfd++].revents);
+        ready += it->revents != 0;
+    }
+    return ready;
+}
+
+static void fd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    gz__wake(w->data, 0);
+}
+
+/* Park on every item; rescan after each wakeup. */
+static int poll_wait(gz_hub *h, zmq_pollitem_t *items, int n, long timeout_ms,
+                     pslot *sl, struct pollfd *pfd)
+{
+    zstate *z = zstate_get(h);
+    if (!z)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        zmq_pollitem_t *it = &items[i];
+        sl[i].w = (gz_waiter){.g = h->current};
+        if (it->socket && (it->events & (ZMQ_POLLIN | ZMQ_POLLOUT))) {
+            zsock *s = sock_state(h, it->socket);
+            if (!s || activate(z, s) != 0) {
+                int e = errno;
+                if (s)
+                    forget(z, s);
+                errno = e;
+                rc = -1;
+                break;
+            }
+            sl[i].s = s;
+            sl[i].w.data = (void *)(intptr_t)(it->events & (ZMQ_POLLIN | ZMQ_POLLOUT));
+            gz__list_push(&s->pollers, &sl[i].w.node);
+        } else if (!it->socket && it->fd >= 0 && it->events) {
+            int ev = (it->events & (ZMQ_POLLIN | ZMQ_POLLPRI) ? EV_READ : 0) |
+                     (it->events & ZMQ_POLLOUT ? EV_WRITE : 0);
+            ev_io_init(&sl[i].io, fd_cb, it->fd, ev ? ev : EV_READ);
+            sl[i].io.data = h->current;
+            ev_io_start(h->loop, &sl[i].io);
+            sl[i].io_on = true;
+        }
+    }
+    double end = -1.0;
+    if (rc == 0 && timeout_ms > 0) {
+        ev_now_update(h->loop);
+        end = ev_now(h->loop) + (double)timeout_ms / 1000.0;
+    }
+    while (rc == 0) {
+        double left = -1.0;
+        if (end >= 0 && (left = end - ev_now(h->loop)) <= 0)
+            break; /* timed out: 0 */
+        int prc = gz__park(h, left);
+        for (int i = 0; i < n; i++) {
+            if (sl[i].w.flags & W_CLOSED) {
+                errno = ENOTSOCK;
+                prc = -1;
+            }
+        }
+        if (prc != 0) {
+            rc = errno == ETIMEDOUT && !h->current->fired ? 0 : -1;
+            break;
+        }
+        if ((rc = gz__enter(h)) != 0)
+            break;
+        rc = scan(items, n, pfd);
+    }
+    int e = errno;
+    for (int i = 0; i < n; i++) {
+        if (sl[i].s && !(sl[i].w.flags & W_CLOSED)) {
+            gz__list_remove(&sl[i].w.node);
+            if (!has_waiters(sl[i].s))
+                deactivate(z, sl[i].s);
+        }
+        if (sl[i].io_on)
+            ev_io_stop(h->loop, &sl[i].io);
+    }
+    errno = e;
+    return rc;
+}
+
+int gz_zmq_poll(zmq_pollitem_t *items, int nitems, long timeout_ms)
+{
+    if (nitems < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    gz_hub *h = gz__hub();
+    if (!h || gz__enter(h))
+        return -1;
+    if (nitems == 0) {
+        if (timeout_ms == 0)
+            return 0;
+        return gz_sleep(timeout_ms < 0 ? GZ_FOREVER : (double)timeout_ms / 1000.0) ? -1 : 0;
+    }
+    if (!items) {
+        errno = EFAULT;
+        return -1;
+    }
+    struct pollfd pfd_local[8];
+    pslot sl_local[8];
+    struct pollfd *pfd = pfd_local;
+    pslot *sl = sl_local;
+    if (nitems > 8) {
+        pfd = malloc((size_t)nitems * sizeof *pfd);
+        sl = calloc((size_t)nitems, sizeof *sl);
+        if (!pfd || !sl) {
+            free(pfd);
+            free(sl);
+            errno = ENOMEM;
+            return -1;
+        }
+    } else {
+        memset(sl_local, 0, sizeof sl_local);
+    }
+    int rc = scan(items, nitems, pfd);
+    if (rc == 0 && timeout_ms != 0)
+        rc = poll_wait(h, items, nitems, timeout_ms, sl, pfd);
+    else if (rc >= 0 && !h->in_callback)
+        gz__no_wait(h);
+    if (nitems > 8) {
+        int e = errno;
+        free(pfd);
+        free(sl);
+        errno = e;
+    }
+    return rc;
+}

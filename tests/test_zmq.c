@@ -1,0 +1,972 @@
+/* zmq.c: green send / recv / poll / close, their errno, many greenlets on one
+ * socket, the edge-triggered ZMQ_FD case, and shutdown under waiters.
+ *
+ * Each test runs under a gz_timeout (TEST_LIMIT) on main, and every join
+ * has a time limit, so a lost wakeup fails the test instead of hanging. No
+ * assertion depends on how fast anything runs. Greenlets never assert (cmocka
+ * must not longjmp across stacks): they record, main asserts. */
+#include <pthread.h>
+#include <time.h>
+
+#include "gz_test.h"
+
+#define TEST_LIMIT 20.0
+#ifndef ZMQ_SERVER
+#define ZMQ_SERVER 12 /* a draft, thread-safe type that libzmq still builds */
+#endif
+
+static void *ctx;
+static gz_timeout *limit;
+
+static int setup(void **state)
+{
+    (void)state;
+    ctx = zmq_ctx_new();
+    limit = gz_timeout_start(TEST_LIMIT);
+    return ctx && limit ? 0 : -1;
+}
+
+static void *term(void *arg) { return GZ_PTR(zmq_ctx_term(arg)); }
+
+/* A failed test may leave sockets open, and zmq_ctx_term would then block
+ * the suite: terminate off the hub, and give up on it after a while. */
+static int teardown(void **state)
+{
+    (void)state;
+    gz_timeout_cancel(limit);
+    pthread_t th;
+    if (pthread_create(&th, NULL, term, ctx) != 0)
+        return -1;
+    ctx = NULL;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    void *rc = NULL;
+    if (pthread_timedjoin_np(th, &rc, &until) != 0) {
+        fprintf(stderr, "zmq_ctx_term blocked: sockets left open\n");
+        pthread_detach(th);
+        return -1;
+    }
+    return GZ_INT(rc);
+}
+
+static void *sock(int type)
+{
+    void *s = zmq_socket(ctx, type);
+    assert_non_null(s);
+    int zero = 0;
+    assert_int_equal(zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero), 0);
+    return s;
+}
+
+/* Bind to a free loopback port or an inproc name; ENDPOINT receives what a
+ * peer connects to. */
+static void *bound(int type, const char *where, char *endpoint, size_t len)
+{
+    void *s = sock(type);
+    assert_int_equal(zmq_bind(s, where), 0);
+    assert_int_equal(zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, endpoint, &len), 0);
+    return s;
+}
+
+static void *connected(int type, const char *endpoint)
+{
+    void *s = sock(type);
+    assert_int_equal(zmq_connect(s, endpoint), 0);
+    return s;
+}
+
+static void set_int(void *s, int opt, int v)
+{
+    assert_int_equal(zmq_setsockopt(s, opt, &v, sizeof v), 0);
+}
+
+/* Join G within the test's limit; a greenlet left blocked is killed so the
+ * suite goes on, and the join's failure fails the test. */
+static int finish(gz_greenlet *g)
+{
+    int rc = gz_join(g, TEST_LIMIT);
+    if (rc != 0) {
+        fprintf(stderr, "greenlet %s did not end: lost wakeup?\n", gz_name(g));
+        gz_kill(g, 0); /* it ends when it next runs */
+    }
+    gz_release(g);
+    return rc;
+}
+
+/* A greenlet blocked in one call records its result and errno. */
+typedef struct call {
+    void *s;
+    int rc, err;
+    long poll_ms;
+    bool started;
+} call;
+
+static void *recv_once(void *arg)
+{
+    call *c = arg;
+    char buf[16];
+    c->started = true;
+    errno = 0;
+    c->rc = gz_zmq_recv(c->s, buf, sizeof buf, 0);
+    c->err = errno;
+    return NULL;
+}
+
+static void *poll_once(void *arg)
+{
+    call *c = arg;
+    zmq_pollitem_t it = {.socket = c->s, .events = ZMQ_POLLIN};
+    c->started = true;
+    errno = 0;
+    c->rc = gz_zmq_poll(&it, 1, c->poll_ms);
+    c->err = errno;
+    return NULL;
+}
+
+static void *count_up(void *arg)
+{
+    int *n = arg;
+    for (;;) {
+        (*n)++;
+        if (gz_sleep(0.001) != 0)
+            return NULL;
+    }
+}
+
+/* ---- errno ---- */
+
+static void dontwait_gives_eagain_at_once(void **state)
+{
+    (void)state;
+    char ep[64], buf[8];
+    void *pull = bound(ZMQ_PULL, "inproc://dontwait", ep, sizeof ep);
+    void *push = sock(ZMQ_PUSH); /* no peer: a send cannot proceed */
+    assert_fails(gz_zmq_recv(pull, buf, sizeof buf, ZMQ_DONTWAIT), EAGAIN);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    assert_fails(gz_zmq_msg_recv(&m, pull, ZMQ_DONTWAIT), EAGAIN);
+    assert_fails(gz_zmq_send(push, "x", 1, ZMQ_DONTWAIT), EAGAIN);
+    zmq_msg_init_size(&m, 1);
+    assert_fails(gz_zmq_msg_send(&m, push, ZMQ_DONTWAIT), EAGAIN);
+    zmq_msg_close(&m); /* a failed send leaves the message to the caller */
+    assert_int_equal(gz_zmq_close(push), 0);
+    assert_int_equal(gz_zmq_close(pull), 0);
+}
+
+static void rcvtimeo_and_sndtimeo_expire_with_eagain(void **state)
+{
+    (void)state;
+    char ep[64], buf[8];
+    void *pull = bound(ZMQ_PULL, "inproc://timeo", ep, sizeof ep);
+    void *push = sock(ZMQ_PUSH);
+    int ticks = 0;
+    gz_greenlet *counter = gz_spawn(count_up, &ticks);
+    set_int(pull, ZMQ_RCVTIMEO, 30);
+    assert_fails(gz_zmq_recv(pull, buf, sizeof buf, 0), EAGAIN);
+    assert_true(ticks > 0); /* only the caller was blocked */
+    set_int(push, ZMQ_SNDTIMEO, 30);
+    int before = ticks;
+    assert_fails(gz_zmq_send(push, "x", 1, 0), EAGAIN);
+    assert_true(ticks > before);
+    set_int(pull, ZMQ_RCVTIMEO, 0);
+    assert_fails(gz_zmq_recv(pull, buf, sizeof buf, 0), EAGAIN);
+    gz_kill(counter, GZ_FOREVER);
+    gz_release(counter);
+    gz_zmq_close(push);
+    gz_zmq_close(pull);
+}
+
+static void gz_timeout_gives_etimedout(void **state)
+{
+    (void)state;
+    char ep[64], buf[8];
+    void *pull = bound(ZMQ_PULL, "inproc://gztimeout", ep, sizeof ep);
+    gz_timeout *t = gz_timeout_start(0.03);
+    assert_fails(gz_zmq_recv(pull, buf, sizeof buf, 0), ETIMEDOUT);
+    zmq_pollitem_t it = {.socket = pull, .events = ZMQ_POLLIN};
+    assert_fails(gz_zmq_poll(&it, 1, -1), ETIMEDOUT);
+    gz_timeout_cancel(t);
+    /* With RCVTIMEO longer than the greenlet's timeout, the latter wins. */
+    set_int(pull, ZMQ_RCVTIMEO, 10000);
+    t = gz_timeout_start(0.02);
+    assert_fails(gz_zmq_recv(pull, buf, sizeof buf, 0), ETIMEDOUT);
+    gz_timeout_cancel(t);
+    gz_zmq_close(pull);
+}
+
+static void kill_gives_ecanceled(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "inproc://kill", ep, sizeof ep);
+    call c = {.s = pull};
+    call p = {.s = pull, .poll_ms = -1};
+    gz_greenlet *g = gz_spawn(recv_once, &c);
+    gz_greenlet *q = gz_spawn(poll_once, &p);
+    gz_yield();
+    assert_true(c.started && p.started);
+    assert_int_equal(gz_kill(g, TEST_LIMIT), 0);
+    assert_int_equal(gz_kill(q, TEST_LIMIT), 0);
+    assert_int_equal(c.rc, -1);
+    assert_int_equal(c.err, ECANCELED);
+    assert_int_equal(p.rc, -1);
+    assert_int_equal(p.err, ECANCELED);
+    gz_release(g);
+    gz_release(q);
+    gz_zmq_close(pull);
+}
+
+static void bad_arguments_fail_with_errno(void **state)
+{
+    (void)state;
+    char buf[8];
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "inproc://bad", ep, sizeof ep);
+    assert_fails(gz_zmq_recv(NULL, buf, sizeof buf, 0), ENOTSOCK);
+    assert_fails(gz_zmq_send(NULL, "x", 1, 0), ENOTSOCK);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    assert_fails(gz_zmq_msg_recv(&m, NULL, 0), ENOTSOCK);
+    assert_fails(gz_zmq_msg_send(&m, NULL, 0), ENOTSOCK);
+    zmq_msg_close(&m);
+    assert_fails(gz_zmq_recv(pull, NULL, 4, 0), EFAULT);
+    assert_fails(gz_zmq_send(pull, NULL, 4, 0), EFAULT);
+    assert_fails(gz_zmq_msg_recv(NULL, pull, 0), EFAULT);
+    assert_fails(gz_zmq_poll(NULL, 1, 0), EFAULT);
+    zmq_pollitem_t it = {.socket = pull, .events = ZMQ_POLLIN};
+    assert_fails(gz_zmq_poll(&it, -1, 0), EINVAL);
+    it.socket = NULL;
+    it.fd = -1;
+    assert_int_equal(gz_zmq_poll(&it, 1, 0), 0); /* a negative fd is ignored */
+    assert_fails(gz_zmq_close(NULL), ENOTSOCK);
+    /* PULL cannot send: libzmq's ENOTSUP passes through. */
+    assert_fails(gz_zmq_send(pull, "x", 1, 0), ENOTSUP);
+    gz_zmq_close(pull);
+}
+
+static void req_state_errors_are_efsm(void **state)
+{
+    (void)state;
+    char ep[64], buf[8];
+    void *rep = bound(ZMQ_REP, "inproc://efsm", ep, sizeof ep);
+    void *req = connected(ZMQ_REQ, ep);
+    assert_fails(gz_zmq_recv(req, buf, sizeof buf, 0), EFSM);
+    assert_fails(gz_zmq_send(rep, "x", 1, 0), EFSM);
+    assert_int_equal(gz_zmq_send(req, "ping", 4, 0), 4);
+    assert_fails(gz_zmq_send(req, "ping", 4, 0), EFSM);
+    assert_int_equal(gz_zmq_recv(rep, buf, sizeof buf, 0), 4);
+    assert_fails(gz_zmq_recv(rep, buf, sizeof buf, 0), EFSM);
+    assert_int_equal(gz_zmq_send(rep, "pong", 4, 0), 4);
+    assert_int_equal(gz_zmq_recv(req, buf, sizeof buf, 0), 4);
+    assert_memory_equal(buf, "pong", 4);
+    gz_zmq_close(req);
+    gz_zmq_close(rep);
+}
+
+typedef struct cb_result {
+    void *s;
+    int blocking_err, dontwait_err;
+} cb_result;
+
+static void in_link(gz_greenlet *g, void *arg)
+{
+    (void)g;
+    cb_result *r = arg;
+    char buf[8];
+    errno = 0;
+    gz_zmq_recv(r->s, buf, sizeof buf, 0);
+    r->blocking_err = errno;
+    errno = 0;
+    gz_zmq_recv(r->s, buf, sizeof buf, ZMQ_DONTWAIT);
+    r->dontwait_err = errno;
+}
+
+static void *nothing(void *arg) { return arg; }
+
+static void link_callbacks_may_not_block(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "inproc://eperm", ep, sizeof ep);
+    cb_result r = {.s = pull};
+    gz_greenlet *g = gz_spawn(nothing, NULL);
+    assert_int_equal(gz_link(g, in_link, &r), 0);
+    assert_int_equal(finish(g), 0);
+    assert_int_equal(r.blocking_err, EPERM);
+    assert_int_equal(r.dontwait_err, EAGAIN); /* not blocking: allowed */
+    gz_zmq_close(pull);
+}
+
+static void thread_safe_sockets_are_refused(void **state)
+{
+    (void)state;
+    void *server = zmq_socket(ctx, ZMQ_SERVER);
+    assert_non_null(server);
+    assert_int_equal(zmq_bind(server, "inproc://server"), 0);
+    char buf[8];
+    assert_fails(gz_zmq_recv(server, buf, sizeof buf, 0), ENOTSUP);
+    zmq_pollitem_t it = {.socket = server, .events = ZMQ_POLLIN};
+    assert_fails(gz_zmq_poll(&it, 1, 10), ENOTSUP);
+    assert_fails(gz_zmq_recv(server, buf, sizeof buf, ZMQ_DONTWAIT), EAGAIN);
+    assert_int_equal(gz_zmq_close(server), 0);
+}
+
+static void close_wakes_every_waiter_with_enotsock(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "inproc://close", ep, sizeof ep);
+    call c[3] = {{.s = pull}, {.s = pull}, {.s = pull, .poll_ms = -1}};
+    gz_greenlet *g[3] = {gz_spawn(recv_once, &c[0]), gz_spawn(recv_once, &c[1]),
+                         gz_spawn(poll_once, &c[2])};
+    gz_yield();
+    for (int i = 0; i < 3; i++)
+        assert_true(c[i].started && !gz_ready(g[i]));
+    assert_int_equal(gz_zmq_close(pull), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(finish(g[i]), 0);
+        assert_int_equal(c[i].rc, -1);
+        assert_int_equal(c[i].err, ENOTSOCK);
+    }
+}
+
+static void context_shutdown_wakes_waiters_with_eterm(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "tcp://127.0.0.1:*", ep, sizeof ep);
+    void *rep = bound(ZMQ_REP, "inproc://eterm", ep, sizeof ep);
+    call c[3] = {{.s = pull}, {.s = rep}, {.s = rep, .poll_ms = -1}};
+    gz_greenlet *g[3] = {gz_spawn(recv_once, &c[0]), gz_spawn(recv_once, &c[1]),
+                         gz_spawn(poll_once, &c[2])};
+    gz_yield();
+    assert_int_equal(zmq_ctx_shutdown(ctx), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(finish(g[i]), 0);
+        assert_int_equal(c[i].rc, -1);
+        assert_int_equal(c[i].err, ETERM);
+    }
+    char buf[4];
+    assert_fails(gz_zmq_recv(pull, buf, sizeof buf, 0), ETERM);
+    assert_int_equal(gz_zmq_close(pull), 0);
+    assert_int_equal(gz_zmq_close(rep), 0);
+}
+
+static void default_context_is_created_once(void **state)
+{
+    (void)state;
+    void *a = gz_zmq_context();
+    assert_non_null(a);
+    assert_ptr_equal(gz_zmq_context(), a);
+    void *s = zmq_socket(a, ZMQ_PAIR);
+    assert_non_null(s);
+    assert_int_equal(gz_zmq_close(s), 0);
+}
+
+/* ---- many greenlets, one socket ---- */
+
+#define SHARED_MSGS 200000
+#define READERS 8
+
+typedef struct shared {
+    void *s;
+    unsigned char *seen;
+    int dup, bad, got[READERS], err;
+    int done; /* set by main once the readers ended (thread sender) */
+    const char *endpoint;
+} shared;
+
+typedef struct reader {
+    shared *sh;
+    int id;
+} reader;
+
+static void *pull_reader(void *arg)
+{
+    reader *r = arg;
+    shared *sh = r->sh;
+    for (;;) {
+        uint32_t v;
+        int n = gz_zmq_recv(sh->s, &v, sizeof v, 0);
+        if (n != sizeof v) {
+            sh->err = n < 0 ? errno : EMSGSIZE;
+            return NULL;
+        }
+        if (v == UINT32_MAX)
+            return NULL; /* one stop marker per reader, after all data */
+        if (v >= SHARED_MSGS)
+            sh->bad++;
+        else if (sh->seen[v]++)
+            sh->dup++;
+        sh->got[r->id]++;
+    }
+}
+
+static void send_all(void *push, int *err)
+{
+    for (uint32_t i = 0; i < SHARED_MSGS + READERS; i++) {
+        uint32_t v = i < SHARED_MSGS ? i : UINT32_MAX;
+        if (gz_zmq_send(push, &v, sizeof v, 0) != sizeof v) {
+            *err = errno;
+            return;
+        }
+    }
+}
+
+static void *green_sender(void *arg)
+{
+    shared *sh = arg;
+    send_all(sh->s, &sh->err);
+    return NULL;
+}
+
+/* A plain thread with a blocking libzmq socket: the edges then come from
+ * another thread, as in a real deployment. */
+static void *thread_sender(void *arg)
+{
+    shared *sh = arg;
+    void *push = zmq_socket(ctx, ZMQ_PUSH);
+    int zero = 0;
+    zmq_setsockopt(push, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_connect(push, sh->endpoint) == 0) {
+        for (uint32_t i = 0; i < SHARED_MSGS + READERS; i++) {
+            uint32_t v = i < SHARED_MSGS ? i : UINT32_MAX;
+            if (zmq_send(push, &v, sizeof v, 0) != sizeof v)
+                break;
+        }
+    }
+    /* Linger 0 could drop what is queued: wait for the readers instead. */
+    while (!__atomic_load_n(&sh->done, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    zmq_close(push);
+    return NULL;
+}
+
+static void shared_pull(const char *where, bool sender_thread)
+{
+    char ep[64];
+    shared sh = {.seen = calloc(SHARED_MSGS, 1)};
+    assert_non_null(sh.seen);
+    sh.s = bound(ZMQ_PULL, where, ep, sizeof ep);
+    sh.endpoint = ep;
+    reader r[READERS];
+    gz_greenlet *g[READERS];
+    for (int i = 0; i < READERS; i++) {
+        r[i] = (reader){&sh, i};
+        g[i] = gz_spawn(pull_reader, &r[i]);
+    }
+    pthread_t th;
+    void *push = NULL;
+    gz_greenlet *sender = NULL;
+    shared out = {0};
+    if (sender_thread) {
+        assert_int_equal(pthread_create(&th, NULL, thread_sender, &sh), 0);
+    } else {
+        push = connected(ZMQ_PUSH, ep);
+        out.s = push;
+        sender = gz_spawn(green_sender, &out);
+    }
+    int ended = 0;
+    for (int i = 0; i < READERS; i++)
+        ended += finish(g[i]) == 0;
+    if (sender_thread) {
+        __atomic_store_n(&sh.done, 1, __ATOMIC_RELEASE);
+        pthread_join(th, NULL);
+    } else {
+        assert_int_equal(finish(sender), 0);
+        gz_zmq_close(push);
+    }
+    gz_zmq_close(sh.s);
+    assert_int_equal(ended, READERS);
+    assert_int_equal(sh.err, 0);
+    assert_int_equal(out.err, 0);
+    assert_int_equal(sh.dup, 0);
+    assert_int_equal(sh.bad, 0);
+    long total = 0, missing = 0;
+    for (int i = 0; i < READERS; i++)
+        total += sh.got[i];
+    for (long i = 0; i < SHARED_MSGS; i++)
+        missing += sh.seen[i] != 1;
+    assert_int_equal(total, SHARED_MSGS);
+    assert_int_equal(missing, 0);
+    free(sh.seen);
+}
+
+static void eight_greenlets_share_a_pull_socket_inproc(void **state)
+{
+    (void)state;
+    shared_pull("inproc://shared", false);
+}
+
+static void eight_greenlets_share_a_pull_socket_tcp(void **state)
+{
+    (void)state;
+    shared_pull("tcp://127.0.0.1:*", true);
+}
+
+/* ---- one DEALER, a sending greenlet and a receiving greenlet ---- */
+
+#define ECHOES 20000
+
+typedef struct echo {
+    void *dealer, *router;
+    unsigned char *seen;
+    int got, dup, err;
+} echo;
+
+static void *router_echo(void *arg)
+{
+    echo *e = arg;
+    for (int i = 0; i < ECHOES; i++) {
+        zmq_msg_t id, body;
+        zmq_msg_init(&id);
+        zmq_msg_init(&body);
+        if (gz_zmq_msg_recv(&id, e->router, 0) < 0 ||
+            gz_zmq_msg_recv(&body, e->router, 0) < 0 ||
+            gz_zmq_msg_send(&id, e->router, ZMQ_SNDMORE) < 0 ||
+            gz_zmq_msg_send(&body, e->router, 0) < 0) {
+            e->err = errno;
+            zmq_msg_close(&id);
+            zmq_msg_close(&body);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static void *dealer_sender(void *arg)
+{
+    echo *e = arg;
+    for (uint32_t i = 0; i < ECHOES; i++)
+        if (gz_zmq_send(e->dealer, &i, sizeof i, 0) != sizeof i) {
+            e->err = errno;
+            return NULL;
+        }
+    return NULL;
+}
+
+static void *dealer_receiver(void *arg)
+{
+    echo *e = arg;
+    while (e->got < ECHOES) {
+        uint32_t v;
+        if (gz_zmq_recv(e->dealer, &v, sizeof v, 0) != sizeof v || v >= ECHOES) {
+            e->err = errno ? errno : EPROTO;
+            return NULL;
+        }
+        e->dup += e->seen[v]++ != 0;
+        e->got++;
+    }
+    return NULL;
+}
+
+static void dealer_sends_and_receives_in_two_greenlets(void **state)
+{
+    (void)state;
+    char ep[64];
+    echo e = {.seen = calloc(ECHOES, 1)};
+    e.router = bound(ZMQ_ROUTER, "inproc://echo", ep, sizeof ep);
+    set_int(e.router, ZMQ_ROUTER_MANDATORY, 1);
+    e.dealer = sock(ZMQ_DEALER);
+    set_int(e.dealer, ZMQ_SNDHWM, 100); /* make every side block often */
+    set_int(e.dealer, ZMQ_RCVHWM, 100);
+    assert_int_equal(zmq_connect(e.dealer, ep), 0);
+    gz_greenlet *g[3] = {gz_spawn(dealer_receiver, &e), gz_spawn(router_echo, &e),
+                         gz_spawn(dealer_sender, &e)};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(finish(g[i]), 0);
+    assert_int_equal(e.err, 0);
+    assert_int_equal(e.got, ECHOES);
+    assert_int_equal(e.dup, 0);
+    free(e.seen);
+    gz_zmq_close(e.dealer);
+    gz_zmq_close(e.router);
+}
+
+/* ---- the edge eaten by another greenlet's send (DESIGN.md) ---- */
+
+static void *router_thread(void *arg)
+{
+    void *router = arg;
+    for (;;) {
+        char id[256], body[16];
+        int n = zmq_recv(router, id, sizeof id, 0);
+        int m = n < 0 ? -1 : zmq_recv(router, body, sizeof body, 0);
+        if (m < 0 || (m == 4 && memcmp(body, "quit", 4) == 0))
+            return NULL;
+        zmq_send(router, id, (size_t)n, ZMQ_SNDMORE);
+        zmq_send(router, body, (size_t)m, 0);
+    }
+}
+
+typedef struct edge {
+    void *dealer;
+    char first[8], second[8];
+    int err;
+} edge;
+
+static void *edge_reader(void *arg)
+{
+    edge *e = arg;
+    if (gz_zmq_recv(e->dealer, e->first, sizeof e->first - 1, 0) < 0 ||
+        gz_zmq_recv(e->dealer, e->second, sizeof e->second - 1, 0) < 0)
+        e->err = errno;
+    return NULL;
+}
+
+static void spin_ms(int ms)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+}
+
+static void *edge_writer(void *arg)
+{
+    edge *e = arg;
+    if (gz_zmq_send(e->dealer, "one", 3, 0) != 3)
+        e->err = errno;
+    spin_ms(100); /* "one" comes back meanwhile: its edge is pending */
+    if (gz_zmq_send(e->dealer, "two", 3, 0) != 3) /* this send eats it */
+        e->err = errno;
+    return NULL;
+}
+
+static void reader_wakes_when_a_writer_eats_its_edge(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *router = bound(ZMQ_ROUTER, "tcp://127.0.0.1:*", ep, sizeof ep);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, router_thread, router), 0);
+    edge e = {.dealer = connected(ZMQ_DEALER, ep)};
+    gz_greenlet *r = gz_spawn(edge_reader, &e);
+    gz_yield(); /* the reader parks first */
+    gz_greenlet *w = gz_spawn(edge_writer, &e);
+    int rr = finish(r), wr = finish(w);
+    zmq_send(e.dealer, "quit", 4, 0); /* plain: our time limit may have fired */
+    pthread_join(th, NULL);
+    zmq_close(router);
+    gz_zmq_close(e.dealer);
+    assert_int_equal(rr, 0);
+    assert_int_equal(wr, 0);
+    assert_int_equal(e.err, 0);
+    assert_string_equal(e.first, "one");
+    assert_string_equal(e.second, "two");
+}
+
+/* ---- multipart ---- */
+
+typedef struct multi {
+    void *s;
+    int id, err;
+} multi;
+
+static void *multi_sender(void *arg)
+{
+    multi *m = arg;
+    for (int i = 0; i < 500; i++) {
+        char a = (char)('a' + m->id);
+        int part = 0;
+        if (gz_zmq_send(m->s, &a, 1, ZMQ_SNDMORE) != 1 ||
+            gz_zmq_send(m->s, &i, sizeof i, ZMQ_SNDMORE) != sizeof i ||
+            gz_zmq_send(m->s, &part, sizeof part, 0) != sizeof part) {
+            m->err = errno;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static void multipart_messages_are_never_interleaved(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "inproc://multi", ep, sizeof ep);
+    void *push = sock(ZMQ_PUSH);
+    set_int(push, ZMQ_SNDHWM, 5);
+    set_int(pull, ZMQ_RCVHWM, 5);
+    assert_int_equal(zmq_connect(push, ep), 0);
+    multi m[3] = {{push, 0, 0}, {push, 1, 0}, {push, 2, 0}};
+    gz_greenlet *g[3];
+    for (int i = 0; i < 3; i++)
+        g[i] = gz_spawn(multi_sender, &m[i]);
+    int next[3] = {0, 0, 0}, bad = 0;
+    for (int n = 0; n < 1500; n++) {
+        char a = 0;
+        int i = -1, part = -1, more = 0;
+        size_t len = sizeof more;
+        assert_int_equal(gz_zmq_recv(pull, &a, 1, 0), 1);
+        assert_int_equal(gz_zmq_recv(pull, &i, sizeof i, 0), sizeof i);
+        assert_int_equal(gz_zmq_recv(pull, &part, sizeof part, 0), sizeof part);
+        zmq_getsockopt(pull, ZMQ_RCVMORE, &more, &len);
+        if (a < 'a' || a > 'c' || i != next[a - 'a']++ || part != 0 || more)
+            bad++;
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(finish(g[i]), 0);
+        assert_int_equal(m[i].err, 0);
+        assert_int_equal(next[i], 500);
+    }
+    assert_int_equal(bad, 0);
+    gz_zmq_close(push);
+    gz_zmq_close(pull);
+}
+
+/* ---- REQ/REP and PUB/SUB ---- */
+
+static void *rep_server(void *arg)
+{
+    void *rep = arg;
+    char buf[32];
+    for (;;) {
+        int n = gz_zmq_recv(rep, buf, sizeof buf, 0);
+        if (n < 0)
+            return GZ_PTR(errno);
+        if (gz_zmq_send(rep, buf, (size_t)n, 0) != n)
+            return GZ_PTR(errno);
+    }
+}
+
+static void req_rep_round_trips_between_greenlets(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *rep = bound(ZMQ_REP, "inproc://reqrep", ep, sizeof ep);
+    gz_greenlet *srv = gz_spawn(rep_server, rep);
+    void *req = connected(ZMQ_REQ, ep);
+    for (int i = 0; i < 2000; i++) {
+        char out[32], in[32] = "";
+        int n = snprintf(out, sizeof out, "req %d", i);
+        assert_int_equal(gz_zmq_send(req, out, (size_t)n, 0), n);
+        assert_int_equal(gz_zmq_recv(req, in, sizeof in, 0), n);
+        assert_memory_equal(in, out, (size_t)n);
+    }
+    gz_zmq_close(rep); /* the server's recv ends with ENOTSOCK */
+    void *v = NULL;
+    assert_int_equal(gz_get(srv, &v, TEST_LIMIT), 0);
+    assert_int_equal(GZ_INT(v), ENOTSOCK);
+    gz_release(srv);
+    gz_zmq_close(req);
+}
+
+#define TOPIC_MSGS 300
+
+typedef struct sub {
+    void *s;
+    const char *topics[3];
+    int ntopics, ends, synced;
+    int count[3]; /* news, sport, weather */
+    int err;
+} sub;
+
+static const char *const TOPICS[3] = {"news.", "sport.", "weather."};
+
+static void *subscriber(void *arg)
+{
+    sub *s = arg;
+    char buf[64];
+    while (s->ends < s->ntopics) {
+        int n = gz_zmq_recv(s->s, buf, sizeof buf - 1, 0);
+        if (n < 0) {
+            s->err = errno;
+            return NULL;
+        }
+        buf[n] = 0;
+        if (strncmp(buf, "sync", 4) == 0) {
+            s->synced = 1;
+            continue;
+        }
+        for (int t = 0; t < 3; t++) {
+            size_t tl = strlen(TOPICS[t]);
+            if (strncmp(buf, TOPICS[t], tl) == 0) {
+                if (strcmp(buf + tl, "end") == 0)
+                    s->ends++;
+                else
+                    s->count[t]++;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void pub_sub_delivers_by_topic_to_several_subscribers(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pub = bound(ZMQ_PUB, "inproc://pubsub", ep, sizeof ep);
+    sub s[3] = {{.topics = {"news."}, .ntopics = 1},
+                {.topics = {"sport.", "weather."}, .ntopics = 2},
+                {.topics = {""}, .ntopics = 3}};
+    gz_greenlet *g[3];
+    for (int i = 0; i < 3; i++) {
+        s[i].s = connected(ZMQ_SUB, ep);
+        for (int t = 0; t < 3 && s[i].topics[t]; t++)
+            assert_int_equal(zmq_setsockopt(s[i].s, ZMQ_SUBSCRIBE, s[i].topics[t],
+                                            strlen(s[i].topics[t])), 0);
+        assert_int_equal(zmq_setsockopt(s[i].s, ZMQ_SUBSCRIBE, "sync", 4), 0);
+        g[i] = gz_spawn(subscriber, &s[i]);
+    }
+    /* The slow joiner: publish "sync" until every subscriber heard one. */
+    while (!(s[0].synced && s[1].synced && s[2].synced)) {
+        assert_int_equal(gz_zmq_send(pub, "sync", 4, 0), 4);
+        assert_int_equal(gz_sleep(0.005), 0);
+    }
+    for (int i = 0; i < 3 * TOPIC_MSGS; i++) {
+        char msg[64];
+        int n = snprintf(msg, sizeof msg, "%s%d", TOPICS[i % 3], i);
+        assert_int_equal(gz_zmq_send(pub, msg, (size_t)n, 0), n);
+        if (i % 50 == 0)
+            gz_yield();
+    }
+    for (int t = 0; t < 3; t++) {
+        char msg[64];
+        int n = snprintf(msg, sizeof msg, "%send", TOPICS[t]);
+        assert_int_equal(gz_zmq_send(pub, msg, (size_t)n, 0), n);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(finish(g[i]), 0);
+        assert_int_equal(s[i].err, 0);
+        gz_zmq_close(s[i].s);
+    }
+    int want[3][3] = {{TOPIC_MSGS, 0, 0}, {0, TOPIC_MSGS, TOPIC_MSGS},
+                      {TOPIC_MSGS, TOPIC_MSGS, TOPIC_MSGS}};
+    for (int i = 0; i < 3; i++)
+        for (int t = 0; t < 3; t++)
+            assert_int_equal(s[i].count[t], want[i][t]);
+    gz_zmq_close(pub);
+}
+
+/* ---- poll ---- */
+
+static void *write_pipe_later(void *arg)
+{
+    int fd = GZ_INT(arg);
+    gz_sleep(0.01);
+    (void)!write(fd, "!", 1);
+    return NULL;
+}
+
+static void *send_later(void *arg)
+{
+    gz_sleep(0.01);
+    gz_zmq_send(arg, "hi", 2, 0);
+    return NULL;
+}
+
+static void poll_waits_on_sockets_and_a_pipe(void **state)
+{
+    (void)state;
+    char ep[64], buf[8];
+    void *pull = bound(ZMQ_PULL, "inproc://poll", ep, sizeof ep);
+    void *push = connected(ZMQ_PUSH, ep);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    zmq_pollitem_t items[3] = {{.socket = pull, .events = ZMQ_POLLIN},
+                               {.fd = p[0], .events = ZMQ_POLLIN},
+                               {.socket = push, .events = 0}};
+    /* Nothing ready: timeout 0 returns at once, a timeout expires with 0
+     * while other greenlets run. */
+    assert_int_equal(gz_zmq_poll(items, 3, 0), 0);
+    int ticks = 0;
+    gz_greenlet *counter = gz_spawn(count_up, &ticks);
+    assert_int_equal(gz_zmq_poll(items, 3, 30), 0);
+    assert_true(ticks > 0);
+    gz_kill(counter, GZ_FOREVER);
+    gz_release(counter);
+    /* The pipe becomes readable. */
+    gz_greenlet *w = gz_spawn(write_pipe_later, GZ_PTR(p[1]));
+    assert_int_equal(gz_zmq_poll(items, 3, -1), 1);
+    assert_int_equal(items[0].revents, 0);
+    assert_int_equal(items[1].revents, ZMQ_POLLIN);
+    assert_int_equal(finish(w), 0);
+    assert_int_equal(read(p[0], buf, 1), 1);
+    /* The socket becomes readable, within a finite timeout. */
+    w = gz_spawn(send_later, push);
+    assert_int_equal(gz_zmq_poll(items, 3, 10000), 1);
+    assert_int_equal(items[0].revents, ZMQ_POLLIN);
+    assert_int_equal(items[1].revents, 0);
+    assert_int_equal(finish(w), 0);
+    /* Both at once, plus POLLOUT on the connected PUSH. */
+    assert_int_equal(write(p[1], "!", 1), 1);
+    items[2].events = ZMQ_POLLOUT;
+    assert_int_equal(gz_zmq_poll(items, 3, -1), 3);
+    assert_int_equal(items[2].revents, ZMQ_POLLOUT);
+    assert_int_equal(gz_zmq_recv(pull, buf, sizeof buf, 0), 2);
+    /* No items: a sleep. */
+    assert_int_equal(gz_zmq_poll(NULL, 0, 5), 0);
+    close(p[0]);
+    close(p[1]);
+    gz_zmq_close(push);
+    gz_zmq_close(pull);
+}
+
+static void many_pollers_and_readers_on_one_socket(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "inproc://manypoll", ep, sizeof ep);
+    void *push = connected(ZMQ_PUSH, ep);
+    call c[6];
+    gz_greenlet *g[6];
+    /* Three pollers: one message makes every one of them ready. */
+    for (int i = 0; i < 3; i++) {
+        c[i] = (call){.s = pull, .poll_ms = -1};
+        g[i] = gz_spawn(poll_once, &c[i]);
+    }
+    gz_yield();
+    assert_int_equal(gz_zmq_send(push, "m", 1, 0), 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(finish(g[i]), 0);
+        assert_int_equal(c[i].rc, 1);
+    }
+    /* Three readers: that message and two more, one each. */
+    for (int i = 3; i < 6; i++) {
+        c[i] = (call){.s = pull};
+        g[i] = gz_spawn(recv_once, &c[i]);
+    }
+    gz_yield();
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(gz_zmq_send(push, "m", 1, 0), 1);
+    for (int i = 3; i < 6; i++) {
+        assert_int_equal(finish(g[i]), 0);
+        assert_int_equal(c[i].rc, 1);
+    }
+    gz_zmq_close(push);
+    gz_zmq_close(pull);
+}
+
+int main(void)
+{
+    gz_test_watchdog(240);
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(dontwait_gives_eagain_at_once),
+        T(rcvtimeo_and_sndtimeo_expire_with_eagain),
+        T(gz_timeout_gives_etimedout),
+        T(kill_gives_ecanceled),
+        T(bad_arguments_fail_with_errno),
+        T(req_state_errors_are_efsm),
+        T(link_callbacks_may_not_block),
+        T(thread_safe_sockets_are_refused),
+        T(close_wakes_every_waiter_with_enotsock),
+        T(context_shutdown_wakes_waiters_with_eterm),
+        T(default_context_is_created_once),
+        T(eight_greenlets_share_a_pull_socket_inproc),
+        T(eight_greenlets_share_a_pull_socket_tcp),
+        T(dealer_sends_and_receives_in_two_greenlets),
+        T(reader_wakes_when_a_writer_eats_its_edge),
+        T(multipart_messages_are_never_interleaved),
+        T(req_rep_round_trips_between_greenlets),
+        T(pub_sub_delivers_by_topic_to_several_subscribers),
+        T(poll_waits_on_sockets_and_a_pipe),
+        T(many_pollers_and_readers_on_one_socket),
+#undef T
+    };
+    return cmocka_run_group_tests_name("zmq", tests, NULL, NULL);
+}
