@@ -18,7 +18,7 @@ void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void (*entry)(void *),
     uint64_t *sp = (uint64_t *)(top - 16 - 64);
     /* A new greenlet starts with the floating-point modes the thread had
      * when it first made one (fnstcw is slow enough to matter here). */
-    static _Thread_local uint64_t csr;
+    static _Thread_local uint64_t csr __attribute__((tls_model("initial-exec")));
     if (!csr) {
         uint32_t mxcsr;
         uint16_t fcw;

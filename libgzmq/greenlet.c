@@ -29,10 +29,12 @@ static gz_greenlet *create(gz_fn fn, void *arg)
     }
     gz_list *n = gz__list_pop(&h->free_greenlets);
     gz_greenlet *g;
-    if (n) {
+    if (n) { /* a recycled struct may bring its stack along */
         h->free_greenlets_len--;
         g = GZ_CONTAINER(n, gz_greenlet, node);
-    } else if (!(g = malloc(sizeof *g))) {
+    } else if ((g = malloc(sizeof *g))) {
+        g->stack.map = NULL;
+    } else {
         errno = ENOMEM;
         return NULL;
     }
@@ -53,7 +55,7 @@ static gz_greenlet *create(gz_fn fn, void *arg)
     g->name = NULL;
     g->defname[0] = 0;
     g->id = h->next_id++;
-    g->stack.map = NULL;
+    g->keeps_stack = false;
     g->timer.idx = 0;
     g->timer.cb = gz__greenlet_timer_cb;
     g->node.next = g->node.prev = NULL;
@@ -83,10 +85,15 @@ void gz__greenlet_free(gz_greenlet *g)
     if (g->err.message)
         free((char *)g->err.message);
     GZ_MAGIC_KILL(g); /* recycled or not, this handle is gone */
+    if (g->keeps_stack) {
+        g->keeps_stack = false;
+        h->dead_stacks--;
+    }
     if (h->free_greenlets_len < GZ_GREENLET_CACHE_MAX) {
         gz__list_push_front(&h->free_greenlets, &g->node);
         h->free_greenlets_len++;
     } else {
+        gz__stack_put(&g->stack);
         free(g);
     }
 }
@@ -94,8 +101,11 @@ void gz__greenlet_free(gz_greenlet *g)
 void gz__greenlet_cache_drain(gz_hub *h)
 {
     gz_list *n;
-    while ((n = gz__list_pop(&h->free_greenlets)))
-        free(GZ_CONTAINER(n, gz_greenlet, node));
+    while ((n = gz__list_pop(&h->free_greenlets))) {
+        gz_greenlet *g = GZ_CONTAINER(n, gz_greenlet, node);
+        gz__stack_put(&g->stack);
+        free(g);
+    }
     h->free_greenlets_len = 0;
 }
 
@@ -123,7 +133,9 @@ static bool usable(const gz_greenlet *g)
 /* Give G a stack and make it live (counted in nlive until it ends). */
 static int prepare(gz_hub *h, gz_greenlet *g)
 {
-    if (gz__stack_get(&g->stack, h->stack_size) != 0)
+    if (g->stack.map && g->stack.size != h->stack_size)
+        gz__stack_put(&g->stack); /* the stack size changed since */
+    if (!g->stack.map && gz__stack_get(&g->stack, h->stack_size) != 0)
         return -1;
     gz__ctx_make(&g->ctx, g->stack.lo, g->stack.size, gz__greenlet_entry, g);
 #ifdef GZ_TSAN
@@ -174,10 +186,13 @@ int gz_start_later(gz_greenlet *g, double seconds)
 gz_greenlet *gz_spawn(gz_fn fn, void *arg)
 {
     gz_greenlet *g = create(fn, arg);
-    if (g && gz_start(g) != 0) {
+    if (!g)
+        return NULL;
+    if (prepare(g->hub, g) != 0) {
         gz__greenlet_free(g);
         return NULL;
     }
+    gz__make_ready(g->hub, g);
     return g;
 }
 
@@ -219,7 +234,8 @@ static void finish(gz_hub *h, gz_greenlet *g, void *value)
     g->value = value;
     g->state = GZ_DEAD;
     gz__timeouts_disarm(g);
-    gz__wake_all(&g->joiners, 0);
+    if (!gz__list_empty(&g->joiners))
+        gz__wake_all(&g->joiners, 0);
     if (!gz__list_empty(&g->links)) {
         g->finishing = true; /* a callback may release it: free it after */
         h->in_callback++;
@@ -236,7 +252,8 @@ static void finish(gz_hub *h, gz_greenlet *g, void *value)
         g->hub_ref = false;
         gz__list_remove(&g->all);
         h->nlive--;
-        gz__live_ended(h);
+        if (h->nlive == 0)
+            gz__live_ended(h);
     }
     if (!g->user_ref)
         report_unobserved(g);
@@ -308,8 +325,7 @@ void gz_release(gz_greenlet *g)
         report_unobserved(g);
         if (g->finishing || h->zombie == g)
             return; /* whoever ends it frees it */
-        gz__stack_put(&g->stack);
-        gz__greenlet_free(g);
+        gz__greenlet_free(g); /* with its stack, if it kept one */
     }
 }
 
@@ -477,9 +493,10 @@ static void kill_one(gz_hub *h, gz_greenlet *g)
         if (g->started)
             __tsan_destroy_fiber(g->tsan_fiber);
 #endif
-        gz__stack_put(&g->stack);
         if (!g->user_ref)
-            gz__greenlet_free(g);
+            gz__greenlet_free(g); /* the stack goes along */
+        else
+            gz__stack_put(&g->stack);
         return;
     }
     if (g->state == GZ_PARKED)

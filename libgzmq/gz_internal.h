@@ -156,6 +156,8 @@ typedef struct gz_stack {
 int gz__stack_get(gz_stack *s, size_t size);
 void gz__stack_put(gz_stack *s);
 void gz__stack_cache_drain(void);
+/* Make a stack whose greenlet ended ready for another one (ASan). */
+void gz__stack_reset(gz_stack *s);
 /* Install the guard-page SIGSEGV handler and this thread's alternate
  * signal stack (idempotent per thread). */
 void gz__stack_guard_init(void);
@@ -198,6 +200,7 @@ struct gz_greenlet {
     bool began;            /* fn has been entered */
     bool started;          /* gz_start / gz_start_later has run */
     bool finishing;        /* its links are running */
+    bool keeps_stack;      /* ended, unreleased, its stack kept for reuse */
     bool killed;
     bool failed;
     bool observed;         /* failure seen by get / exception / link */
@@ -266,7 +269,8 @@ struct gz_hub {
     size_t heap_len, heap_cap;
     uint64_t timer_seq;
     gz_list stack_cache;   /* struct gz_cached_stack */
-    gz_list free_greenlets; /* recycled greenlet structs */
+    gz_list free_greenlets; /* recycled greenlet structs, maybe with stacks */
+    size_t dead_stacks;    /* ended, unreleased greenlets keeping a stack */
     size_t free_greenlets_len;
     size_t stack_cache_len;
     gz_stack *cold;        /* evicted slab stacks, pages given back */
@@ -301,7 +305,14 @@ static inline int gz__check_hub(const gz_hub *owner, const gz_hub *h)
 
 /* The common entry check of every blocking call: -1 with ECANCELED (killed),
  * EPERM (inside a link callback) or ETIMEDOUT (a gz_timeout expired). */
-int gz__enter(gz_hub *h);
+int gz__enter_slow(gz_hub *h);
+static inline int gz__enter(gz_hub *h)
+{
+    gz_greenlet *g = h->current;
+    if (GZ_LIKELY(!(g->killed | (g->fired != 0) | (h->in_callback != 0))))
+        return 0;
+    return gz__enter_slow(h);
+}
 /* Validate a timeout argument: -1 EINVAL for NaN. */
 static inline int gz__check_timeout(double t)
 {

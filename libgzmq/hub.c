@@ -27,6 +27,7 @@
 /* Green calls in a row that complete without waiting before a forced yield. */
 #define GZ_NO_WAIT_MAX 1024
 #define GZ_DEFAULT_STACK (256 * 1024)
+#define GZ_DEAD_STACKS_MAX 256
 
 _Thread_local gz_hub *gz__tl_hub __attribute__((tls_model("initial-exec")));
 #define tl_hub gz__tl_hub
@@ -49,6 +50,12 @@ _Noreturn void gz__not_live(const char *fn, const void *obj, const char *type)
 }
 #endif
 
+static size_t page_round(size_t n)
+{
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + ps - 1) / ps * ps;
+}
+
 static size_t default_stack_size(void)
 {
     const char *env = getenv("GZ_STACK_SIZE");
@@ -56,7 +63,7 @@ static size_t default_stack_size(void)
         char *end;
         unsigned long long v = strtoull(env, &end, 0);
         if (*end == '\0' && v >= 16 * 1024 && v <= (1ull << 30))
-            return (size_t)v;
+            return page_round((size_t)v);
         fprintf(stderr, "libgzmq: ignoring GZ_STACK_SIZE=%s (want bytes "
                         "between 16384 and 1073741824)\n", env);
     }
@@ -122,8 +129,8 @@ static void hub_destroy(void *p)
     gz__signals_free(h);
     ev_idle_stop(h->loop, &h->idle);
     ev_timer_stop(h->loop, &h->timer);
-    gz__stack_cache_drain();
     gz__greenlet_cache_drain(h);
+    gz__stack_cache_drain();
     if (!ev_is_default_loop(h->loop) && h->own_loop)
         ev_loop_destroy(h->loop);
     free(h->heap);
@@ -174,7 +181,7 @@ int gz_set_stack_size(size_t bytes)
         errno = EINVAL;
         return -1;
     }
-    h->stack_size = bytes;
+    h->stack_size = page_round(bytes);
     return 0;
 }
 
@@ -194,9 +201,18 @@ static void after_switch(gz_hub *h)
 #ifdef GZ_TSAN
         __tsan_destroy_fiber(z->tsan_fiber);
 #endif
-        gz__stack_put(&z->stack);
-        if (!z->user_ref)
+        /* Its stack stays with the struct for the next spawn: freed along
+         * with it, or kept while the handle lives (a few hundred at most,
+         * so that many ended, unreleased greenlets hold no stacks). */
+        gz__stack_reset(&z->stack);
+        if (!z->user_ref) {
             gz__greenlet_free(z);
+        } else if (h->dead_stacks < GZ_DEAD_STACKS_MAX) {
+            z->keeps_stack = true;
+            h->dead_stacks++;
+        } else {
+            gz__stack_put(&z->stack);
+        }
     }
 }
 
@@ -351,11 +367,9 @@ void gz__wake_all(gz_list *list, int code)
         ;
 }
 
-int gz__enter(gz_hub *h)
+int gz__enter_slow(gz_hub *h)
 {
     gz_greenlet *g = h->current;
-    if (GZ_LIKELY(!(g->killed | (g->fired != 0) | (h->in_callback != 0))))
-        return 0;
     errno = h->in_callback ? EPERM : g->killed ? ECANCELED : ETIMEDOUT;
     return -1;
 }
@@ -394,19 +408,27 @@ void gz__unhold(gz_hub *h) { ev_unref(h->loop); }
 
 /* ---- sleep and yield ---- */
 
+int gz_yield(void)
+{
+    gz_hub *h = gz__hub();
+    if (GZ_UNLIKELY(!h) || gz__enter(h))
+        return -1;
+    gz_greenlet *g = h->current;
+    g->waits = 0;
+    g->state = GZ_READY;
+    gz__list_push(&h->runq, &g->node);
+    dispatch(h);
+    return gz__enter(h); /* killed while it waited its turn */
+}
+
 int gz_sleep(double seconds)
 {
+    if (seconds == 0)
+        return gz_yield();
     gz_hub *h = gz__hub();
     if (!h || gz__check_timeout(seconds) || gz__enter(h))
         return -1;
     gz_greenlet *g = h->current;
-    if (seconds == 0) {
-        g->waits = 0;
-        g->state = GZ_READY;
-        gz__list_push(&h->runq, &g->node);
-        dispatch(h);
-        return gz__enter(h); /* killed while it waited its turn */
-    }
     if (gz__park(h, seconds < 0 ? -1.0 : seconds) == 0)
         return 0; /* nothing wakes a sleeper with success but... nothing */
     if (errno == ETIMEDOUT && !g->fired)
@@ -414,7 +436,6 @@ int gz_sleep(double seconds)
     return -1;
 }
 
-int gz_yield(void) { return gz_sleep(0); }
 
 /* ---- gz_run and gz_shutdown ---- */
 

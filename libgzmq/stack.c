@@ -232,16 +232,23 @@ int gz__stack_get(gz_stack *s, size_t size)
     return 0;
 }
 
+void gz__stack_reset(gz_stack *s)
+{
+#ifdef GZ_ASAN
+    /* A greenlet that ended through gz_exit/gz_fail left its frames
+     * poisoned; the next one must start from a clean stack. */
+    ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
+#else
+    (void)s;
+#endif
+}
+
 void gz__stack_put(gz_stack *s)
 {
     gz_hub *h = gz__hub_peek();
     if (!s->map)
         return;
-#ifdef GZ_ASAN
-    /* A greenlet that ended through gz_exit/gz_fail left its frames
-     * poisoned; the next one must start from a clean stack. */
-    ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
-#endif
+    gz__stack_reset(s);
     if (h && h->stack_cache_len < GZ_STACK_CACHE_MAX) {
         /* The node sits at the top, where the next greenlet's first frames
          * go: the low pages stay untouched. */
