@@ -362,6 +362,11 @@ int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
 void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except);
 void gz__greenlet_shutdown_check(gz_hub *h);
 
+/* thread.c: gz_run_in_thread, with DROP(arg) run whenever fn(arg) will
+ * never run (the call failed first, or gave up before a worker took it). */
+int gz__run_in_thread(gz_fn fn, void *arg, void **value, double timeout,
+                      void (*drop)(void *arg));
+
 /* timeout.c */
 void gz__timeouts_disarm(gz_greenlet *g);
 

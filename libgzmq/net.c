@@ -19,10 +19,7 @@
 #include "gz_internal.h"
 #include "gzmq/net.h"
 
-#if __has_include("gzmq/thread.h")
 #include "gzmq/thread.h"
-#define GZ_HAVE_RUN_IN_THREAD 1
-#endif
 
 /* The deadline of a call that may wait several times: set on the first wait
  * (the fast path never reads the clock), NAN until then. */
@@ -357,11 +354,9 @@ static void lookup_run(lookup *l)
     l->rc = getaddrinfo(l->host, l->serv, &l->hints, &l->res);
 }
 
-#ifdef GZ_HAVE_RUN_IN_THREAD
 /* On a worker thread. A caller that timed out or was killed has left
- * already: whichever of the two ends last frees the lookup. (A job the pool
- * drops before any worker took it is never run, and its lookup stays
- * allocated: a few hundred bytes, on that error path only.) */
+ * already: whichever of the two ends last frees the lookup; a job the pool
+ * drops before it ran gives its reference back through lookup_drop. */
 static void *lookup_job(void *arg)
 {
     lookup *l = arg;
@@ -369,7 +364,8 @@ static void *lookup_job(void *arg)
     lookup_unref(l);
     return NULL;
 }
-#endif
+
+static void lookup_drop(void *arg) { lookup_unref(arg); }
 
 static int gai_errno(int rc)
 {
@@ -405,18 +401,13 @@ static struct addrinfo *resolve(const char *host, int port, int flags, double ti
     lookup_run(l);
     if (l->rc == EAI_NONAME && host) {
         l->hints.ai_flags &= ~AI_NUMERICHOST;
-#ifdef GZ_HAVE_RUN_IN_THREAD
         atomic_store(&l->refs, 2);
-        if (gz_run_in_thread(lookup_job, l, NULL, timeout) < 0) {
+        if (gz__run_in_thread(lookup_job, l, NULL, timeout, lookup_drop) < 0) {
             int saved = errno;
             lookup_unref(l);
             errno = saved;
             return NULL;
         }
-#else
-        (void)timeout; /* no worker threads in this build: look up here */
-        lookup_run(l);
-#endif
     }
     struct addrinfo *res = l->res;
     int rc = l->rc;

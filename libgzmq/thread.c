@@ -208,24 +208,32 @@ static thread_hub *hub_state(gz_hub *h)
 
 int gz_run_in_thread(gz_fn fn, void *arg, void **value, double timeout)
 {
+    return gz__run_in_thread(fn, arg, value, timeout, NULL);
+}
+
+/* DROP(arg), when given, runs whenever fn(arg) will never run: the call
+ * failed before queuing it, or gave up on it before a worker took it. */
+int gz__run_in_thread(gz_fn fn, void *arg, void **value, double timeout,
+                      void (*drop)(void *arg))
+{
+    job *j = NULL;
+    thread_hub *ts;
     if (!fn) {
         errno = EINVAL;
-        return -1;
+        goto dropped;
     }
     gz_hub *h = gz__hub();
     if (!h || gz__check_timeout(timeout) || gz__enter(h))
-        return -1;
+        goto dropped;
     if (timeout == 0) { /* 0 never blocks, and a thread always takes time */
         errno = ETIMEDOUT;
-        return -1;
+        goto dropped;
     }
-    thread_hub *ts = hub_state(h);
-    if (!ts)
-        return -1;
-    job *j = calloc(1, sizeof *j);
-    if (!j) {
+    if (!(ts = hub_state(h)))
+        goto dropped;
+    if (!(j = calloc(1, sizeof *j))) {
         errno = ENOMEM;
-        return -1;
+        goto dropped;
     }
     j->fn = fn;
     j->arg = arg;
@@ -240,7 +248,7 @@ int gz_run_in_thread(gz_fn fn, void *arg, void **value, double timeout)
         pool.pending--;
         pthread_mutex_unlock(&pool.lock);
         free(j);
-        return -1;
+        goto dropped;
     }
     j->ts = ts;
     ts->refs++;
@@ -260,6 +268,8 @@ int gz_run_in_thread(gz_fn fn, void *arg, void **value, double timeout)
         gz__list_remove(&j->node);
         pool.pending--;
         job_free(j);
+        if (drop)
+            drop(arg);
         break;
     case JOB_RUNNING:
         j->abandoned = true;
@@ -278,6 +288,14 @@ int gz_run_in_thread(gz_fn fn, void *arg, void **value, double timeout)
     if (rc != 0)
         errno = err;
     return rc;
+
+dropped:
+    if (drop) {
+        int e = errno;
+        drop(arg);
+        errno = e;
+    }
+    return -1;
 }
 
 int gz_set_thread_pool_size(size_t n)
