@@ -280,6 +280,9 @@ struct gz_hub {
     struct gz_signal_slot *signals;
     void *ext[4];          /* per-hub state of higher layers (thread pool, zmq) */
     void (*ext_free[4])(void *); /* run when the hub is destroyed */
+    /* Called when nothing is ready, before polling the loop: true if it may
+     * have made greenlets ready (the zmq layer's ZMQ_EVENTS re-check). */
+    bool (*prepoll)(gz_hub *h);
 };
 
 extern _Thread_local gz_hub *gz__tl_hub __attribute__((tls_model("initial-exec")));

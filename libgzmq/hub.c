@@ -277,6 +277,10 @@ static void dispatch(gz_hub *h)
             gz__switch(h, &h->main);
             return;
         }
+        /* A higher layer may find ready greenlets without the loop (green
+         * ZeroMQ re-reads ZMQ_EVENTS): then no poll syscall is needed. */
+        if (h->prepoll && h->prepoll(h) && !gz__list_empty(&h->runq))
+            continue;
         int active = poll_loop(h, EVRUN_ONCE);
         h->dispatches = 0;
         if (!active && gz__list_empty(&h->runq)) {
