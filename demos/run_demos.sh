@@ -13,3 +13,9 @@ for d in "$BUILD"/demos/tutorial/*; do
     "$d" || { echo "demo $name failed"; exit 1; }
     echo
 done
+
+# ---- ZeroMQ programs ----
+# The REQ/REP server and client and the pipeline (ventilator, two workers,
+# sink) as separate processes on loopback, with their summaries.
+echo "=== ZeroMQ programs on loopback ($BUILD/bin/gzmq-*)"
+BUILD="$BUILD" sh "$(dirname "$0")/zmq_loopback.sh" || { echo "ZeroMQ demo programs failed"; exit 1; }

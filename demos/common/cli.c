@@ -1,0 +1,168 @@
+/* Option parsing, signals and sockets for the demo programs. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gzmq.h>
+
+#include "common/cli.h"
+
+static void usage(FILE *f, const char *prog, const char *summary,
+                  const cli_opt *opts, size_t n)
+{
+    fprintf(f, "usage: %s", prog);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, opts[i].required ? " %s %s" : " [%s %s]", opts[i].name,
+                opts[i].metavar);
+    fprintf(f, "\n%s\n\noptions:\n", summary);
+    for (size_t i = 0; i < n; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s %s", opts[i].name, opts[i].metavar);
+        fprintf(f, "  %-22s %s", left, opts[i].help);
+        if (!opts[i].required && opts[i].kind == CLI_NUMBER)
+            fprintf(f, " (default %ld)", *(long *)opts[i].value);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "  %-22s %s\n", "--help", "show this help and exit");
+}
+
+_Noreturn void cli_usage_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+    va_end(ap);
+    exit(2);
+}
+
+static void set_value(const char *prog, cli_opt *o, const char *arg)
+{
+    if (o->kind == CLI_STRING) {
+        if (!*arg)
+            cli_usage_error(prog, "%s needs a non-empty %s", o->name, o->metavar);
+        *(const char **)o->value = arg;
+        return;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end)
+        cli_usage_error(prog, "%s wants a whole number, not '%s'", o->name, arg);
+    if (v < o->min || v > o->max)
+        cli_usage_error(prog, "%s must be between %ld and %ld, not %ld", o->name,
+                        o->min, o->max, v);
+    *(long *)o->value = v;
+}
+
+void cli_parse(int argc, char **argv, const char *prog, const char *summary,
+               cli_opt *opts, size_t nopts)
+{
+    bool seen[32] = {false};
+    if (nopts > 32)
+        abort();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout, prog, summary, opts, nopts);
+            exit(0);
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        size_t k = 0;
+        while (k < nopts && !(strlen(opts[k].name) == len &&
+                              strncmp(opts[k].name, a, len) == 0))
+            k++;
+        if (k == nopts)
+            cli_usage_error(prog, "unknown argument '%s'", a);
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val) {
+            if (i + 1 >= argc)
+                cli_usage_error(prog, "%s needs a value (%s)", opts[k].name,
+                                opts[k].metavar);
+            val = argv[++i];
+        }
+        set_value(prog, &opts[k], val);
+        seen[k] = true;
+    }
+    for (size_t k = 0; k < nopts; k++)
+        if (opts[k].required && !seen[k])
+            cli_usage_error(prog, "missing %s %s", opts[k].name, opts[k].metavar);
+}
+
+/* ---- signals ---- */
+
+static int stopped_by;
+
+static void on_signal(int signum, void *ctx)
+{
+    if (!stopped_by) {
+        stopped_by = signum;
+        zmq_ctx_shutdown(ctx); /* blocked calls return ETERM */
+    }
+}
+
+int cli_stop_on_signals(void *ctx)
+{
+    if (gz_signal(SIGINT, on_signal, ctx) != 0 ||
+        gz_signal(SIGTERM, on_signal, ctx) != 0)
+        return -1;
+    return 0;
+}
+
+int cli_stopped(void) { return stopped_by; }
+
+/* Once stopped, the handlers stay: a repeated signal (`timeout` sends its
+ * signal to the child and to the child's process group, a user presses ^C
+ * twice) must not kill the program while it closes its sockets. */
+void cli_signals_done(void)
+{
+    if (stopped_by)
+        return;
+    gz_signal_cancel(SIGINT);
+    gz_signal_cancel(SIGTERM);
+}
+
+/* ---- sockets ---- */
+
+void *cli_socket(void *ctx, int type, int linger_ms)
+{
+    void *s = ctx ? zmq_socket(ctx, type) : NULL;
+    if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger_ms, sizeof linger_ms) != 0) {
+        fprintf(stderr, "cannot create a ZeroMQ socket: %s\n", zmq_strerror(errno));
+        exit(1);
+    }
+    return s;
+}
+
+void cli_bind(void *s, const char *endpoint, const char *prog)
+{
+    if (zmq_bind(s, endpoint) != 0)
+        cli_usage_error(prog, "cannot bind to '%s': %s", endpoint,
+                        zmq_strerror(errno));
+    char actual[256];
+    size_t len = sizeof actual;
+    if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, actual, &len) != 0)
+        snprintf(actual, sizeof actual, "%s", endpoint);
+    printf("%s: bound to %s\n", prog, actual);
+    fflush(stdout);
+}
+
+void cli_connect(void *s, const char *endpoint, const char *prog)
+{
+    if (zmq_connect(s, endpoint) != 0)
+        cli_usage_error(prog, "cannot connect to '%s': %s", endpoint,
+                        zmq_strerror(errno));
+}
+
+double cli_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
