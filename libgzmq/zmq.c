@@ -13,7 +13,9 @@
  *    left more to do), a waiter that leaves without finishing (it passes its
  *    wakeup on), and an ev_prepare that re-reads ZMQ_EVENTS of every socket
  *    with waiters before each loop turn, so that an edge eaten anywhere -
- *    even by code outside this file - is seen before the loop sleeps.
+ *    even by code outside this file - is seen before the loop sleeps (the
+ *    hub's prepoll hook does the same before it polls at all, which spares
+ *    the poll syscall when a waiter can already proceed).
  * Nothing here reads ZMQ_EVENTS while nobody waits: a successful operation
  * with no other waiter costs one hash-table test at most. */
 #include <pthread.h>
@@ -49,6 +51,7 @@ typedef struct zstate {
     size_t nactive;
     ev_prepare prepare;
     ev_idle idle;     /* keeps the loop from blocking after prepare woke someone */
+    bool checked;     /* prepoll just checked every socket: prepare may skip */
 } zstate;
 
 /* ---- the socket table ---- */
@@ -181,12 +184,34 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
     check(GZ_CONTAINER(w, zsock, io));
 }
 
+static void check_active(zstate *z)
+{
+    for (gz_list *n = z->active.next; n != &z->active; n = n->next)
+        check(GZ_CONTAINER(n, zsock, active));
+}
+
+/* The hub calls this when nothing is ready, just before it polls the loop:
+ * if a socket's waiter can proceed, it runs without a poll syscall. */
+static bool prepoll(gz_hub *h)
+{
+    zstate *z = h->ext[GZ_EXT_ZMQ];
+    if (!z || z->nactive == 0)
+        return false;
+    check_active(z);
+    z->checked = gz__list_empty(&h->runq);
+    return !z->checked;
+}
+
+/* Before every loop iteration, also those the hub does not start itself
+ * (an application running the loop, the hub's periodic non-blocking poll). */
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)revents;
     zstate *z = GZ_CONTAINER(w, zstate, prepare);
-    for (gz_list *n = z->active.next; n != &z->active; n = n->next)
-        check(GZ_CONTAINER(n, zsock, active));
+    if (z->checked) /* nothing ran since prepoll found nobody ready */
+        z->checked = false;
+    else
+        check_active(z);
     if (!gz__list_empty(&z->h->runq) && !ev_is_active(&z->idle))
         ev_idle_start(loop, &z->idle);
 }
@@ -220,6 +245,7 @@ static void zstate_free(void *p)
     free(z->slots);
     free(z);
     h->ext[GZ_EXT_ZMQ] = NULL;
+    h->prepoll = NULL;
 }
 
 static zstate *zstate_get(gz_hub *h)
@@ -238,6 +264,7 @@ static zstate *zstate_get(gz_hub *h)
     ev_idle_init(&z->idle, idle_cb);
     h->ext[GZ_EXT_ZMQ] = z;
     h->ext_free[GZ_EXT_ZMQ] = zstate_free;
+    h->prepoll = prepoll;
     return z;
 }
 
