@@ -70,6 +70,8 @@ help:
 	@echo "make check-aarch64 the aarch64 context switch under qemu-user"
 	@echo "make install       PREFIX=/usr/local DESTDIR= : header, libs, pc, demos"
 	@echo "make uninstall     remove what install put there"
+	@echo "make soak          SOAK_SCALE=1 : 10M greenlets and ZeroMQ messages, RSS must stay flat"
+	@echo "make fuzz          FUZZ_SECONDS=60 : each libFuzzer target (clang) for that long"
 	@echo "make clean         remove build output"
 	@echo "variables: CC=clang CTX=ucontext DEBUG=1 SAN=address,undefined"
 
@@ -229,3 +231,12 @@ $(BUILD)/bench/%: bench/%.c bench/bench.h bench/zmq_common.h $(STATIC) $(HEADERS
 
 $(BUILD)/bench:
 	mkdir -p $@
+
+# ---- soak: make soak [SOAK_SCALE=0.01] (bench/soak.c; never part of make test) ----
+SOAK_SCALE ?= 1
+
+.PHONY: soak
+
+soak: deps
+	$(MAKE) --no-print-directory BUILD=$(BUILD) $(BUILD)/bench/soak
+	SOAK_SCALE=$(SOAK_SCALE) $(BUILD)/bench/soak
