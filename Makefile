@@ -121,6 +121,10 @@ $(BUILD)/bin/gzmq-%: demos/%.c $(DEMO_COMMON) $(STATIC) $(HEADERS) | $(BUILD)/bi
 
 # Programs that need more than the library: their own libraries.
 $(BUILD)/bin/gzmq-xmlrpc-server: LIBS += -lhttp_parser -lexpat
+# The server's request handling and command line, apart so that fuzz/ can use them.
+XMLRPC_C := $(wildcard demos/xmlrpc/*.c)
+$(BUILD)/bin/gzmq-xmlrpc-server: DEMO_COMMON += $(XMLRPC_C)
+$(BUILD)/bin/gzmq-xmlrpc-server: $(XMLRPC_C) $(wildcard demos/xmlrpc/*.h)
 $(BUILD)/bin/gzmq-rpc-bench: LIBS += -lhttp_parser
 
 tests: $(TESTS)
