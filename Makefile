@@ -244,3 +244,46 @@ SOAK_SCALE ?= 1
 soak: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD) $(BUILD)/bench/soak
 	SOAK_SCALE=$(SOAK_SCALE) $(BUILD)/bench/soak
+
+# ---- fuzzing: make fuzz [FUZZ_SECONDS=60] (libFuzzer, clang; never part of make test) ----
+# Each target in fuzz/ runs for FUZZ_SECONDS on its committed seeds and
+# regression inputs (fuzz/corpus/TARGET) plus what it finds ($(BUILD)/fuzz/).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/*.c))
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+FUZZ_CFLAGS  := -std=gnu11 $(WARN) -O1 -g -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+.PHONY: fuzz fuzz-deps
+
+# libFuzzer is in Debian's libclang-rt-14-dev.
+fuzz-deps: deps
+	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; return (int)n * 0; }' | \
+	  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null || \
+	  { export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q clang libclang-rt-14-dev; }
+
+fuzz: fuzz-deps
+	$(MAKE) --no-print-directory BUILD=$(BUILD) $(FUZZ_BIN)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/found-$$t; log=$(BUILD)/fuzz/$$t.log; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s (log: $$log)"; \
+	  if $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -close_fd_mask=3 \
+	       -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	       $(BUILD)/fuzz/found-$$t fuzz/corpus/$$t >$$log 2>&1; \
+	  then grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added)' $$log; \
+	  else tail -n 40 $$log; echo "fuzz: $$t FAILED"; fail=1; fi; \
+	done; [ $$fail = 0 ]
+
+$(BUILD)/fuzz/%: fuzz/%.c | $(BUILD)/fuzz
+	$(FUZZ_CC) $(ALL_CPPFLAGS) -Idemos $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(FUZZ_LIBS)
+
+$(BUILD)/fuzz/xmlrpc_handler: FUZZ_SRC = demos/xmlrpc/handler.c
+$(BUILD)/fuzz/xmlrpc_handler: FUZZ_LIBS = -lhttp_parser -lexpat
+$(BUILD)/fuzz/xmlrpc_handler: demos/xmlrpc/handler.c demos/xmlrpc/handler.h
+$(BUILD)/fuzz/cli: FUZZ_SRC = demos/common/cli.c demos/xmlrpc/options.c
+$(BUILD)/fuzz/cli: FUZZ_LIBS = -Wl,--wrap=exit $(STATIC) $(LIBS)
+$(BUILD)/fuzz/cli: demos/common/cli.c demos/common/cli.h demos/xmlrpc/options.c $(STATIC)
+
+$(BUILD)/fuzz:
+	mkdir -p $@
