@@ -266,7 +266,7 @@ static void req_state_errors_are_efsm(void **state)
 
 typedef struct cb_result {
     void *s;
-    int blocking_err, dontwait_err;
+    int blocking_err, dontwait_err, poll0_rc, poll_err;
 } cb_result;
 
 static void in_link(gz_greenlet *g, void *arg)
@@ -280,6 +280,11 @@ static void in_link(gz_greenlet *g, void *arg)
     errno = 0;
     gz_zmq_recv(r->s, buf, sizeof buf, ZMQ_DONTWAIT);
     r->dontwait_err = errno;
+    zmq_pollitem_t it = {.socket = r->s, .events = ZMQ_POLLIN};
+    r->poll0_rc = gz_zmq_poll(&it, 1, 0);
+    errno = 0;
+    gz_zmq_poll(&it, 1, 10);
+    r->poll_err = errno;
 }
 
 static void *nothing(void *arg) { return arg; }
@@ -295,6 +300,8 @@ static void link_callbacks_may_not_block(void **state)
     assert_int_equal(finish(g), 0);
     assert_int_equal(r.blocking_err, EPERM);
     assert_int_equal(r.dontwait_err, EAGAIN); /* not blocking: allowed */
+    assert_int_equal(r.poll0_rc, 0);           /* a poll that cannot wait too */
+    assert_int_equal(r.poll_err, EPERM);
     gz_zmq_close(pull);
 }
 
