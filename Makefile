@@ -148,7 +148,7 @@ check-debug: deps
 
 check-tsan: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-tsan SAN=thread CFLAGS="-O1 -g" all
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0:suppressions=$(CURDIR)/tests/tsan.supp \
 	  BUILD=$(BUILD)-tsan sh tests/run.sh $(patsubst $(BUILD)/%,$(BUILD)-tsan/%,$(TESTS))
 
 # memcheck over the default build; greenlet stacks are registered with
