@@ -22,6 +22,8 @@ typedef struct conn {
 } conn;
 
 struct gz_server {
+    gz_hub *hub;        /* the thread it belongs to */
+    GZ_MAGIC_MEMBER
     int fd;
     void (*handle)(int fd, void *arg);
     void *arg;
@@ -170,11 +172,16 @@ gz_server *gz_server_new(int listen_fd, void (*handle)(int fd, void *arg), void 
         errno = EINVAL;
         return NULL;
     }
+    gz_hub *h = gz__hub();
+    if (!h)
+        return NULL;
     gz_server *s = calloc(1, sizeof *s);
     if (!s) {
         errno = ENOMEM;
         return NULL;
     }
+    s->hub = h;
+    GZ_MAGIC_SET(s, server);
     s->fd = listen_fd;
     s->handle = handle;
     s->arg = arg;
@@ -187,10 +194,13 @@ gz_server *gz_server_new(int listen_fd, void (*handle)(int fd, void *arg), void 
 
 int gz_server_start(gz_server *s)
 {
+    GZ_CHECK_LIVE(s, server);
     if (!s || s->freed) {
         errno = EINVAL;
         return -1;
     }
+    if (gz__check_hub(s->hub, gz__hub_peek()))
+        return -1;
     if (s->running) {
         errno = EBUSY;
         return -1;
@@ -273,10 +283,13 @@ static int wait_ended(gz_server *s, gz_hub *h, double end)
 
 int gz_server_stop(gz_server *s, double timeout)
 {
+    GZ_CHECK_LIVE(s, server);
     if (!s || s->freed || isnan(timeout)) {
         errno = EINVAL;
         return -1;
     }
+    if (gz__check_hub(s->hub, gz__hub_peek()))
+        return -1;
     gz_hub *h = gz__hub();
     if (!h)
         return -1;
@@ -300,13 +313,18 @@ int gz_server_stop(gz_server *s, double timeout)
 
 size_t gz_server_connections(const gz_server *s)
 {
-    return s ? s->nconns : 0;
+    GZ_CHECK_LIVE(s, server);
+    if (!s || gz__check_hub(s->hub, gz__hub_peek()))
+        return 0;
+    return s->nconns;
 }
 
 void gz_server_free(gz_server *s)
 {
-    if (!s)
+    GZ_CHECK_LIVE(s, server);
+    if (!s || gz__check_hub(s->hub, gz__hub_peek()))
         return;
+    GZ_MAGIC_KILL(s); /* the handle is gone; the memory may outlive it */
     s->running = false;
     kill_all(s, true); /* before marking: its callbacks must not free S yet */
     s->freed = true;

@@ -27,8 +27,14 @@ static gz_pool *bpool;          /* bounded, slots free */
 static gz_imap *it;
 static gz_actor *actor;         /* never started */
 static gz_actor *actor_run;     /* started, waiting for messages */
+static gz_server *srv;          /* never started */
 static int pipe_fds[2];
 static void *in1[1] = {"in"};
+static void close_fd(int fd, void *arg)
+{
+    (void)arg;
+    close(fd);
+}
 static void *out1[1];
 static gz_greenlet *null_array[1];
 static gz_greenlet *sleeping_array[1];
@@ -83,7 +89,8 @@ static int objects_new(void **state)
     if (!g_sleeping || !g_new || !g_spare || !t_never || !ev || !res || !q ||
         !q_full || !sem || !bsem || !group || !bpool || !it || !actor ||
         !actor_run || gz_actor_start(actor_run) != 0 ||
-        gz_queue_put_nowait(q_full, "x") != 0 || pipe(pipe_fds) != 0)
+        gz_queue_put_nowait(q_full, "x") != 0 || pipe(pipe_fds) != 0 ||
+        !(srv = gz_server_new(pipe_fds[0], close_fd, NULL, 0)))
         return -1;
     sleeping_array[0] = g_sleeping;
     gz_yield(); /* the sleeper, the actor and the imap's feeder get going */
@@ -110,6 +117,7 @@ static int objects_free(void **state)
     gz_actor_free(actor);
     gz_actor_stop(actor_run, GZ_FOREVER);
     gz_actor_free(actor_run);
+    gz_server_free(srv);
     close(pipe_fds[0]);
     close(pipe_fds[1]);
     return gz_run();
@@ -377,7 +385,11 @@ static const misuse blocking[] = {BLOCKING_CASES(TABLE_ROW)};
     X(x_actor_stop, FAILS(gz_actor_stop(actor_run, 0)), EXDEV)                 \
     X(x_actor_state, NULLED(gz_actor_state(actor)), EXDEV)                     \
     X(x_actor_greenlet, NULLED(gz_actor_greenlet(actor)), EXDEV)               \
-    X(x_actor_free, VOIDED(gz_actor_free(actor)), EXDEV)
+    X(x_actor_free, VOIDED(gz_actor_free(actor)), EXDEV)                       \
+    X(x_server_start, FAILS(gz_server_start(srv)), EXDEV)                      \
+    X(x_server_stop, FAILS(gz_server_stop(srv, 0)), EXDEV)                     \
+    X(x_server_connections, IS(gz_server_connections(srv), 0), EXDEV)          \
+    X(x_server_free, VOIDED(gz_server_free(srv)), EXDEV)
 
 FOREIGN_CASES(DEFINE_CASE)
 static const misuse foreign[] = {FOREIGN_CASES(TABLE_ROW)};
@@ -607,6 +619,15 @@ static int child_freed_imap(void)
     return 0;
 }
 
+static int child_freed_server(void)
+{
+    gz_server *srv = gz_server_new(0, close_fd, NULL, 0);
+    gz_server_free(srv);
+    say(srv);
+    gz_server_start(srv);
+    return 0;
+}
+
 static const struct {
     const char *arg;
     int (*child)(void);
@@ -622,6 +643,8 @@ static const struct {
      "libgzmq: gz_event_free: %p is not a live gz_event (freed or released?)"},
     {"--freed-imap", child_freed_imap,
      "libgzmq: gz_imap_next: %p is not a live gz_imap (freed or released?)"},
+    {"--freed-server", child_freed_server,
+     "libgzmq: gz_server_start: %p is not a live gz_server (freed or released?)"},
 };
 
 /* cmocka replaces signal handlers: the child is a fresh exec of this

@@ -61,18 +61,22 @@ typedef struct gz_server gz_server;
 gz_server *gz_server_new(int listen_fd, void (*handle)(int fd, void *arg),
                          void *arg, size_t max_connections);
 /* Start accepting in a greenlet of the calling thread; returns at once.
- * -1: EINVAL (NULL), EBUSY (running), ENOMEM. */
+ * -1: EINVAL (NULL), EBUSY (running), ENOMEM, EXDEV (S belongs to another
+ * thread's hub). */
 int gz_server_start(gz_server *s);
 /* Stop accepting, wait up to TIMEOUT for the handlers to end, then kill the
  * rest and wait for them to unwind. 0 once the accept greenlet and every
  * handler (but the caller, when a handler stops its own server) have ended;
- * a server not running gives 0 at once. -1: EINVAL (NULL, NaN); ECANCELED or
- * EPERM (the caller's wait failed: the handlers were killed, not awaited). */
+ * a server not running gives 0 at once. -1: EINVAL (NULL, NaN), EXDEV
+ * (another thread's); ECANCELED or EPERM (the caller's wait failed: the
+ * handlers were killed, not awaited). */
 int gz_server_stop(gz_server *s, double timeout);
-/* Number of handlers running now. 0 for NULL. */
+/* Number of handlers running now. 0 for NULL or another thread's server
+ * (errno EXDEV). */
 size_t gz_server_connections(const gz_server *s);
-/* Free S; NULL is ignored. A running server is stopped without waiting: its
- * greenlets are killed and the memory goes when the last of them ends. */
+/* Free S; NULL is ignored, another thread's server refused (errno EXDEV).
+ * A running server is stopped without waiting: its greenlets are killed and
+ * the memory goes when the last of them ends. */
 void gz_server_free(gz_server *s);
 
 #ifdef __cplusplus
