@@ -5,26 +5,138 @@
  * time from the first result to the last and exits 0 (1 if an ID was
  * missing, repeated or unknown, or it was interrupted). */
 #include <gzmq.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/cli.h"
+#include "common/pirate.h"
 
 #define PROG "gzmq-sink"
 
+/* ---- --reliable (see the README, "Reliable pipeline") ----
+ *
+ * As above, but a task may be done twice (the ventilator requeued it after
+ * its worker fell silent): a repeated id is dropped and counted, not an
+ * error. Each result is acknowledged to the ventilator ("ACK id", repeats
+ * too, in case the first ACK was lost) through a DEALER, which is how the
+ * ventilator learns a task is finished. After the last result the sink
+ * waits (up to PIRATE_TASK_GRACE s) for the ventilator's FINISHED, still
+ * acknowledging, so that no lost ACK leaves the ventilator waiting. */
+
+static void progress(long got, long tasks)
+{
+    if (tasks >= 10 && got % (tasks / 10) == 0) {
+        printf(PROG ": %ld of %ld tasks\n", got, tasks);
+        fflush(stdout);
+    }
+}
+
+static int run_reliable(const char *bind, const char *ventilator, long tasks)
+{
+    unsigned char *seen = calloc((size_t)tasks, 1);
+    if (!seen)
+        return 1;
+    void *ctx = gz_zmq_context();
+    void *pull = cli_socket(ctx, ZMQ_PULL, 0);
+    void *acks = cli_socket(ctx, ZMQ_DEALER, 2000); /* time for the last ACKs */
+    cli_bind(pull, bind, PROG);
+    cli_connect(acks, ventilator, PROG);
+    if (cli_stop_on_signals(ctx) != 0) {
+        perror(PROG ": signals");
+        return 1;
+    }
+    long got = 0, dups = 0, unknown = 0;
+    double t0 = 0, t = 0, deadline = 0;
+    bool finished = false;
+    int rc = 0;
+    while (!finished && (got < tasks || cli_now() < deadline)) {
+        zmq_pollitem_t items[] = {{pull, 0, ZMQ_POLLIN, 0}, {acks, 0, ZMQ_POLLIN, 0}};
+        long wait = got < tasks ? -1 : (long)((deadline - cli_now()) * 1000) + 1;
+        if ((rc = gz_zmq_poll(items, 2, wait)) < 0)
+            break;
+        char buf[32];
+        int n;
+        while ((n = gz_zmq_recv(acks, buf, sizeof buf - 1, ZMQ_DONTWAIT)) >= 0)
+            if (n == 8 && memcmp(buf, "FINISHED", 8) == 0)
+                finished = true;
+        while ((n = gz_zmq_recv(pull, buf, sizeof buf - 1, ZMQ_DONTWAIT)) >= 0) {
+            buf[n < (int)sizeof buf - 1 ? n : (int)sizeof buf - 1] = 0;
+            char *end;
+            long id = strtol(buf, &end, 10);
+            if (end == buf || *end || id < 0 || id >= tasks) {
+                unknown++;
+                continue;
+            }
+            char ack[48];
+            int len = snprintf(ack, sizeof ack, "ACK %ld", id);
+            if ((rc = gz_zmq_send(acks, ack, (size_t)len, 0)) < 0)
+                break;
+            if (seen[id]++) {
+                dups++;
+                continue;
+            }
+            if (got++ == 0)
+                t0 = cli_now();
+            progress(got, tasks);
+            if (got == tasks) {
+                t = cli_now() - t0;
+                deadline = cli_now() + PIRATE_TASK_GRACE;
+            }
+        }
+        if (rc < 0 || errno != EAGAIN) {
+            rc = -1;
+            break;
+        }
+    }
+    int status = 0;
+    if (got < tasks) {
+        if (!cli_stopped())
+            fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));
+        fprintf(stderr, PROG ": interrupted with %ld of %ld tasks\n", got, tasks);
+        status = 1;
+    } else if (!finished) {
+        fprintf(stderr, PROG ": the ventilator did not say FINISHED\n");
+    }
+    if (unknown) {
+        fprintf(stderr, PROG ": %ld unknown task ids\n", unknown);
+        status = 1;
+    }
+    cli_signals_done();
+    gz_zmq_close(pull);
+    gz_zmq_close(acks);
+    zmq_ctx_term(ctx);
+    free(seen);
+    if (status == 0) {
+        printf(PROG ": %ld repeated results dropped (tasks done again after a requeue)\n", dups);
+        printf(PROG ": %ld tasks, each exactly once, %.3f s from first to last\n", got, t);
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
-    const char *bind = NULL;
+    const char *bind = NULL, *ventilator = NULL;
     long tasks = 0;
+    bool reliable = false;
     cli_opt opts[] = {
         {"--bind", "ENDPOINT", CLI_STRING, &bind, true, 0, 0,
          "where workers push results, e.g. tcp://*:5558"},
         {"--tasks", "N", CLI_NUMBER, &tasks, true, 1, 100000000L,
          "results to wait for"},
+        {"--reliable", "", CLI_FLAG, &reliable, false, 0, 0,
+         "drop repeated results, acknowledge each to the ventilator (see README)"},
+        {"--ventilator", "ENDPOINT", CLI_STRING, &ventilator, false, 0, 0,
+         "with --reliable: the ventilator's endpoint, e.g. tcp://host:5557"},
     };
     cli_parse(argc, argv, PROG,
               "Collect N task results and check each task id arrives exactly once.",
-              opts, 2);
+              opts, 4);
+    if (reliable != (ventilator != NULL))
+        cli_usage_error(PROG, "--reliable and --ventilator go together");
+    if (reliable)
+        return run_reliable(bind, ventilator, tasks);
 
     unsigned char *seen = calloc((size_t)tasks, 1);
     if (!seen)

@@ -8,12 +8,15 @@
  * handshake; after the K-th, reading ZMQ_EVENTS makes the socket attach
  * every pipe that is ready, and the tasks spread evenly. */
 #include <gzmq.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/cli.h"
+#include "common/pirate.h"
 
 #define PROG "gzmq-ventilator"
 
@@ -39,10 +42,365 @@ static int wait_for_workers(void *monitor, long want)
     return 0;
 }
 
+/* ---- --reliable: Paranoid Pirate (see the README, "Reliable pipeline") ----
+ *
+ * A ROUTER hands tasks to workers (DEALERs) against the credit each asked
+ * for (READY k, then one more per DONE), keeps every task it handed out on
+ * an in-flight list with its owner and a deadline, and forgets a task only
+ * when the sink acknowledges its result (ACK id). A worker silent for
+ * PIRATE_SILENCE seconds is dead: its unacknowledged tasks go back to the
+ * retry queue, ahead of the tasks never sent. Two greenlets share the
+ * state: one receives, one keeps time (heartbeats, silences, deadlines). */
+
+enum { QUEUED, FLIGHT, DONE }; /* a task's state; QUEUED: never sent, or on the retry list */
+
+typedef struct task {
+    int32_t next, prev; /* on the retry list or the in-flight list */
+    int32_t owner;      /* worker slot while FLIGHT */
+    uint8_t state;
+    double deadline;    /* FLIGHT: dispatched again after this */
+} task;
+
+typedef struct worker {
+    unsigned char id[256]; /* its ROUTER routing id */
+    size_t len;
+    bool live;
+    long credit;           /* tasks it still asked for */
+    double heard;          /* when it last sent anything */
+} worker;
+
+typedef struct list { int32_t head, tail; } list;
+
+static struct {
+    void *router;
+    long ms, want;          /* task length, workers to wait for */
+    task *tasks;
+    long ntasks, fresh, done; /* fresh: next task never sent */
+    list retry, flight;
+    worker *workers;
+    size_t nworkers, next_worker; /* next_worker: round-robin start */
+    long registered, lost, requeued, dispatched, expired;
+    unsigned char sink[256];
+    size_t sink_len;
+    double t0;
+    int error;              /* errno that stopped a greenlet, or 0 */
+} V;
+
+static void list_push(list *l, int32_t i)
+{
+    V.tasks[i].next = -1;
+    V.tasks[i].prev = l->tail;
+    if (l->tail >= 0)
+        V.tasks[l->tail].next = i;
+    else
+        l->head = i;
+    l->tail = i;
+}
+
+static void list_remove(list *l, int32_t i)
+{
+    task *t = &V.tasks[i];
+    if (t->prev >= 0)
+        V.tasks[t->prev].next = t->next;
+    else
+        l->head = t->next;
+    if (t->next >= 0)
+        V.tasks[t->next].prev = t->prev;
+    else
+        l->tail = t->prev;
+}
+
+/* Send [routing id][text] on the ROUTER; a peer that is gone or whose
+ * queue is full just loses it (ROUTER never blocks). */
+static int send_to(const void *id, size_t len, const char *text)
+{
+    if (gz_zmq_send(V.router, id, len, ZMQ_SNDMORE) < 0 ||
+        gz_zmq_send(V.router, text, strlen(text), 0) < 0)
+        return -1;
+    return 0;
+}
+
+static void print_id(char *out, size_t cap, const unsigned char *id, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, id[i] >= 0x21 && id[i] < 0x7f ? "%c" : "\\x%02x",
+                              id[i]);
+    out[o] = 0;
+}
+
+static worker *find_worker(const unsigned char *id, size_t len)
+{
+    for (size_t i = 0; i < V.nworkers; i++)
+        if (V.workers[i].live && V.workers[i].len == len &&
+            memcmp(V.workers[i].id, id, len) == 0)
+            return &V.workers[i];
+    return NULL;
+}
+
+/* Hand out tasks while some worker has credit and some task waits. */
+static int dispatch(void)
+{
+    if (V.registered < V.want)
+        return 0;
+    while (V.retry.head >= 0 || V.fresh < V.ntasks) {
+        worker *w = NULL;
+        for (size_t k = 0; k < V.nworkers && !w; k++) {
+            worker *c = &V.workers[(V.next_worker + k) % V.nworkers];
+            if (c->live && c->credit > 0)
+                w = c;
+        }
+        if (!w)
+            break;
+        V.next_worker = (size_t)(w - V.workers + 1) % V.nworkers;
+        int32_t i;
+        if (V.retry.head >= 0) {
+            i = V.retry.head;
+            list_remove(&V.retry, i);
+        } else {
+            i = (int32_t)V.fresh++;
+        }
+        char text[48];
+        snprintf(text, sizeof text, "TASK %ld %ld", (long)i, V.ms);
+        if (send_to(w->id, w->len, text) < 0)
+            return -1;
+        if (V.dispatched++ == 0)
+            V.t0 = cli_now();
+        w->credit--;
+        task *t = &V.tasks[i];
+        t->state = FLIGHT;
+        t->owner = (int32_t)(w - V.workers);
+        t->deadline = cli_now() + (double)V.ms / 1000.0 + PIRATE_TASK_GRACE;
+        list_push(&V.flight, i);
+    }
+    return 0;
+}
+
+/* W went silent: requeue every task it holds that the sink has not acknowledged. */
+static void bury(worker *w, double now)
+{
+    long n = 0;
+    int32_t slot = (int32_t)(w - V.workers);
+    for (int32_t i = V.flight.head, next; i >= 0; i = next) {
+        next = V.tasks[i].next;
+        if (V.tasks[i].owner == slot) {
+            list_remove(&V.flight, i);
+            V.tasks[i].state = QUEUED;
+            list_push(&V.retry, i);
+            n++;
+        }
+    }
+    w->live = false;
+    V.lost++;
+    V.requeued += n;
+    char name[128];
+    print_id(name, sizeof name, w->id, w->len);
+    printf(PROG ": worker %s lost: silent for %.2f s (detected at %.3f); %ld tasks requeued\n",
+           name, now - w->heard, now, n);
+    fflush(stdout);
+}
+
+static void on_ready(const unsigned char *id, size_t len, long k, double now)
+{
+    worker *w = find_worker(id, len);
+    if (!w) {
+        size_t i = 0;
+        while (i < V.nworkers && V.workers[i].live)
+            i++;
+        if (i == V.nworkers) {
+            worker *nw = realloc(V.workers, (V.nworkers + 1) * sizeof *nw);
+            if (!nw)
+                return; /* it will be told to RESET at its next heartbeat */
+            V.workers = nw;
+            V.nworkers++;
+        }
+        w = &V.workers[i];
+        memset(w, 0, sizeof *w);
+        memcpy(w->id, id, len);
+        w->len = len;
+        w->live = true;
+        V.registered++;
+        char name[128];
+        print_id(name, sizeof name, id, len);
+        printf(PROG ": worker %s ready for %ld tasks (%ld workers so far)\n", name, k,
+               V.registered);
+        fflush(stdout);
+    }
+    w->credit += k;
+    w->heard = now;
+}
+
+static void on_ack(const unsigned char *id, size_t len, long t)
+{
+    memcpy(V.sink, id, len);
+    V.sink_len = len;
+    if (t < 0 || t >= V.ntasks || V.tasks[t].state == DONE)
+        return;
+    if (V.tasks[t].state == FLIGHT)
+        list_remove(&V.flight, (int32_t)t);
+    else if (t < V.fresh) /* requeued, then its first result came after all */
+        list_remove(&V.retry, (int32_t)t);
+    else
+        return; /* never sent: not ours to believe */
+    V.tasks[t].state = DONE;
+    V.done++;
+}
+
+/* The receiving greenlet: ends when the sink has acknowledged every task
+ * (or on ETERM). */
+static void *receiver(void *arg)
+{
+    (void)arg;
+    while (V.done < V.ntasks) {
+        unsigned char id[256];
+        char text[64];
+        int len = gz_zmq_recv(V.router, id, sizeof id, 0);
+        if (len < 0)
+            goto fail;
+        int more = 0;
+        size_t ml = sizeof more;
+        zmq_getsockopt(V.router, ZMQ_RCVMORE, &more, &ml);
+        if (!more || len > (int)sizeof id)
+            continue; /* no payload, or an id we cannot keep */
+        int n = gz_zmq_recv(V.router, text, sizeof text - 1, 0);
+        if (n < 0)
+            goto fail;
+        text[n < (int)sizeof text - 1 ? n : (int)sizeof text - 1] = 0;
+        double now = cli_now();
+        long v;
+        worker *w = find_worker(id, (size_t)len);
+        if (sscanf(text, "READY %ld", &v) == 1 && v >= 0)
+            on_ready(id, (size_t)len, v, now);
+        else if (sscanf(text, "ACK %ld", &v) == 1)
+            on_ack(id, (size_t)len, v);
+        else if (!w && (strcmp(text, "HEARTBEAT") == 0 || strncmp(text, "DONE ", 5) == 0)) {
+            /* a worker we buried (or never met): it must start afresh */
+            if (send_to(id, (size_t)len, "RESET") < 0)
+                goto fail;
+        } else if (w && strcmp(text, "HEARTBEAT") == 0) {
+            w->heard = now;
+        } else if (w && sscanf(text, "DONE %ld", &v) == 1) {
+            w->heard = now;
+            w->credit++; /* completion itself is the sink's to confirm */
+        } else {
+            fprintf(stderr, PROG ": ignoring malformed message '%s'\n", text);
+        }
+        if (dispatch() < 0)
+            goto fail;
+    }
+    if (V.sink_len)
+        send_to(V.sink, V.sink_len, "FINISHED");
+    return NULL;
+fail:
+    V.error = errno;
+    return NULL;
+}
+
+/* The clock greenlet: heartbeats to every live worker, burial of the silent
+ * ones, a second chance for tasks past their deadline. Sleeps until the
+ * earliest of those. */
+static void *clock_keeper(void *arg)
+{
+    (void)arg;
+    double next_beat = cli_now();
+    for (;;) {
+        double now = cli_now();
+        if (now >= next_beat) {
+            for (size_t i = 0; i < V.nworkers; i++)
+                if (V.workers[i].live &&
+                    send_to(V.workers[i].id, V.workers[i].len, "HEARTBEAT") < 0)
+                    goto fail;
+            next_beat = now + PIRATE_HEARTBEAT;
+        }
+        for (size_t i = 0; i < V.nworkers; i++)
+            if (V.workers[i].live && now - V.workers[i].heard >= PIRATE_SILENCE)
+                bury(&V.workers[i], now);
+        while (V.flight.head >= 0 && V.tasks[V.flight.head].deadline <= now) {
+            int32_t i = V.flight.head;
+            list_remove(&V.flight, i);
+            V.tasks[i].state = QUEUED;
+            list_push(&V.retry, i);
+            V.expired++;
+        }
+        if (dispatch() < 0)
+            goto fail;
+        double wake = next_beat;
+        for (size_t i = 0; i < V.nworkers; i++)
+            if (V.workers[i].live && V.workers[i].heard + PIRATE_SILENCE < wake)
+                wake = V.workers[i].heard + PIRATE_SILENCE;
+        if (V.flight.head >= 0 && V.tasks[V.flight.head].deadline < wake)
+            wake = V.tasks[V.flight.head].deadline;
+        now = cli_now();
+        if (gz_sleep(wake > now ? wake - now : 0) != 0)
+            return NULL; /* killed: the run is over */
+    }
+fail:
+    V.error = errno;
+    return NULL;
+}
+
+static int run_reliable(const char *bind, long tasks, long ms, long workers)
+{
+    V.ntasks = tasks;
+    V.ms = ms;
+    V.want = workers;
+    V.retry.head = V.retry.tail = V.flight.head = V.flight.tail = -1;
+    V.tasks = calloc((size_t)tasks, sizeof *V.tasks);
+    if (!V.tasks) {
+        fprintf(stderr, PROG ": out of memory for %ld tasks\n", tasks);
+        return 1;
+    }
+    void *ctx = gz_zmq_context();
+    V.router = cli_socket(ctx, ZMQ_ROUTER, 1000); /* time for FINISHED to go out */
+    int one = 1; /* a worker reconnecting under its id replaces its old pipe */
+    zmq_setsockopt(V.router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    cli_bind(V.router, bind, PROG);
+    if (cli_stop_on_signals(ctx) != 0) {
+        perror(PROG ": signals");
+        return 1;
+    }
+    printf(PROG ": reliable: %ld tasks of %ld ms, waiting for %ld workers\n", tasks, ms,
+           workers);
+    fflush(stdout);
+    gz_greenlet *rx = gz_spawn(receiver, NULL);
+    gz_greenlet *clock = gz_spawn(clock_keeper, NULL);
+    if (!rx || !clock) {
+        perror(PROG ": spawn");
+        return 1;
+    }
+    gz_join(rx, GZ_FOREVER);
+    gz_kill(clock, GZ_FOREVER);
+    gz_release(rx);
+    gz_release(clock);
+    double t = V.dispatched ? cli_now() - V.t0 : 0;
+    int status = 0;
+    if (V.done < V.ntasks) {
+        if (V.error != ETERM)
+            fprintf(stderr, PROG ": %s\n", zmq_strerror(V.error));
+        fprintf(stderr, PROG ": stopped with %ld of %ld tasks done\n", V.done, V.ntasks);
+        status = 1;
+        int zero = 0;
+        zmq_setsockopt(V.router, ZMQ_LINGER, &zero, sizeof zero);
+    }
+    cli_signals_done();
+    gz_zmq_close(V.router);
+    zmq_ctx_term(ctx);
+    if (cli_stopped())
+        fprintf(stderr, PROG ": interrupted\n");
+    if (status == 0)
+        printf(PROG ": %ld tasks done, confirmed by the sink, in %.3f s; %ld dispatches, "
+               "%ld workers lost, %ld tasks requeued, %ld past their deadline\n",
+               V.done, t, V.dispatched, V.lost, V.requeued, V.expired);
+    free(V.tasks);
+    free(V.workers);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     const char *bind = NULL;
     long tasks = 0, ms = 0, workers = 1;
+    bool reliable = false;
     cli_opt opts[] = {
         {"--bind", "ENDPOINT", CLI_STRING, &bind, true, 0, 0,
          "where workers connect their PULL socket, e.g. tcp://*:5557"},
@@ -51,9 +409,14 @@ int main(int argc, char **argv)
          "milliseconds of work per task"},
         {"--workers", "K", CLI_NUMBER, &workers, false, 0, 10000,
          "workers to wait for before sending (0: don't wait)"},
+        {"--reliable", "", CLI_FLAG, &reliable, false, 0, 0,
+         "hand tasks out as a ROUTER to heartbeating workers, requeue a dead "
+         "worker's tasks, end when the sink has acknowledged all (see README)"},
     };
     cli_parse(argc, argv, PROG,
-              "Wait for K workers, then push N tasks of M ms to them.", opts, 4);
+              "Wait for K workers, then push N tasks of M ms to them.", opts, 5);
+    if (reliable)
+        return run_reliable(bind, tasks, ms, workers);
 
     void *ctx = gz_zmq_context();
     void *push = cli_socket(ctx, ZMQ_PUSH, 10000); /* time to deliver the rest */

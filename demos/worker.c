@@ -6,11 +6,14 @@
  * greenlets share one PULL and one PUSH socket. Runs until SIGINT or
  * SIGTERM, then prints how many tasks it did and exits 0. */
 #include <gzmq.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cli.h"
+#include "common/pirate.h"
 
 #define PROG "gzmq-worker"
 
@@ -47,10 +50,193 @@ static void *work(void *arg)
     return NULL;
 }
 
+/* ---- --reliable: Paranoid Pirate (see the README, "Reliable pipeline") ----
+ *
+ * A DEALER to the ventilator, under a routing id of its own per session:
+ * READY k asks for k tasks (the free slots), each task arrives as
+ * "TASK id ms" and runs in its own greenlet, which pushes the result to the
+ * sink and then sends "DONE id" (one more slot). The control greenlet sends
+ * a HEARTBEAT every second; when nothing has come from the ventilator for
+ * PIRATE_SILENCE seconds, or it says RESET, the session is over: close the
+ * socket, wait (backoff, doubling), start a new session. */
+
+static struct {
+    void *dealer;       /* the current session's socket, or NULL between sessions */
+    long concurrency, running, sessions;
+    bool quitting;
+    gz_event *idle;     /* set when quitting and the last task has ended */
+} W;
+
+typedef struct job { long id, ms; } job;
+
+static void *run_task(void *arg)
+{
+    job j = *(job *)arg;
+    free(arg);
+    if (gz_sleep((double)j.ms / 1000.0) == 0) {
+        char text[48];
+        int n = snprintf(text, sizeof text, "%ld", j.id);
+        if (gz_zmq_send(push, text, (size_t)n, 0) == n) {
+            done++;
+            n = snprintf(text, sizeof text, "DONE %ld", j.id);
+            if (W.dealer) /* else the next session's READY counts this slot */
+                gz_zmq_send(W.dealer, text, (size_t)n, 0);
+        } else if (errno != ETERM) {
+            fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));
+            failure = 1;
+        }
+    }
+    if (--W.running == 0 && W.quitting)
+        gz_event_set(W.idle);
+    return NULL;
+}
+
+static int start_task(const char *text)
+{
+    long id, ms;
+    if (sscanf(text, "TASK %ld %ld", &id, &ms) != 2 || id < 0 || ms < 0) {
+        fprintf(stderr, PROG ": ignoring malformed message '%s'\n", text);
+        return 0;
+    }
+    job *j = malloc(sizeof *j);
+    if (!j)
+        return -1;
+    *j = (job){id, ms};
+    gz_greenlet *g = gz_spawn(run_task, j);
+    if (!g) {
+        free(j);
+        return -1;
+    }
+    gz_release(g);
+    W.running++;
+    return 0;
+}
+
+/* One session: 0 when it is over (the ventilator fell silent or said
+ * RESET), -1 with errno on ETERM and other failures. */
+static int session(const char *endpoint)
+{
+    char id[128], host[64] = "?";
+    gethostname(host, sizeof host - 1);
+    snprintf(id, sizeof id, "%s-%d-%ld", host, (int)getpid(), ++W.sessions);
+    void *d = cli_socket(gz_zmq_context(), ZMQ_DEALER, 0);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, id, strlen(id));
+    cli_connect(d, endpoint, PROG);
+    W.dealer = d;
+    printf(PROG ": session %s: ready for %ld tasks\n", id, W.concurrency - W.running);
+    fflush(stdout);
+    char text[64];
+    int n = snprintf(text, sizeof text, "READY %ld", W.concurrency - W.running);
+    int rc = gz_zmq_send(d, text, (size_t)n, 0) < 0 ? -1 : 0;
+    double heard = cli_now(), next_beat = heard + PIRATE_HEARTBEAT;
+    while (rc == 0) {
+        double now = cli_now();
+        if (now - heard >= PIRATE_SILENCE) {
+            printf(PROG ": session %s: the ventilator is silent for %.2f s\n", id, now - heard);
+            break;
+        }
+        if (now >= next_beat) {
+            if (gz_zmq_send(d, "HEARTBEAT", 9, 0) < 0) {
+                rc = -1;
+                break;
+            }
+            next_beat = now + PIRATE_HEARTBEAT;
+        }
+        double wake = next_beat < heard + PIRATE_SILENCE ? next_beat : heard + PIRATE_SILENCE;
+        zmq_pollitem_t item = {d, 0, ZMQ_POLLIN, 0};
+        int ready = gz_zmq_poll(&item, 1, wake > now ? (long)((wake - now) * 1000) + 1 : 0);
+        if (ready < 0) {
+            rc = -1;
+            break;
+        }
+        if (ready == 0)
+            continue;
+        n = gz_zmq_recv(d, text, sizeof text - 1, ZMQ_DONTWAIT);
+        if (n < 0) {
+            if (errno != EAGAIN)
+                rc = -1;
+            continue;
+        }
+        text[n < (int)sizeof text - 1 ? n : (int)sizeof text - 1] = 0;
+        heard = cli_now();
+        if (strcmp(text, "RESET") == 0) {
+            printf(PROG ": session %s: reset by the ventilator\n", id);
+            break;
+        }
+        if (strncmp(text, "TASK ", 5) == 0 && start_task(text) < 0)
+            rc = -1;
+        /* HEARTBEAT: hearing it was the point */
+    }
+    int e = errno;
+    fflush(stdout);
+    W.dealer = NULL;
+    gz_zmq_close(d);
+    errno = e;
+    return rc;
+}
+
+static void *control(void *arg)
+{
+    const char *endpoint = arg;
+    double backoff = PIRATE_BACKOFF_MIN;
+    for (;;) {
+        long before = done;
+        if (session(endpoint) < 0)
+            break;
+        if (done > before)
+            backoff = PIRATE_BACKOFF_MIN; /* the session did work: start over */
+        printf(PROG ": reconnecting in %.0f s\n", backoff);
+        fflush(stdout);
+        if (gz_sleep(backoff) != 0)
+            break;
+        /* the sleep does not see the context shut down: ask the signal */
+        if (cli_stopped()) {
+            errno = ETERM;
+            break;
+        }
+        backoff = backoff * 2 < PIRATE_BACKOFF_MAX ? backoff * 2 : PIRATE_BACKOFF_MAX;
+    }
+    if (errno != ETERM && errno != ECANCELED) {
+        fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));
+        failure = 1;
+    }
+    return NULL;
+}
+
+static int run_reliable(const char *from, const char *to, long concurrency)
+{
+    void *ctx = gz_zmq_context();
+    push = cli_socket(ctx, ZMQ_PUSH, 1000);
+    cli_connect(push, to, PROG);
+    if (cli_stop_on_signals(ctx) != 0) {
+        perror(PROG ": signals");
+        return 1;
+    }
+    W.concurrency = concurrency;
+    W.idle = gz_event_new();
+    gz_greenlet *g = gz_spawn(control, (void *)from);
+    if (!g || !W.idle) {
+        perror(PROG ": spawn");
+        return 1;
+    }
+    gz_join(g, GZ_FOREVER);
+    gz_release(g);
+    W.quitting = true;
+    if (W.running > 0)
+        gz_event_wait(W.idle, GZ_FOREVER); /* each ends within its M ms */
+    gz_event_free(W.idle);
+    cli_signals_done();
+    gz_zmq_close(push);
+    zmq_ctx_term(ctx);
+    printf(PROG ": did %ld tasks\n", done);
+    return failure;
+}
+
 int main(int argc, char **argv)
 {
     const char *from = NULL, *to = NULL;
     long concurrency = 100;
+    bool reliable = false;
     cli_opt opts[] = {
         {"--pull", "ENDPOINT", CLI_STRING, &from, true, 0, 0,
          "the ventilator, e.g. tcp://host:5557"},
@@ -58,10 +244,15 @@ int main(int argc, char **argv)
          "the sink, e.g. tcp://host:5558"},
         {"--concurrency", "C", CLI_NUMBER, &concurrency, false, 1, 100000,
          "tasks worked on at once, one greenlet each"},
+        {"--reliable", "", CLI_FLAG, &reliable, false, 0, 0,
+         "ask a --reliable ventilator for tasks, heartbeat, reconnect with "
+         "backoff when it falls silent (see README)"},
     };
     cli_parse(argc, argv, PROG,
               "Do tasks from the ventilator, C at a time, and report each to "
-              "the sink; stop on SIGINT or SIGTERM.", opts, 3);
+              "the sink; stop on SIGINT or SIGTERM.", opts, 4);
+    if (reliable)
+        return run_reliable(from, to, concurrency);
 
     void *ctx = gz_zmq_context();
     pull = cli_socket(ctx, ZMQ_PULL, 0);

@@ -15,13 +15,20 @@ static void usage(FILE *f, const char *prog, const char *summary,
                   const cli_opt *opts, size_t n)
 {
     fprintf(f, "usage: %s", prog);
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, opts[i].required ? " %s %s" : " [%s %s]", opts[i].name,
-                opts[i].metavar);
+    for (size_t i = 0; i < n; i++) {
+        if (opts[i].kind == CLI_FLAG)
+            fprintf(f, " [%s]", opts[i].name);
+        else
+            fprintf(f, opts[i].required ? " %s %s" : " [%s %s]", opts[i].name,
+                    opts[i].metavar);
+    }
     fprintf(f, "\n%s\n\noptions:\n", summary);
     for (size_t i = 0; i < n; i++) {
         char left[64];
-        snprintf(left, sizeof left, "%s %s", opts[i].name, opts[i].metavar);
+        if (opts[i].kind == CLI_FLAG)
+            snprintf(left, sizeof left, "%s", opts[i].name);
+        else
+            snprintf(left, sizeof left, "%s %s", opts[i].name, opts[i].metavar);
         fprintf(f, "  %-22s %s", left, opts[i].help);
         if (!opts[i].required && opts[i].kind == CLI_NUMBER)
             fprintf(f, " (default %ld)", *(long *)opts[i].value);
@@ -80,6 +87,13 @@ void cli_parse(int argc, char **argv, const char *prog, const char *summary,
             k++;
         if (k == nopts)
             cli_usage_error(prog, "unknown argument '%s'", a);
+        if (opts[k].kind == CLI_FLAG) {
+            if (eq)
+                cli_usage_error(prog, "%s takes no value", opts[k].name);
+            *(bool *)opts[k].value = true;
+            seen[k] = true;
+            continue;
+        }
         const char *val = eq ? eq + 1 : NULL;
         if (!val) {
             if (i + 1 >= argc)

@@ -7,13 +7,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum cli_kind { CLI_STRING, CLI_NUMBER };
+/* CLI_FLAG takes no value: "--name" sets the bool it points to. */
+enum cli_kind { CLI_STRING, CLI_NUMBER, CLI_FLAG };
 
 typedef struct cli_opt {
     const char *name;    /* "--bind" */
     const char *metavar; /* "ENDPOINT", shown in the usage */
     enum cli_kind kind;
-    void *value;         /* const char ** or long *; holds the default */
+    void *value;         /* const char **, long * or bool *; holds the default */
     bool required;
     long min, max;       /* accepted range of a CLI_NUMBER */
     const char *help;
