@@ -1,0 +1,361 @@
+/* The pipeline's --reliable mode (gzmq-ventilator, gzmq-worker, gzmq-sink
+ * in $BUILD/bin) as separate processes, with faults injected:
+ *   - on loopback: three workers, 5000 tasks, one worker killed with
+ *     SIGKILL mid-run;
+ *   - across hosts: ventilator and sink in one network namespace, one
+ *     worker in each of two others, joined by veth pairs (10.77.1.0/24 and
+ *     10.77.2.0/24, which exist only inside the namespaces this test
+ *     creates and removes); one worker's link is taken down mid-run. Needs
+ *     root and `ip netns`; skipped otherwise.
+ * Either way every task id must reach the sink exactly once (the sink's exit
+ * status and summary), the ventilator must report the lost worker and a
+ * requeue of its tasks, and every program must exit 0. Nothing is timed but
+ * the per-step limits and the watchdog; the detection time is printed. */
+#include <fcntl.h>
+#include <regex.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "gz_test.h"
+
+#define STEP_LIMIT 60.0 /* seconds any one wait may take: a watchdog */
+
+static const char *build_dir(void)
+{
+    const char *b = getenv("BUILD");
+    return b && *b ? b : "build";
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* ---- child processes, reaped by the teardown whatever happens ---- */
+
+#define MAX_PROCS 8
+static struct {
+    char dir[64];                 /* output files */
+    pid_t pids[MAX_PROCS];
+    size_t nprocs;
+    char ns[3][32];               /* namespaces created (netns test) */
+    size_t nns;
+} T;
+
+/* Run $BUILD/bin/gzmq-PROG ARGS... (NULL-terminated) with stdout and stderr
+ * in T.dir/NAME, inside network namespace NS unless it is NULL. */
+static pid_t start(const char *ns, const char *name, const char *prog, ...)
+{
+    char path[256], out[128];
+    snprintf(path, sizeof path, "%s/bin/gzmq-%s", build_dir(), prog);
+    snprintf(out, sizeof out, "%s/%s", T.dir, name);
+    const char *argv[16] = {path};
+    size_t n = 1;
+    va_list ap;
+    va_start(ap, prog);
+    while (n < 15 && (argv[n] = va_arg(ap, const char *)))
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(126);
+        if (ns) {
+            char nspath[128];
+            snprintf(nspath, sizeof nspath, "/run/netns/%s", ns);
+            int nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+            if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
+                perror(nspath);
+                _exit(126);
+            }
+        }
+        execv(path, (char *const *)argv);
+        perror(path);
+        _exit(127);
+    }
+    T.pids[T.nprocs++] = pid;
+    return pid;
+}
+
+/* The exit status of PID, or -1 if it did not exit normally within LIMIT s
+ * (then it is still running). */
+static int wait_exit(pid_t pid, double limit)
+{
+    double end = now() + limit;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            for (size_t i = 0; i < T.nprocs; i++)
+                if (T.pids[i] == pid)
+                    T.pids[i] = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        }
+        if (r < 0 || now() > end)
+            return -1;
+        usleep(20000);
+    }
+}
+
+static char *slurp(const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", T.dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    size_t cap = 1 << 16, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = 0;
+    return buf;
+}
+
+/* Find the first line of file NAME matching RE (extended); copy capture
+ * group k (1..ncap) into caps[k-1]. True if found. */
+static bool find_line(const char *name, const char *re, char caps[][128], size_t ncap)
+{
+    regex_t r;
+    regmatch_t m[8];
+    if (regcomp(&r, re, REG_EXTENDED | REG_NEWLINE) != 0)
+        return false;
+    char *text = slurp(name);
+    bool ok = text && regexec(&r, text, 8, m, 0) == 0;
+    for (size_t k = 0; ok && k < ncap; k++) {
+        int len = (int)(m[k + 1].rm_eo - m[k + 1].rm_so);
+        snprintf(caps[k], 128, "%.*s", len, text + m[k + 1].rm_so);
+    }
+    regfree(&r);
+    free(text);
+    return ok;
+}
+
+/* Wait up to STEP_LIMIT for such a line; fails the test otherwise. */
+static void await_line(const char *name, const char *re, char caps[][128], size_t ncap)
+{
+    double end = now() + STEP_LIMIT;
+    while (!find_line(name, re, caps, ncap)) {
+        if (now() > end) {
+            char *text = slurp(name);
+            fail_msg("no line /%s/ in %s:\n%s", re, name, text ? text : "");
+        }
+        usleep(20000);
+    }
+}
+
+static void dump(const char *name)
+{
+    char *text = slurp(name);
+    printf("--- %s\n%s", name, text ? text : "");
+    free(text);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&T, 0, sizeof T);
+    snprintf(T.dir, sizeof T.dir, "/tmp/gzmq-reliable-XXXXXX");
+    return mkdtemp(T.dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < T.nprocs; i++)
+        if (T.pids[i] > 0) {
+            kill(T.pids[i], SIGKILL);
+            waitpid(T.pids[i], NULL, 0);
+        }
+    for (size_t i = 0; i < T.nns; i++) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null", T.ns[i]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove network namespace %s\n", T.ns[i]);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", T.dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* What the ventilator said about the worker whose session is SESSION: it
+ * was declared lost after at least PIRATE_SILENCE (3 s) of silence, some of
+ * its tasks were requeued. Returns the detection time (monotonic). */
+static double check_lost(const char *session)
+{
+    char re[256], caps[3][128];
+    snprintf(re, sizeof re,
+             "^gzmq-ventilator: worker %s lost: silent for ([0-9.]+) s "
+             "\\(detected at ([0-9.]+)\\); ([0-9]+) tasks requeued$", session);
+    await_line("ventilator", re, caps, 3);
+    assert_true(strtod(caps[0], NULL) >= 3.0);
+    long requeued = strtol(caps[2], NULL, 10);
+    printf("the ventilator requeued %ld tasks of worker %s\n", requeued, session);
+    assert_true(requeued > 0);
+    return strtod(caps[1], NULL);
+}
+
+/* The sink's and the ventilator's verdicts on a run of TASKS tasks, and
+ * the workers (the ones still running) stopped with SIGTERM, exit 0. */
+static void check_run(long tasks, pid_t sink, pid_t vent, const pid_t *workers, size_t n)
+{
+    int rc = wait_exit(sink, STEP_LIMIT);
+    if (rc != 0)
+        dump("sink"), dump("ventilator");
+    assert_int_equal(rc, 0);
+    char re[256], caps[1][128];
+    snprintf(re, sizeof re, "^gzmq-sink: %ld tasks, each exactly once, [0-9.]+ s from first to last$",
+             tasks);
+    assert_true(find_line("sink", re, NULL, 0));
+    assert_true(find_line("sink", "^gzmq-sink: ([0-9]+) repeated results dropped", caps, 1));
+    printf("the sink dropped %s repeated results\n", caps[0]);
+    assert_int_equal(wait_exit(vent, STEP_LIMIT), 0);
+    snprintf(re, sizeof re,
+             "^gzmq-ventilator: %ld tasks done, confirmed by the sink, in [0-9.]+ s; "
+             "[0-9]+ dispatches, 1 workers lost, [1-9][0-9]* tasks requeued", tasks);
+    assert_true(find_line("ventilator", re, NULL, 0));
+    for (size_t i = 0; i < n; i++)
+        kill(workers[i], SIGTERM);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(wait_exit(workers[i], STEP_LIMIT), 0);
+}
+
+static void kill_one_of_three_workers_nothing_lost(void **state)
+{
+    (void)state;
+    char vep[1][128], sep[1][128], sess[1][128];
+    pid_t vent = start(NULL, "ventilator", "ventilator", "--reliable", "--bind",
+                       "tcp://127.0.0.1:*", "--tasks", "5000", "--ms", "10",
+                       "--workers", "3", NULL);
+    await_line("ventilator", "^gzmq-ventilator: bound to (.+)$", vep, 1);
+    pid_t sink = start(NULL, "sink", "sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
+                       "--tasks", "5000", "--ventilator", vep[0], NULL);
+    await_line("sink", "^gzmq-sink: bound to (.+)$", sep, 1);
+    pid_t w[3];
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "worker%d", i + 1);
+        w[i] = start(NULL, name, "worker", "--reliable", "--pull", vep[0], "--push", sep[0],
+                     "--concurrency", "5", NULL);
+    }
+    await_line("worker2", "^gzmq-worker: session ([^:]+): ready", sess, 1);
+    await_line("sink", "^gzmq-sink: 1000 of 5000 tasks$", NULL, 0); /* mid-run */
+    double killed = now();
+    assert_int_equal(kill(w[1], SIGKILL), 0);
+    assert_int_equal(wait_exit(w[1], STEP_LIMIT), -1); /* killed, not exited */
+    double detected = check_lost(sess[0]);
+    printf("worker %s killed with SIGKILL; the ventilator noticed %.2f s later\n", sess[0],
+           detected - killed);
+    assert_true(detected >= killed); /* not declared dead before it died */
+    pid_t live[2] = {w[0], w[2]};
+    check_run(5000, sink, vent, live, 2);
+    dump("ventilator");
+    dump("sink");
+}
+
+/* Run "ip ARGS": true on success. */
+static bool ip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool ip(const char *fmt, ...)
+{
+    char cmd[256] = "ip ";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + 3, sizeof cmd - 3, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "failed: %s\n", cmd);
+    return rc == 0;
+}
+
+static void workers_on_other_hosts_one_link_cut_nothing_lost(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        printf("skipped: the namespace test needs root (ip netns)\n");
+        skip();
+    }
+    if (system("ip netns list >/dev/null 2>&1") != 0) {
+        printf("skipped: no working `ip netns` here\n");
+        skip();
+    }
+    const char *role[3] = {"hub", "w1", "w2"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(T.ns[i], sizeof T.ns[i], "gzr%d%s", (int)getpid(), role[i]);
+        if (!ip("netns add %s", T.ns[i])) {
+            if (i == 0) {
+                printf("skipped: cannot create network namespaces here\n");
+                skip();
+            }
+            fail_msg("cannot create namespace %s", T.ns[i]);
+        }
+        T.nns++;
+        assert_true(ip("-n %s link set lo up", T.ns[i]));
+    }
+    /* hub: va1 10.77.1.1 <-> w1: vw 10.77.1.2, hub: va2 10.77.2.1 <-> w2: vw 10.77.2.2 */
+    for (int k = 1; k <= 2; k++) {
+        assert_true(ip("-n %s link add va%d type veth peer name vw netns %s", T.ns[0], k,
+                       T.ns[k]));
+        assert_true(ip("-n %s addr add 10.77.%d.1/24 dev va%d", T.ns[0], k, k));
+        assert_true(ip("-n %s addr add 10.77.%d.2/24 dev vw", T.ns[k], k));
+        assert_true(ip("-n %s link set va%d up", T.ns[0], k));
+        assert_true(ip("-n %s link set vw up", T.ns[k]));
+    }
+    /* fresh namespaces: the ports are free */
+    pid_t vent = start(T.ns[0], "ventilator", "ventilator", "--reliable", "--bind",
+                       "tcp://*:5557", "--tasks", "3000", "--ms", "10", "--workers", "2",
+                       NULL);
+    await_line("ventilator", "^gzmq-ventilator: bound to ", NULL, 0);
+    pid_t sink = start(T.ns[0], "sink", "sink", "--reliable", "--bind", "tcp://*:5558",
+                       "--tasks", "3000", "--ventilator", "tcp://127.0.0.1:5557", NULL);
+    await_line("sink", "^gzmq-sink: bound to ", NULL, 0);
+    pid_t w[2];
+    for (int k = 1; k <= 2; k++) {
+        char name[16], pull[64], push[64];
+        snprintf(name, sizeof name, "worker%d", k);
+        snprintf(pull, sizeof pull, "tcp://10.77.%d.1:5557", k);
+        snprintf(push, sizeof push, "tcp://10.77.%d.1:5558", k);
+        w[k - 1] = start(T.ns[k], name, "worker", "--reliable", "--pull", pull, "--push", push,
+                         "--concurrency", "5", NULL);
+    }
+    char sess[1][128];
+    await_line("worker1", "^gzmq-worker: session ([^:]+): ready", sess, 1);
+    await_line("sink", "^gzmq-sink: 600 of 3000 tasks$", NULL, 0); /* mid-run */
+    double cut = now();
+    assert_true(ip("-n %s link set vw down", T.ns[1]));
+    double detected = check_lost(sess[0]);
+    printf("worker %s cut off; the ventilator noticed %.2f s later\n", sess[0], detected - cut);
+    check_run(3000, sink, vent, w, 2);
+    dump("ventilator");
+    dump("sink");
+    dump("worker1");
+}
+
+int main(void)
+{
+    gz_test_watchdog(240);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(kill_one_of_three_workers_nothing_lost, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(workers_on_other_hosts_one_link_cut_nothing_lost,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests_name("reliable pipeline", tests, NULL, NULL);
+}
