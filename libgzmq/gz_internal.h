@@ -366,6 +366,11 @@ int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
 void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except);
 void gz__greenlet_shutdown_check(gz_hub *h);
 
+/* io.c: park the current greenlet until FD has EV_EVENTS (EV_READ /
+ * EV_WRITE), without first asking poll(2): for a caller that has just seen
+ * EAGAIN. As gz__park otherwise; the caller has done gz__enter. */
+int gz__park_fd(gz_hub *h, int fd, int ev_events, double timeout);
+
 /* thread.c: gz_run_in_thread, with DROP(arg) run whenever fn(arg) will
  * never run (the call failed first, or gave up before a worker took it). */
 int gz__run_in_thread(gz_fn fn, void *arg, void **value, double timeout,

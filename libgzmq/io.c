@@ -43,6 +43,11 @@ static int wait_fd(int fd, int ev_events, short poll_events, double timeout)
         errno = ETIMEDOUT;
         return -1;
     }
+    return gz__park_fd(h, fd, ev_events, timeout);
+}
+
+int gz__park_fd(gz_hub *h, int fd, int ev_events, double timeout)
+{
     ev_io w;
     ev_io_init(&w, io_cb, fd, ev_events);
     w.data = h->current;

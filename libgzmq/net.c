@@ -50,7 +50,10 @@ static int wait_ready(gz_hub *h, int fd, bool for_write, deadline *d)
         }
     }
     d->waited = true;
-    return for_write ? gz_wait_write(fd, left) : gz_wait_read(fd, left);
+    /* The caller has just seen EAGAIN: no need to ask poll(2) again. */
+    if (gz__enter(h))
+        return -1;
+    return gz__park_fd(h, fd, for_write ? EV_WRITE : EV_READ, left);
 }
 
 /* The common start of every call here: a valid fd and a runnable caller. */
