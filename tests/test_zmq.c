@@ -948,6 +948,127 @@ static void many_pollers_and_readers_on_one_socket(void **state)
     gz_zmq_close(pull);
 }
 
+/* ---- every socket type over every transport ---- */
+
+typedef struct pairing {
+    int bound, connected; /* socket types: the first binds */
+    const char *name;
+} pairing;
+
+static const pairing pairings[] = {
+    {ZMQ_REP, ZMQ_REQ, "REQ/REP"},       {ZMQ_ROUTER, ZMQ_DEALER, "DEALER/ROUTER"},
+    {ZMQ_PUB, ZMQ_SUB, "PUB/SUB"},       {ZMQ_XPUB, ZMQ_XSUB, "XPUB/XSUB"},
+    {ZMQ_PUSH, ZMQ_PULL, "PUSH/PULL"},   {ZMQ_PAIR, ZMQ_PAIR, "PAIR"},
+};
+
+typedef struct exchange {
+    void *a, *b;   /* a bound, b connected */
+    int type;      /* the pairing's bound type */
+    int got;       /* what the waiting side received: 1 = the right bytes */
+    volatile bool done;
+} exchange;
+
+/* The side that waits first: parked in a green recv before anything is
+ * sent, then answers where the pattern has an answer. */
+static void *first_waiter(void *arg)
+{
+    exchange *x = arg;
+    char buf[16] = {0}, id[256];
+    int n = -1;
+    switch (x->type) {
+    case ZMQ_REP:
+    case ZMQ_PAIR:
+        n = gz_zmq_recv(x->a, buf, sizeof buf, 0);
+        if (n == 4 && memcmp(buf, "ping", 4) == 0)
+            n = gz_zmq_send(x->a, "pong", 4, 0);
+        break;
+    case ZMQ_ROUTER: {
+        int idn = gz_zmq_recv(x->a, id, sizeof id, 0);
+        n = gz_zmq_recv(x->a, buf, sizeof buf, 0);
+        if (idn > 0 && n == 4 && memcmp(buf, "ping", 4) == 0 &&
+            gz_zmq_send(x->a, id, (size_t)idn, ZMQ_SNDMORE) == idn)
+            n = gz_zmq_send(x->a, "pong", 4, 0);
+        break;
+    }
+    case ZMQ_XPUB: /* the subscription arrives as a message */
+        n = gz_zmq_recv(x->a, buf, sizeof buf, 0);
+        n = n == 1 && buf[0] == 1 ? 4 : -1;
+        break;
+    default: /* PUB, PUSH: the connected side receives */
+        n = gz_zmq_recv(x->b, buf, sizeof buf, 0);
+        n = n == 4 && memcmp(buf, "ping", 4) == 0 ? 4 : -1;
+        break;
+    }
+    x->got = n == 4;
+    x->done = true;
+    return NULL;
+}
+
+static int exchange_once(const pairing *p, const char *transport, int i)
+{
+    char ep[256];
+    if (strcmp(transport, "tcp") == 0)
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:*");
+    else if (strcmp(transport, "ipc") == 0)
+        snprintf(ep, sizeof ep, "ipc:///tmp/gzmq-test-%d-%d", (int)getpid(), i);
+    else
+        snprintf(ep, sizeof ep, "inproc://pairing-%d", i);
+    exchange x = {.a = sock(p->bound), .b = sock(p->connected), .type = p->bound};
+    if (p->connected == ZMQ_SUB)
+        zmq_setsockopt(x.b, ZMQ_SUBSCRIBE, "", 0);
+    size_t len = sizeof ep;
+    if (zmq_bind(x.a, ep) != 0 || zmq_getsockopt(x.a, ZMQ_LAST_ENDPOINT, ep, &len) != 0 ||
+        zmq_connect(x.b, ep) != 0)
+        return -1;
+    gz_greenlet *g = gz_spawn(first_waiter, &x);
+    gz_yield(); /* it is parked in its recv now */
+    int ok = 0;
+    char buf[16];
+    switch (p->bound) {
+    case ZMQ_REP:
+    case ZMQ_ROUTER:
+    case ZMQ_PAIR:
+        ok = gz_zmq_send(x.b, "ping", 4, 0) == 4 &&
+             gz_zmq_recv(x.b, buf, sizeof buf, 0) == 4 && memcmp(buf, "pong", 4) == 0;
+        break;
+    case ZMQ_XPUB: {
+        char sub = 1;
+        ok = gz_zmq_send(x.b, &sub, 1, 0) == 1;
+        break;
+    }
+    default: /* PUB drops until the subscription arrives: repeat */
+        ok = 1;
+        for (int k = 0; k < 5000 && !x.done; k++) {
+            gz_zmq_send(x.a, "ping", 4, 0);
+            gz_sleep(0.001);
+        }
+        break;
+    }
+    ok = ok && gz_join(g, 5.0) == 0 && x.got;
+    gz_release(g);
+    gz_zmq_close(x.a);
+    gz_zmq_close(x.b);
+    if (strncmp(ep, "ipc://", 6) == 0)
+        unlink(ep + 6); /* libzmq leaves the socket file behind */
+    return ok ? 0 : -1;
+}
+
+static void every_socket_type_works_over_inproc_ipc_and_tcp(void **state)
+{
+    (void)state;
+    static const char *transports[] = {"inproc", "ipc", "tcp"};
+    int i = 0, failed = 0;
+    for (size_t t = 0; t < 3; t++) {
+        for (size_t p = 0; p < sizeof pairings / sizeof pairings[0]; p++, i++) {
+            if (exchange_once(&pairings[p], transports[t], i) != 0) {
+                fprintf(stderr, "%s over %s failed\n", pairings[p].name, transports[t]);
+                failed++;
+            }
+        }
+    }
+    assert_int_equal(failed, 0);
+}
+
 int main(void)
 {
     gz_test_watchdog(240);
@@ -973,6 +1094,7 @@ int main(void)
         T(pub_sub_delivers_by_topic_to_several_subscribers),
         T(poll_waits_on_sockets_and_a_pipe),
         T(many_pollers_and_readers_on_one_socket),
+        T(every_socket_type_works_over_inproc_ipc_and_tcp),
 #undef T
     };
     return cmocka_run_group_tests_name("zmq", tests, NULL, NULL);
