@@ -3,7 +3,11 @@
  * Binds a PULL socket, collects the IDs of N finished tasks from the
  * workers, checks that every ID in 0..N-1 arrives exactly once, prints the
  * time from the first result to the last and exits 0 (1 if an ID was
- * missing, repeated or unknown, or it was interrupted). */
+ * missing, repeated or unknown, or it was interrupted).
+ *
+ * With --reliable --ventilator ENDPOINT, repeated ids are expected (tasks
+ * done again after a requeue): they are dropped and counted, and every
+ * result is acknowledged to the ventilator (see run_reliable below). */
 #include <gzmq.h>
 #include <stdbool.h>
 #include <stdio.h>

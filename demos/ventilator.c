@@ -6,7 +6,12 @@
  * messages round-robin to the peers it has *now*, so a worker that connects
  * a moment late would get nothing. A socket monitor reports each completed
  * handshake; after the K-th, reading ZMQ_EVENTS makes the socket attach
- * every pipe that is ready, and the tasks spread evenly. */
+ * every pipe that is ready, and the tasks spread evenly.
+ *
+ * With --reliable it is a ROUTER instead, the broker of a Paranoid Pirate
+ * pipeline: it hands tasks to workers that ask for them, watches their
+ * heartbeats, requeues a dead worker's tasks, and exits once the sink has
+ * acknowledged every task (see run_reliable below and the README). */
 #include <gzmq.h>
 #include <stdbool.h>
 #include <stdint.h>

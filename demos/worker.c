@@ -4,7 +4,11 @@
  * (each in its own greenlet; the work is a cooperative sleep standing in for
  * I/O-bound work), and pushes each finished task's ID to the sink. All C
  * greenlets share one PULL and one PUSH socket. Runs until SIGINT or
- * SIGTERM, then prints how many tasks it did and exits 0. */
+ * SIGTERM, then prints how many tasks it did and exits 0.
+ *
+ * With --reliable it asks a --reliable ventilator for tasks through a
+ * DEALER, heartbeats, and reconnects with backoff when the ventilator falls
+ * silent (see run_reliable below and the README). */
 #include <gzmq.h>
 #include <stdbool.h>
 #include <stdio.h>

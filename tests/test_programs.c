@@ -87,6 +87,10 @@ static void bad_arguments_exit_2_with_a_message(void **state)
         {"worker", "--pull tcp://127.0.0.1:1 --push tcp://127.0.0.1:2 --concurrency x"},
         {"sink", "--tasks 5"},                       /* no --bind */
         {"sink", "--bind tcp://127.0.0.1:* --tasks 0"},
+        {"sink", "--bind tcp://127.0.0.1:* --tasks 5 --reliable"}, /* no --ventilator */
+        {"sink", "--bind tcp://127.0.0.1:* --tasks 5 --ventilator tcp://127.0.0.1:1"},
+        {"worker", "--pull tcp://127.0.0.1:1 --push tcp://127.0.0.1:2 --reliable=yes"},
+        {"ventilator", "--bind tcp://127.0.0.1:* --tasks 10 --ms 1 --reliable 1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char cmd[512], *out = NULL;

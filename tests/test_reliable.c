@@ -7,6 +7,9 @@
  *     10.77.2.0/24, which exist only inside the namespaces this test
  *     creates and removes); one worker's link is taken down mid-run. Needs
  *     root and `ip netns`; skipped otherwise.
+ * and, first, the sink's half of the protocol (ACKs, dropped repeats,
+ * FINISHED) spoken to by the test itself. After the kill, the surviving
+ * workers must reconnect to a new ventilator and do a second run.
  * Either way every task id must reach the sink exactly once (the sink's exit
  * status and summary), the ventilator must report the lost worker and a
  * requeue of its tasks, and every program must exit 0. Nothing is timed but
@@ -264,9 +267,84 @@ static void kill_one_of_three_workers_nothing_lost(void **state)
            detected - killed);
     assert_true(detected >= killed); /* not declared dead before it died */
     pid_t live[2] = {w[0], w[2]};
-    check_run(5000, sink, vent, live, 2);
+    check_run(5000, sink, vent, live, 0); /* the workers stay for round two */
     dump("ventilator");
     dump("sink");
+
+    /* Round two: the ventilator is gone; the surviving workers notice (its
+     * heartbeats stop, or the new one tells them to RESET) and come back
+     * in a new session to a new ventilator and sink on the same endpoints. */
+    vent = start(NULL, "ventilator", "ventilator", "--reliable", "--bind", vep[0],
+                 "--tasks", "1000", "--ms", "10", "--workers", "2", NULL);
+    await_line("ventilator", "^gzmq-ventilator: bound to ", NULL, 0);
+    sink = start(NULL, "sink", "sink", "--reliable", "--bind", sep[0], "--tasks", "1000",
+                 "--ventilator", vep[0], NULL);
+    assert_int_equal(wait_exit(sink, STEP_LIMIT), 0);
+    assert_true(find_line("sink", "^gzmq-sink: 1000 tasks, each exactly once", NULL, 0));
+    assert_int_equal(wait_exit(vent, STEP_LIMIT), 0);
+    assert_true(find_line("ventilator", "^gzmq-ventilator: 1000 tasks done, confirmed by the "
+                                        "sink, in [0-9.]+ s; [0-9]+ dispatches, 0 workers lost",
+                          NULL, 0));
+    for (int i = 0; i < 3; i += 2) {
+        char name[16];
+        snprintf(name, sizeof name, "worker%d", i + 1);
+        assert_true(find_line(name, "^gzmq-worker: session [^:]+-2: ready", NULL, 0));
+        kill(w[i], SIGTERM);
+        assert_int_equal(wait_exit(w[i], STEP_LIMIT), 0);
+        dump(name);
+    }
+}
+
+/* The sink's half of the protocol, spoken to by this test: every result is
+ * acknowledged (repeats too), repeats are dropped and counted, and after the
+ * last new id the sink waits for FINISHED. */
+static void sink_acknowledges_each_result_and_drops_repeats(void **state)
+{
+    (void)state;
+    void *ctx = gz_zmq_context();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER), *push = zmq_socket(ctx, ZMQ_PUSH);
+    int zero = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(push, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
+    char vep[128], sep[1][128];
+    size_t len = sizeof vep;
+    assert_int_equal(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, vep, &len), 0);
+    pid_t sink = start(NULL, "sink", "sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
+                       "--tasks", "10", "--ventilator", vep, NULL);
+    await_line("sink", "^gzmq-sink: bound to (.+)$", sep, 1);
+    assert_int_equal(zmq_connect(push, sep[0]), 0);
+    static const char *const ids[] = {"0", "1", "2", "3", "2", "4", "5", "0", "6", "7",
+                                      "8", "9", "9"};
+    size_t n = sizeof ids / sizeof *ids;
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(gz_zmq_send(push, ids[i], strlen(ids[i]), 0), (int)strlen(ids[i]));
+    unsigned char peer[256];
+    int plen = 0;
+    long acked[10] = {0};
+    for (size_t i = 0; i < n; i++) {
+        char text[32];
+        plen = gz_zmq_recv(router, peer, sizeof peer, 0);
+        assert_true(plen > 0);
+        int k = gz_zmq_recv(router, text, sizeof text - 1, 0);
+        assert_true(k > 0);
+        text[k] = 0;
+        long id;
+        assert_int_equal(sscanf(text, "ACK %ld", &id), 1);
+        assert_true(id >= 0 && id < 10);
+        acked[id]++;
+    }
+    for (int id = 0; id < 10; id++)
+        assert_int_equal(acked[id], id == 0 || id == 2 || id == 9 ? 2 : 1);
+    assert_int_equal(wait_exit(sink, 0.2), -1); /* still waiting for FINISHED */
+    assert_int_equal(gz_zmq_send(router, peer, (size_t)plen, ZMQ_SNDMORE), plen);
+    assert_int_equal(gz_zmq_send(router, "FINISHED", 8, 0), 8);
+    assert_int_equal(wait_exit(sink, STEP_LIMIT), 0);
+    assert_true(find_line("sink", "^gzmq-sink: 3 repeated results dropped", NULL, 0));
+    assert_true(find_line("sink", "^gzmq-sink: 10 tasks, each exactly once", NULL, 0));
+    assert_false(find_line("sink", "did not say FINISHED", NULL, 0));
+    gz_zmq_close(router);
+    gz_zmq_close(push);
 }
 
 /* Run "ip ARGS": true on success. */
@@ -342,6 +420,9 @@ static void workers_on_other_hosts_one_link_cut_nothing_lost(void **state)
     assert_true(ip("-n %s link set vw down", T.ns[1]));
     double detected = check_lost(sess[0]);
     printf("worker %s cut off; the ventilator noticed %.2f s later\n", sess[0], detected - cut);
+    /* and the worker noticed the ventilator's silence and tries again */
+    await_line("worker1", "^gzmq-worker: session [^:]+: the ventilator is silent", NULL, 0);
+    await_line("worker1", "^gzmq-worker: reconnecting in [0-9]+ s$", NULL, 0);
     check_run(3000, sink, vent, w, 2);
     dump("ventilator");
     dump("sink");
@@ -352,6 +433,8 @@ int main(void)
 {
     gz_test_watchdog(240);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(sink_acknowledges_each_result_and_drops_repeats,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(kill_one_of_three_workers_nothing_lost, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(workers_on_other_hosts_one_link_cut_nothing_lost,
