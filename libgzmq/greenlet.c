@@ -33,11 +33,20 @@ static gz_greenlet *create(gz_fn fn, void *arg)
         h->free_greenlets_len--;
         g = GZ_CONTAINER(n, gz_greenlet, node);
     } else if ((g = malloc(sizeof *g))) {
+        /* What a struct holds again whenever it is freed: empty lists, no
+         * timer armed, unlinked nodes (gz__greenlet_free's invariants). */
         g->stack.map = NULL;
+        g->timer.idx = 0;
+        g->timer.cb = gz__greenlet_timer_cb;
+        g->all.next = g->all.prev = NULL;
+        gz__list_init(&g->joiners);
+        gz__list_init(&g->links);
+        gz__list_init(&g->timeouts);
     } else {
         errno = ENOMEM;
         return NULL;
     }
+    g->node.next = g->node.prev = NULL;
     /* Field by field: a recycled struct is warm, and this beats memset. */
     g->state = GZ_NEW;
     g->wake_code = 0;
@@ -56,18 +65,11 @@ static gz_greenlet *create(gz_fn fn, void *arg)
     g->defname[0] = 0;
     g->id = h->next_id++;
     g->keeps_stack = false;
-    g->timer.idx = 0;
-    g->timer.cb = gz__greenlet_timer_cb;
-    g->node.next = g->node.prev = NULL;
-    g->all.next = g->all.prev = NULL;
 #ifdef GZ_ASAN
     g->asan_fake = NULL;
     g->asan_lo = NULL;
     g->asan_size = 0;
 #endif
-    gz__list_init(&g->joiners);
-    gz__list_init(&g->links);
-    gz__list_init(&g->timeouts);
     return g;
 }
 
@@ -80,6 +82,10 @@ void gz__greenlet_free(gz_greenlet *g)
     gz_list *n;
     while ((n = gz__list_pop(&g->links))) /* never started, never ended */
         free(GZ_CONTAINER(n, link_node, node));
+    /* Joiners of a never-started greenlet released under them: it will
+     * never end, so they are let go as if it had been killed. */
+    if (GZ_UNLIKELY(!gz__list_empty(&g->joiners)))
+        gz__wake_all(&g->joiners, ECANCELED);
     if (g->name)
         free(g->name);
     if (g->err.message)
@@ -233,7 +239,8 @@ static void finish(gz_hub *h, gz_greenlet *g, void *value)
 {
     g->value = value;
     g->state = GZ_DEAD;
-    gz__timeouts_disarm(g);
+    if (GZ_UNLIKELY(!gz__list_empty(&g->timeouts)))
+        gz__timeouts_disarm(g);
     if (!gz__list_empty(&g->joiners))
         gz__wake_all(&g->joiners, 0);
     if (!gz__list_empty(&g->links)) {

@@ -158,7 +158,11 @@ int gz__stack_get(gz_stack *s, size_t size);
 void gz__stack_put(gz_stack *s);
 void gz__stack_cache_drain(void);
 /* Make a stack whose greenlet ended ready for another one (ASan). */
+#ifdef GZ_ASAN
 void gz__stack_reset(gz_stack *s);
+#else
+static inline void gz__stack_reset(gz_stack *s) { (void)s; }
+#endif
 /* Install the guard-page SIGSEGV handler and this thread's alternate
  * signal stack (idempotent per thread). */
 void gz__stack_guard_init(void);

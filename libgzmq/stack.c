@@ -235,16 +235,14 @@ int gz__stack_get(gz_stack *s, size_t size)
     return 0;
 }
 
+#ifdef GZ_ASAN
 void gz__stack_reset(gz_stack *s)
 {
-#ifdef GZ_ASAN
     /* A greenlet that ended through gz_exit/gz_fail left its frames
      * poisoned; the next one must start from a clean stack. */
     ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
-#else
-    (void)s;
-#endif
 }
+#endif
 
 void gz__stack_put(gz_stack *s)
 {
