@@ -252,7 +252,7 @@ static void kill_one_of_three_workers_nothing_lost(void **state)
     await_line("sink", "^gzmq-sink: bound to (.+)$", sep, 1);
     pid_t w[3];
     for (int i = 0; i < 3; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "worker%d", i + 1);
         w[i] = start(NULL, name, "worker", "--reliable", "--pull", vep[0], "--push", sep[0],
                      "--concurrency", "5", NULL);
@@ -286,7 +286,7 @@ static void kill_one_of_three_workers_nothing_lost(void **state)
                                         "sink, in [0-9.]+ s; [0-9]+ dispatches, 0 workers lost",
                           NULL, 0));
     for (int i = 0; i < 3; i += 2) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "worker%d", i + 1);
         assert_true(find_line(name, "^gzmq-worker: session [^:]+-2: ready", NULL, 0));
         kill(w[i], SIGTERM);
@@ -406,7 +406,7 @@ static void workers_on_other_hosts_one_link_cut_nothing_lost(void **state)
     await_line("sink", "^gzmq-sink: bound to ", NULL, 0);
     pid_t w[2];
     for (int k = 1; k <= 2; k++) {
-        char name[16], pull[64], push[64];
+        char name[32], pull[64], push[64];
         snprintf(name, sizeof name, "worker%d", k);
         snprintf(pull, sizeof pull, "tcp://10.77.%d.1:5557", k);
         snprintf(push, sizeof push, "tcp://10.77.%d.1:5558", k);
