@@ -353,6 +353,25 @@ static void releasing_a_never_started_greenlet_drops_its_links(void **state)
     assert_int_equal(link_calls, 0);
 }
 
+static void *join_forever(void *arg)
+{
+    int rc = gz_join((gz_greenlet *)arg, GZ_FOREVER);
+    return GZ_PTR(rc == 0 ? 0 : errno);
+}
+
+static void joiners_of_a_released_never_started_greenlet_are_let_go(void **state)
+{
+    (void)state;
+    gz_greenlet *never = gz_greenlet_new(mark_ran, NULL);
+    gz_greenlet *j = gz_spawn(join_forever, never);
+    gz_yield(); /* j waits on NEVER */
+    gz_release(never);
+    void *v;
+    assert_int_equal(gz_get(j, &v, 1.0), 0);
+    assert_int_equal(GZ_INT(v), ECANCELED);
+    gz_release(j);
+}
+
 static void *kill_target(void *arg)
 {
     return GZ_PTR(gz_kill((gz_greenlet *)arg, GZ_FOREVER));
@@ -432,6 +451,7 @@ int main(void)
         cmocka_unit_test(unobserved_failures_are_reported_once),
         cmocka_unit_test(killall_ends_every_greenlet),
         cmocka_unit_test(releasing_a_never_started_greenlet_drops_its_links),
+        cmocka_unit_test(joiners_of_a_released_never_started_greenlet_are_let_go),
         cmocka_unit_test(joining_oneself_is_edeadlk),
         cmocka_unit_test(joinall_counts_what_ended_on_timeout),
     };
