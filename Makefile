@@ -116,7 +116,7 @@ demos: $(TUTORIALS) $(PROGRAMS)
 $(BUILD)/demos/tutorial/%: demos/tutorial/%.c $(STATIC) $(HEADERS) | $(BUILD)/demos/tutorial
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
-$(BUILD)/bin/gzmq-%: demos/%.c $(DEMO_COMMON) $(STATIC) $(HEADERS) | $(BUILD)/bin
+$(BUILD)/bin/gzmq-%: demos/%.c $(DEMO_COMMON) $(wildcard demos/common/*.h) $(STATIC) $(HEADERS) | $(BUILD)/bin
 	$(CC) $(ALL_CPPFLAGS) -Idemos $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DEMO_COMMON) $(STATIC) $(LIBS)
 
 # Programs that need more than the library: their own libraries.
