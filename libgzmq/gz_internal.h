@@ -335,18 +335,51 @@ static inline int gz__check_timeout(double t)
  * the code (ETIMEDOUT, ECANCELED, EDEADLK, or what the waker passed). The
  * caller unlinks its waiter node afterwards if it is still linked. */
 int gz__park(gz_hub *h, double timeout);
-/* Make a parked G ready with CODE (0 = success); no-op unless parked.
- * Never switches. */
-void gz__wake(gz_greenlet *g, int code);
-/* Wake the first waiter of LIST (unlinking it) with CODE; false if empty. */
-bool gz__wake_one(gz_list *list, int code);
-/* Wake and unlink every waiter of LIST with CODE. */
-void gz__wake_all(gz_list *list, int code);
+
 /* Count a green call that completed without waiting; after about a thousand
  * in a row, yield once so a busy greenlet cannot starve the others. */
 void gz__no_wait(gz_hub *h);
-/* Append G to the run queue (state READY). */
-void gz__make_ready(gz_hub *h, gz_greenlet *g);
+void gz__idle_start(gz_hub *h);
+/* Append G to the run queue (state READY). Never switches. */
+static inline void gz__make_ready(gz_hub *h, gz_greenlet *g)
+{
+    g->state = GZ_READY;
+    gz__list_push(&h->runq, &g->node);
+    /* The application may be running the loop itself with main outside any
+     * green call: then only an idle watcher can get the greenlet going. */
+    if (GZ_UNLIKELY(!h->idle_on) && h->current == &h->main &&
+        h->main.state == GZ_RUNNING && !h->polling && !h->driving)
+        gz__idle_start(h);
+}
+/* Make a parked G ready with CODE (0 = success); no-op unless parked.
+ * Never switches. */
+static inline void gz__wake(gz_greenlet *g, int code)
+{
+    if (g->state != GZ_PARKED)
+        return;
+    /* While a shutdown started by a greenlet runs, main's wait ends only
+     * with the ECANCELED that gz__live_ended delivers. */
+    if (GZ_UNLIKELY(g->hub->shutdown) && g->is_main &&
+        !g->hub->shutdown_by_main)
+        return;
+    g->wake_code = code;
+    gz__make_ready(g->hub, g);
+}
+/* Wake the first waiter of LIST (unlinking it) with CODE; false if empty. */
+static inline bool gz__wake_one(gz_list *list, int code)
+{
+    gz_list *n = gz__list_pop(list);
+    if (!n)
+        return false;
+    gz__wake(GZ_CONTAINER(n, gz_waiter, node)->g, code);
+    return true;
+}
+/* Wake and unlink every waiter of LIST with CODE. */
+static inline void gz__wake_all(gz_list *list, int code)
+{
+    while (gz__wake_one(list, code))
+        ;
+}
 /* Keep the loop from counting as idle while a pending event exists that a
  * watcher outside libev will deliver (thread pool jobs): ev_ref / ev_unref. */
 void gz__hold(gz_hub *h);

@@ -305,17 +305,10 @@ _Noreturn void gz__exit_switch(gz_hub *h)
 
 /* ---- ready queue, parking and waking ---- */
 
-void gz__make_ready(gz_hub *h, gz_greenlet *g)
+void gz__idle_start(gz_hub *h)
 {
-    g->state = GZ_READY;
-    gz__list_push(&h->runq, &g->node);
-    /* The application may be running the loop itself with main outside any
-     * green call: then only an idle watcher can get the greenlet going. */
-    if (GZ_UNLIKELY(!h->idle_on) && h->current == &h->main &&
-        h->main.state == GZ_RUNNING && !h->polling && !h->driving) {
-        h->idle_on = true;
-        ev_idle_start(h->loop, &h->idle);
-    }
+    h->idle_on = true;
+    ev_idle_start(h->loop, &h->idle);
 }
 
 static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -342,33 +335,6 @@ static void wake(gz_greenlet *g, int code)
 {
     g->wake_code = code;
     gz__make_ready(g->hub, g);
-}
-
-void gz__wake(gz_greenlet *g, int code)
-{
-    if (g->state != GZ_PARKED)
-        return;
-    /* While a shutdown started by a greenlet runs, main's wait ends only
-     * with the ECANCELED that gz__live_ended delivers. */
-    if (GZ_UNLIKELY(g->hub->shutdown) && g->is_main &&
-        !g->hub->shutdown_by_main)
-        return;
-    wake(g, code);
-}
-
-bool gz__wake_one(gz_list *list, int code)
-{
-    gz_list *n = gz__list_pop(list);
-    if (!n)
-        return false;
-    gz__wake(GZ_CONTAINER(n, gz_waiter, node)->g, code);
-    return true;
-}
-
-void gz__wake_all(gz_list *list, int code)
-{
-    while (gz__wake_one(list, code))
-        ;
 }
 
 int gz__enter_slow(gz_hub *h)
