@@ -72,10 +72,6 @@ int gz_event_wait(gz_event *e, double timeout)
         gz__no_wait(h);
         return 0;
     }
-    if (timeout == 0) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
     gz_waiter w = {.g = h->current};
     return gz__wait_on(h, &e->waiters, &w, timeout);
 }

@@ -57,10 +57,15 @@ static inline bool gz__usable(const void *obj)
 }
 
 /* Park the current greenlet on LIST with W (already filled) and unlink it
- * afterwards. Returns gz__park's result. */
+ * afterwards. Returns gz__park's result; -1 ETIMEDOUT at once for a zero
+ * timeout (a call that would have to wait). */
 static inline int gz__wait_on(gz_hub *h, gz_list *list, gz_waiter *w,
                               double timeout)
 {
+    if (timeout == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
     gz__list_push(list, &w->node);
     int rc = gz__park(h, timeout < 0 ? -1.0 : timeout);
     gz__list_remove(&w->node);

@@ -67,10 +67,6 @@ static int take_slot(gz_pool *p, double timeout)
         p->used++;
         return 0;
     }
-    if (timeout == 0) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
     gz_waiter w = {.g = h->current};
     if (gz__wait_on(h, &p->slot_waiters, &w, timeout) != 0)
         return -1;
@@ -216,10 +212,6 @@ int gz_pool_join(gz_pool *p, double timeout)
         gz__no_wait(h);
         return 0;
     }
-    if (timeout == 0) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
     gz_waiter w = {.g = h->current};
     return gz__wait_on(h, &p->joiners, &w, timeout);
 }
@@ -271,10 +263,6 @@ int gz_pool_wait_available(gz_pool *p, double timeout)
     if (p->size == 0 || p->used < p->size) {
         gz__no_wait(h);
         return 0;
-    }
-    if (timeout == 0) {
-        errno = ETIMEDOUT;
-        return -1;
     }
     gz_waiter w = {.g = h->current};
     return gz__wait_on(h, &p->avail_waiters, &w, timeout);
@@ -497,10 +485,6 @@ static int next_outcome(gz_imap *it, void **value, int *code, double timeout)
         *code = it->out[i].code;
         gz__no_wait(h);
         return 0;
-    }
-    if (timeout == 0) {
-        errno = ETIMEDOUT;
-        return -1;
     }
     gz_waiter w = {.g = h->current};
     if (gz__wait_on(h, &it->waiters, &w, timeout) != 0)

@@ -415,10 +415,6 @@ int gz_queue_join(gz_queue *q, double timeout)
         gz__no_wait(h);
         return 0;
     }
-    if (timeout == 0) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
     gz_waiter w = {.g = h->current};
     return gz__wait_on(h, &q->joiners, &w, timeout);
 }

@@ -99,10 +99,6 @@ static int wait_outcome(gz_result *r, void **value, int *code, double timeout)
         *code = r->failed ? r->err.code : 0;
         return 0;
     }
-    if (timeout == 0) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
     gz_waiter w = {.g = h->current};
     if (gz__wait_on(h, &r->waiters, &w, timeout) != 0)
         return -1;

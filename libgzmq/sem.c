@@ -60,10 +60,6 @@ int gz_sem_acquire(gz_sem *s, double timeout)
         gz__no_wait(h);
         return 0;
     }
-    if (timeout == 0) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
     gz_waiter w = {.g = h->current};
     return gz__wait_on(h, &s->waiters, &w, timeout); /* 0: a unit was handed over */
 }
