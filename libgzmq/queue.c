@@ -340,10 +340,6 @@ int gz_queue_peek(gz_queue *q, void **item, double timeout)
             errno = EPIPE;
             return -1;
         }
-        if (timeout == 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
         gz_waiter w = {.g = h->current};
         if (gz__wait_on(h, &q->peekers, &w, timeout) != 0)
             return -1;
