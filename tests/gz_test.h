@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -40,6 +41,55 @@ static inline void gz_test_watchdog(unsigned seconds)
 {
     signal(SIGALRM, gz_test_watchdog_fired);
     alarm(seconds);
+}
+
+/* Run body(arg) in a forked child whose stderr goes to BUF (up to LEN - 1
+ * bytes, NUL-terminated; the rest is read and dropped); the child exits 0
+ * if BODY returns. Returns the child's wait status, -1 if it could not run. */
+static inline int gz_test_child(void (*body)(void *), void *arg, char *buf,
+                                size_t len)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        body(arg);
+        _exit(0);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t n;
+    char scratch[512];
+    while ((n = got < len - 1 ? read(p[0], buf + got, len - 1 - got)
+                              : read(p[0], scratch, sizeof scratch)) > 0)
+        if (got < len - 1)
+            got += (size_t)n;
+    buf[got] = 0;
+    close(p[0]);
+    int status = -1;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return status;
+}
+
+static inline void gz_test_exec_argv(void *argv)
+{
+    char **a = argv;
+    execv(a[0], a);
+    _exit(127);
+}
+
+/* gz_test_child for a fresh exec of PROGRAM ARG: a test that needs the real
+ * signal dispositions (cmocka replaces them during tests) runs in one. */
+static inline int gz_test_exec(const char *program, const char *arg, char *buf,
+                               size_t len)
+{
+    char *argv[] = {(char *)program, (char *)arg, NULL};
+    return gz_test_child(gz_test_exec_argv, argv, buf, len);
 }
 
 #define GZ_INT(p) ((int)(intptr_t)(p))

@@ -1,6 +1,4 @@
 /* greenlet.c: spawn, start, join, get, kill, links, state, failures. */
-#include <sys/wait.h>
-
 #include "gz_test.h"
 
 static char trace[256];
@@ -287,31 +285,9 @@ static void a_link_may_release_the_greenlet(void **state)
     assert_int_equal(calls, 1);
 }
 
-/* Run BODY in a child process and return what it wrote on stderr. */
-static void stderr_of(void (*body)(void), char *buf, size_t len)
+static void fail_unobserved(void *arg)
 {
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        body();
-        _exit(0);
-    }
-    close(p[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n < len - 1 && (r = read(p[0], buf + n, len - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = 0;
-    close(p[0]);
-    int status;
-    waitpid(pid, &status, 0);
-}
-
-static void fail_unobserved(void)
-{
+    (void)arg;
     gz_greenlet *g = gz_spawn(failing, NULL);
     gz_set_name(g, "loser");
     gz_join(g, 1.0);
@@ -321,8 +297,9 @@ static void fail_unobserved(void)
     gz_sleep(0.01);
 }
 
-static void fail_observed(void)
+static void fail_observed(void *arg)
 {
+    (void)arg;
     gz_greenlet *g = gz_spawn(failing, NULL);
     gz_get(g, NULL, 1.0);
     gz_release(g);
@@ -332,13 +309,13 @@ static void unobserved_failures_are_reported_once(void **state)
 {
     (void)state;
     char buf[2048];
-    stderr_of(fail_unobserved, buf, sizeof buf);
+    gz_test_child(fail_unobserved, NULL, buf, sizeof buf);
     const char *first = strstr(buf, "greenlet loser failed with error 71");
     assert_non_null(first);
     assert_non_null(strstr(first, "You fail at failing."));
     assert_null(strstr(first + 1, "greenlet loser failed")); /* once */
     assert_non_null(strstr(buf, "greenlet Greenlet-"));
-    stderr_of(fail_observed, buf, sizeof buf);
+    gz_test_child(fail_observed, NULL, buf, sizeof buf);
     assert_string_equal(buf, "");
 }
 

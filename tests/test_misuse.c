@@ -653,24 +653,8 @@ static void dead_objects_abort_with_their_name(void **state)
 {
     (void)state;
     for (size_t d = 0; d < sizeof deaths / sizeof deaths[0]; d++) {
-        int p[2];
-        assert_int_equal(pipe(p), 0);
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid == 0) {
-            dup2(p[1], 2);
-            execl(self_path, self_path, deaths[d].arg, (char *)NULL);
-            _exit(127);
-        }
-        close(p[1]);
-        char buf[1024] = {0};
-        size_t len = 0;
-        ssize_t n;
-        while ((n = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
-            len += (size_t)n;
-        close(p[0]);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
+        char buf[1024];
+        int status = gz_test_exec(self_path, deaths[d].arg, buf, sizeof buf);
         void *obj = NULL;
         assert_int_equal(sscanf(buf, "object %p", &obj), 1);
         char want[256];

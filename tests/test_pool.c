@@ -1,7 +1,5 @@
 /* pool.c: pools and groups, slots, join, kill, add, wait_available, map,
  * imap, imap_unordered, determinism, free. */
-#include <sys/wait.h>
-
 #include "gz_test.h"
 
 static gz_pool *pool;
@@ -517,31 +515,22 @@ static void *fails_loudly(void *arg)
 
 /* The pool's own bookkeeping link does not count as observing a failure:
  * a released, unobserved member failure is still reported on stderr. */
+static void release_a_failing_member(void *arg)
+{
+    (void)arg;
+    gz_pool *pool = gz_pool_new(2);
+    gz_greenlet *g = gz_pool_spawn(pool, fails_loudly, NULL);
+    gz_release(g);
+    gz_pool_join(pool, 1.0);
+    gz_pool_free(pool);
+}
+
 static void unobserved_member_failure_is_still_reported(void **state)
 {
     (void)state;
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        gz_pool *pool = gz_pool_new(2);
-        gz_greenlet *g = gz_pool_spawn(pool, fails_loudly, NULL);
-        gz_release(g);
-        gz_pool_join(pool, 1.0);
-        gz_pool_free(pool);
-        _exit(0);
-    }
-    close(p[1]);
-    char buf[1024] = {0};
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    close(p[0]);
-    int status;
-    waitpid(pid, &status, 0);
+    char buf[1024];
+    int status = gz_test_child(release_a_failing_member, NULL, buf, sizeof buf);
+    assert_true(WIFEXITED(status));
     assert_non_null(strstr(buf, "failed with error 5"));
     assert_non_null(strstr(buf, "nobody looked"));
 }

@@ -1,6 +1,4 @@
 /* stack.c: guarded stacks, recycling, and the overflow report. */
-#include <sys/wait.h>
-
 #include "gz_test.h"
 
 static int depth(int n)
@@ -95,28 +93,19 @@ static int unguarded_child(void)
     return 0;
 }
 
+static void exec_unguarded(void *arg)
+{
+    (void)arg;
+    setenv("GZ_GUARDED_STACKS", "5", 1);
+    execl(self_path, self_path, "--unguarded", (char *)NULL);
+    _exit(127);
+}
+
 static void stacks_past_the_map_budget_are_unguarded_and_said_so(void **state)
 {
     (void)state;
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        setenv("GZ_GUARDED_STACKS", "5", 1);
-        execl(self_path, self_path, "--unguarded", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char buf[2048] = {0};
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    close(p[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char buf[2048];
+    int status = gz_test_child(exec_unguarded, NULL, buf, sizeof buf);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     const char *w = strstr(buf, "further stacks have no guard page");
@@ -127,24 +116,8 @@ static void stacks_past_the_map_budget_are_unguarded_and_said_so(void **state)
 static void overflow_is_named_before_abort(void **state)
 {
     (void)state;
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        execl(self_path, self_path, "--overflow", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char buf[1024] = {0};
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    close(p[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char buf[1024];
+    int status = gz_test_exec(self_path, "--overflow", buf, sizeof buf);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
     assert_non_null(strstr(buf, "greenlet deep-thinker overflowed its 65536-byte stack"));
