@@ -92,6 +92,42 @@ static inline int gz_test_exec(const char *program, const char *arg, char *buf,
     return gz_test_child(gz_test_exec_argv, argv, buf, len);
 }
 
+/* Start ARGV[0] with ARGV, its stdout to a pipe, and return the port of the
+ * first line it prints of the form "... port N" (what the programs that
+ * bind port 0 announce); -1 if none. *PID gets the child to stop. */
+static inline int gz_test_start_announcing(char *const argv[], pid_t *pid)
+{
+    int out[2];
+    if (pipe(out) < 0)
+        return -1;
+    fflush(NULL);
+    *pid = fork();
+    if (*pid < 0)
+        return -1;
+    if (*pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[256] = {0};
+    size_t got = 0;
+    while (got < sizeof line - 1 && !strchr(line, '\n')) {
+        ssize_t r = read(out[0], line + got, sizeof line - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(out[0]);
+    const char *p = strstr(line, " port ");
+    if (!p) {
+        fprintf(stderr, "no port announced by %s: '%s'\n", argv[0], line);
+        return -1;
+    }
+    return atoi(p + 6);
+}
+
 #define GZ_INT(p) ((int)(intptr_t)(p))
 #define GZ_PTR(i) ((void *)(intptr_t)(i))
 

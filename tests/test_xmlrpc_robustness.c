@@ -42,38 +42,16 @@ static int fd_count(pid_t pid)
 static int start_server(void **state)
 {
     (void)state;
-    int out[2];
-    if (pipe(out) < 0)
+    char maxc[16];
+    snprintf(maxc, sizeof maxc, "%d", MAX_CONNECTIONS);
+    char *argv[] = {(char *)server_bin, "--host", "127.0.0.1", "--port", "0",
+                    "--max-connections", maxc, "--idle-timeout", "0.5",
+                    "--request-timeout", "0.5", NULL};
+    server_port = gz_test_start_announcing(argv, &server_pid);
+    if (server_port <= 0)
         return -1;
-    server_pid = fork();
-    if (server_pid < 0)
-        return -1;
-    if (server_pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        char maxc[16];
-        snprintf(maxc, sizeof maxc, "%d", MAX_CONNECTIONS);
-        execl(server_bin, server_bin, "--host", "127.0.0.1", "--port", "0",
-              "--max-connections", maxc, "--idle-timeout", "0.5", "--request-timeout",
-              "0.5", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[128] = {0};
-    size_t got = 0;
-    while (got < sizeof line - 1 && !strchr(line, '\n')) {
-        ssize_t r = read(out[0], line + got, sizeof line - 1 - got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(out[0]);
-    const char *p = strstr(line, " port ");
-    if (!p)
-        return -1;
-    server_port = atoi(p + 6);
     server_fds = fd_count(server_pid);
-    return server_port > 0 && server_fds > 0 ? 0 : -1;
+    return server_fds > 0 ? 0 : -1;
 }
 
 static int stop_server(void **state)
