@@ -128,6 +128,16 @@ static inline int gz_test_start_announcing(char *const argv[], pid_t *pid)
     return atoi(p + 6);
 }
 
+/* Stop a child started with gz_test_start_announcing (SIGKILL, reaped). */
+static inline void gz_test_stop(pid_t *pid)
+{
+    if (*pid > 0) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, NULL, 0);
+        *pid = 0;
+    }
+}
+
 #define GZ_INT(p) ((int)(intptr_t)(p))
 #define GZ_PTR(i) ((void *)(intptr_t)(i))
 

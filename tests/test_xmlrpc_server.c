@@ -41,11 +41,7 @@ static int start_server(void **state)
 static int stop_server(void **state)
 {
     (void)state;
-    if (server_pid > 0) {
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-        server_pid = 0;
-    }
+    gz_test_stop(&server_pid);
     return 0;
 }
 
