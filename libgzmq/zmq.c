@@ -29,6 +29,8 @@
 enum {
     W_WOKEN = 1,  /* woken to retry and has not run yet */
     W_CLOSED = 2, /* gz_zmq_close freed the socket's state under it */
+    W_FRESH = 4,  /* a deferred reader nothing has looked at yet */
+    W_ALONE = 8,  /* woken to try by its own park: nothing ran meanwhile */
 };
 
 typedef struct zsock {
@@ -40,6 +42,8 @@ typedef struct zsock {
     gz_list active;   /* in zstate.active while anyone waits */
     unsigned rwoken;  /* readers / writers marked W_WOKEN */
     unsigned wwoken;
+    bool rdefer;      /* the next recv parks before it tries: see defer_recv */
+    gz_list fresh;    /* in zstate.fresh while its only reader is W_FRESH */
 } zsock;
 
 /* Per-hub state, in gz_hub.ext[GZ_EXT_ZMQ]. */
@@ -49,6 +53,7 @@ typedef struct zstate {
     size_t cap, len;
     gz_list active;   /* zsock with waiters */
     size_t nactive;
+    gz_list fresh;    /* zsock whose deferred reader has yet to try, FIFO */
     ev_prepare prepare;
     ev_idle idle;     /* keeps the loop from blocking after prepare woke someone */
     bool checked;     /* prepoll just checked every socket: prepare may skip */
@@ -152,6 +157,19 @@ static void wake_all(gz_list *list, unsigned *woken)
         mark_woken(GZ_CONTAINER(n, gz_waiter, node), woken);
 }
 
+/* The first check after a deferred reader parked: if the message was
+ * already there and nothing else ran since it parked (the check runs on its
+ * own stack), deferring gained nothing, so its next recv tries first. */
+static void first_look(zsock *s, gz_waiter *w, int ev)
+{
+    if (!(w->flags & W_FRESH))
+        return;
+    w->flags &= ~W_FRESH;
+    gz__list_remove(&s->fresh);
+    if ((ev & ZMQ_POLLIN) && w->g->hub->current == w->g)
+        s->rdefer = false;
+}
+
 /* Read ZMQ_EVENTS and wake whoever can proceed. One retrying reader (or
  * writer) at a time is enough: when it completes it checks again and wakes
  * the next one. A socket in error (ETERM ...) wakes everyone: each retry
@@ -165,6 +183,8 @@ static void check(zsock *s)
         wake_all(&s->writers, &s->wwoken);
         ev = ZMQ_POLLIN | ZMQ_POLLOUT;
     } else {
+        if (!gz__list_empty(&s->readers))
+            first_look(s, GZ_CONTAINER(s->readers.next, gz_waiter, node), ev);
         if ((ev & ZMQ_POLLIN) && s->rwoken == 0 && !gz__list_empty(&s->readers))
             mark_woken(GZ_CONTAINER(s->readers.next, gz_waiter, node), &s->rwoken);
         if ((ev & ZMQ_POLLOUT) && s->wwoken == 0 && !gz__list_empty(&s->writers))
@@ -190,24 +210,57 @@ static void check_active(zstate *z)
         check(GZ_CONTAINER(n, zsock, active));
 }
 
+/* Wake the deferred reader of S (in zstate.fresh) to try its recv. */
+static void try_fresh(gz_hub *h, zsock *s)
+{
+    gz_waiter *w = GZ_CONTAINER(s->readers.next, gz_waiter, node);
+    gz__list_remove(&s->fresh);
+    w->flags &= ~W_FRESH;
+    if (w->g == h->current)
+        w->flags |= W_ALONE;
+    mark_woken(w, &s->rwoken);
+}
+
 /* The hub calls this when nothing is ready, just before it polls the loop:
- * if a socket's waiter can proceed, it runs without a poll syscall. It stops
- * at the first socket that wakes someone and moves that socket to the back,
- * so the sockets take turns and the rest cost no ZMQ_EVENTS read (each is a
- * syscall or three) until the woken greenlet blocks again. Before the loop
- * actually sleeps, prepare_cb checks them all. */
+ * if a waiter can proceed, it runs without a poll syscall.
+ *  1. A deferred reader of another greenlet tries its recv, the oldest
+ *     first (in a ping-pong, the one whose peer has just sent): no ZMQ_EVENTS
+ *     read, so no syscall if its message is there, and if not, the failed
+ *     recv costs the one poll a check would have.
+ *  2. Other sockets are checked; the first that wakes someone moves to the
+ *     back, so the sockets take turns and the rest cost no ZMQ_EVENTS read
+ *     (a syscall or three each) until the woken greenlet blocks again.
+ *  3. Nobody else can run: the greenlet parking now tries its own deferred
+ *     recv (which finding the socket empty would only have put to sleep).
+ * Before the loop actually sleeps, prepare_cb checks every socket. */
 static bool prepoll(gz_hub *h)
 {
     zstate *z = h->ext[GZ_EXT_ZMQ];
     if (!z || z->nactive == 0)
         return false;
+    zsock *own = NULL;
+    for (gz_list *n = z->fresh.next; n != &z->fresh; n = n->next) {
+        zsock *s = GZ_CONTAINER(n, zsock, fresh);
+        if (GZ_CONTAINER(s->readers.next, gz_waiter, node)->g != h->current) {
+            try_fresh(h, s);
+            return true;
+        }
+        own = s;
+    }
     for (gz_list *n = z->active.next; n != &z->active; n = n->next) {
-        check(GZ_CONTAINER(n, zsock, active));
+        zsock *s = GZ_CONTAINER(n, zsock, active);
+        if (s == own)
+            continue;
+        check(s);
         if (!gz__list_empty(&h->runq)) {
             gz__list_remove(n);
             gz__list_push(&z->active, n);
             return true;
         }
+    }
+    if (own) {
+        try_fresh(h, own);
+        return true;
     }
     z->checked = true;
     return false;
@@ -271,6 +324,7 @@ static zstate *zstate_get(gz_hub *h)
     }
     z->h = h;
     gz__list_init(&z->active);
+    gz__list_init(&z->fresh);
     ev_prepare_init(&z->prepare, prepare_cb);
     ev_idle_init(&z->idle, idle_cb);
     h->ext[GZ_EXT_ZMQ] = z;
@@ -408,13 +462,28 @@ static void completed_now(gz_hub *h, void *sock, bool more)
         gz__no_wait(h);
 }
 
-static int wait_op(gz_hub *h, const zop *op, bool out)
+/* Try OP once without waiting; on success, pass on what it changed. */
+static int try_now(gz_hub *h, const zop *op, bool out)
+{
+    int rc = try_op(op);
+    if (rc >= 0) {
+        bool more = out ? (op->flags & ZMQ_SNDMORE) != 0
+                        : zmq_msg_more(op->msg) != 0;
+        completed_now(h, op->sock, more);
+    }
+    return rc;
+}
+
+/* Wait until OP completes. DEFERRED: it has not been tried yet. */
+static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
 {
     int tmo = -1;
     size_t len = sizeof tmo;
     if (zmq_getsockopt(op->sock, out ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO, &tmo, &len))
         return -1;
     if (tmo == 0) {
+        if (deferred)
+            return try_now(h, op, out);
         errno = EAGAIN;
         return -1;
     }
@@ -424,14 +493,18 @@ static int wait_op(gz_hub *h, const zop *op, bool out)
     zstate *z = h->ext[GZ_EXT_ZMQ];
     gz_list *list = out ? &s->writers : &s->readers;
     unsigned *woken = out ? &s->wwoken : &s->rwoken;
-    gz_waiter w = {.g = h->current};
+    gz_waiter w = {.g = h->current, .flags = deferred ? W_FRESH : 0};
     if (activate(z, s) != 0) {
         int e = errno;
         forget(z, s);
         errno = e;
         return -1;
     }
+    if (!out)
+        s->rdefer = true;
     gz__list_push(list, &w.node);
+    if (deferred)
+        gz__list_push(&z->fresh, &s->fresh);
     double end = -1.0;
     if (tmo > 0) {
         ev_now_update(h->loop);
@@ -463,14 +536,41 @@ static int wait_op(gz_hub *h, const zop *op, bool out)
         if ((rc = gz__enter(h)) != 0)
             break;
         rc = try_op(op);
+        if (w.flags & W_ALONE) { /* the message was there when it parked */
+            w.flags &= ~W_ALONE;
+            if (rc >= 0)
+                s->rdefer = false;
+        }
         if (rc >= 0 || errno != EAGAIN)
             break;
     }
     int e = errno;
+    if (w.flags & W_FRESH)
+        gz__list_remove(&s->fresh);
     gz__list_remove(&w.node);
     settle(z, s);
     errno = e;
     return rc;
+}
+
+/* Should this recv park before it tries? A recv that finds the socket empty
+ * leaves libzmq's pipe reader asleep: the peer's next send must then post an
+ * activation command (an eventfd write) that our next ZMQ_EVENTS read
+ * drains (poll, read, poll). When a socket's last recv had to wait - a
+ * request-reply ping-pong between greenlets of one hub - the message is
+ * usually produced by a greenlet that has yet to run, so the recv parks at
+ * once and the pre-poll check reads ZMQ_EVENTS after that greenlet has sent:
+ * the reader never sleeps and the round trip costs two syscalls instead of
+ * about twenty. Waiting first is safe under the edge rule: a parked reader
+ * is checked before the loop sleeps. first_look() turns it off again when
+ * the message was already there. */
+static bool defer_recv(gz_hub *h, const zop *op)
+{
+    zstate *z = h->ext[GZ_EXT_ZMQ];
+    if (!z || z->len == 0 || (op->flags & ZMQ_DONTWAIT))
+        return false;
+    zsock *s = lookup(z, op->sock);
+    return s && s->rdefer && gz__list_empty(&s->readers);
 }
 
 /* The common path of the four calls: OUT is the direction waited for. */
@@ -482,16 +582,12 @@ static int green_op(const zop *op, bool out)
     if (GZ_UNLIKELY(gz__enter(h)) &&
         !(errno == EPERM && (op->flags & ZMQ_DONTWAIT)))
         return -1;
-    int rc = try_op(op);
-    if (rc >= 0) {
-        bool more = out ? (op->flags & ZMQ_SNDMORE) != 0
-                        : zmq_msg_more(op->msg) != 0;
-        completed_now(h, op->sock, more);
+    if (!out && defer_recv(h, op))
+        return wait_op(h, op, false, true);
+    int rc = try_now(h, op, out);
+    if (rc >= 0 || errno != EAGAIN || (op->flags & ZMQ_DONTWAIT))
         return rc;
-    }
-    if (errno != EAGAIN || (op->flags & ZMQ_DONTWAIT))
-        return -1;
-    return wait_op(h, op, out);
+    return wait_op(h, op, out, false);
 }
 
 int gz_zmq_send(void *socket, const void *buf, size_t len, int flags)
@@ -565,6 +661,7 @@ int gz_zmq_close(void *socket)
         close_waiters(&s->readers);
         close_waiters(&s->writers);
         close_waiters(&s->pollers);
+        gz__list_remove(&s->fresh);
         deactivate(z, s);
         erase(z, s);
         free(s);

@@ -5,6 +5,8 @@
  * has a time limit, so a lost wakeup fails the test instead of hanging. No
  * assertion depends on how fast anything runs. Greenlets never assert (cmocka
  * must not longjmp across stacks): they record, main asserts. */
+#include <dlfcn.h>
+#include <poll.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -644,6 +646,8 @@ static void *edge_writer(void *arg)
     return NULL;
 }
 
+/* Twice on one DEALER: the second time its reader parks before it tries
+ * (its last recv had to wait), and the eaten edge must not matter either. */
 static void reader_wakes_when_a_writer_eats_its_edge(void **state)
 {
     (void)state;
@@ -651,20 +655,27 @@ static void reader_wakes_when_a_writer_eats_its_edge(void **state)
     void *router = bound(ZMQ_ROUTER, "tcp://127.0.0.1:*", ep, sizeof ep);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, router_thread, router), 0);
-    edge e = {.dealer = connected(ZMQ_DEALER, ep)};
-    gz_greenlet *r = gz_spawn(edge_reader, &e);
-    gz_yield(); /* the reader parks first */
-    gz_greenlet *w = gz_spawn(edge_writer, &e);
-    int rr = finish(r), wr = finish(w);
-    zmq_send(e.dealer, "quit", 4, 0); /* plain: our time limit may have fired */
+    void *dealer = connected(ZMQ_DEALER, ep);
+    edge e[2] = {{.dealer = dealer}, {.dealer = dealer}};
+    int rr[2], wr[2];
+    for (int i = 0; i < 2; i++) {
+        gz_greenlet *r = gz_spawn(edge_reader, &e[i]);
+        gz_yield(); /* the reader parks first */
+        gz_greenlet *w = gz_spawn(edge_writer, &e[i]);
+        rr[i] = finish(r);
+        wr[i] = finish(w);
+    }
+    zmq_send(dealer, "quit", 4, 0); /* plain: our time limit may have fired */
     pthread_join(th, NULL);
     zmq_close(router);
-    gz_zmq_close(e.dealer);
-    assert_int_equal(rr, 0);
-    assert_int_equal(wr, 0);
-    assert_int_equal(e.err, 0);
-    assert_string_equal(e.first, "one");
-    assert_string_equal(e.second, "two");
+    gz_zmq_close(dealer);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rr[i], 0);
+        assert_int_equal(wr[i], 0);
+        assert_int_equal(e[i].err, 0);
+        assert_string_equal(e[i].first, "one");
+        assert_string_equal(e[i].second, "two");
+    }
 }
 
 /* ---- multipart ---- */
@@ -1069,6 +1080,132 @@ static void every_socket_type_works_over_inproc_ipc_and_tcp(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* ---- a recv whose last wait was needed parks before it tries ---- */
+
+static void *send_after_ms(void *arg)
+{
+    void *s = arg;
+    struct timespec ms30 = {0, 30 * 1000000};
+    nanosleep(&ms30, NULL);
+    return GZ_PTR(zmq_send(s, "late", 4, 0));
+}
+
+static void deferred_recv_keeps_every_rule_of_recv(void **state)
+{
+    (void)state;
+    char ep[64], buf[8];
+    void *a = bound(ZMQ_PAIR, "inproc://defer", ep, sizeof ep);
+    void *b = connected(ZMQ_PAIR, ep);
+    /* The first recv waits: from then on recv on A parks first. */
+    call c = {.s = a};
+    gz_greenlet *g = gz_spawn(recv_once, &c);
+    gz_yield();
+    assert_true(c.started);
+    assert_int_equal(gz_zmq_send(b, "first", 5, 0), 5);
+    assert_int_equal(finish(g), 0);
+    assert_int_equal(c.rc, 5);
+    /* Messages already queued still come at once, in order. */
+    assert_int_equal(gz_zmq_send(b, "b", 1, 0), 1);
+    assert_int_equal(gz_zmq_send(b, "c", 1, 0), 1);
+    assert_int_equal(gz_zmq_recv(a, buf, sizeof buf, 0), 1);
+    assert_int_equal(buf[0], 'b');
+    assert_int_equal(gz_zmq_recv(a, buf, sizeof buf, 0), 1);
+    assert_int_equal(buf[0], 'c');
+    /* A message sent by another thread wakes a reader that never tried. */
+    pthread_t th;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_create(&th, NULL, send_after_ms, b), 0);
+        assert_int_equal(gz_zmq_recv(a, buf, sizeof buf, 0), 4);
+        assert_memory_equal(buf, "late", 4);
+        void *rc;
+        pthread_join(th, &rc);
+        assert_int_equal(GZ_INT(rc), 4);
+    }
+    /* RCVTIMEO 0 still means: try once, EAGAIN if nothing is there. */
+    set_int(a, ZMQ_RCVTIMEO, 0);
+    assert_fails(gz_zmq_recv(a, buf, sizeof buf, 0), EAGAIN);
+    assert_int_equal(gz_zmq_send(b, "d", 1, 0), 1);
+    assert_int_equal(gz_zmq_recv(a, buf, sizeof buf, 0), 1);
+    /* A time limit, a timeout, a kill and a close end it as before. */
+    set_int(a, ZMQ_RCVTIMEO, 20);
+    assert_fails(gz_zmq_recv(a, buf, sizeof buf, 0), EAGAIN);
+    set_int(a, ZMQ_RCVTIMEO, -1);
+    gz_timeout *t = gz_timeout_start(0.02);
+    assert_fails(gz_zmq_recv(a, buf, sizeof buf, 0), ETIMEDOUT);
+    gz_timeout_cancel(t);
+    c = (call){.s = a};
+    g = gz_spawn(recv_once, &c);
+    gz_yield();
+    assert_int_equal(gz_kill(g, TEST_LIMIT), 0);
+    gz_release(g);
+    assert_int_equal(c.err, ECANCELED);
+    c = (call){.s = a};
+    g = gz_spawn(recv_once, &c);
+    gz_yield();
+    gz_zmq_close(a);
+    assert_int_equal(finish(g), 0);
+    assert_int_equal(c.rc, -1);
+    assert_int_equal(c.err, ENOTSOCK);
+    gz_zmq_close(b);
+}
+
+/* libzmq's poll(2) calls counted, not timed: the test binary interposes
+ * poll for libzmq (and libgzmq) and forwards to the real one. */
+static unsigned long polls;
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    static int (*real)(struct pollfd *, nfds_t, int);
+    if (!real)
+        real = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
+    __atomic_fetch_add(&polls, 1, __ATOMIC_RELAXED);
+    return real(fds, n, timeout);
+}
+
+/* A ping-pong between two greenlets reads no ZMQ_EVENTS it can do without:
+ * it costs the poll calls of one raw thread alternating both ends with
+ * plain blocking calls (two per round trip), not the seven of a recv that
+ * always tries first (its reader falls asleep, so every message needs an
+ * activation command, then a ZMQ_EVENTS read drains it). */
+static void ping_pong_costs_the_syscalls_of_raw_libzmq(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 2000 };
+    char ep[64], buf[8];
+    void *rep = bound(ZMQ_REP, "inproc://cost-raw", ep, sizeof ep);
+    void *req = connected(ZMQ_REQ, ep);
+    unsigned long before = polls;
+    for (int i = 0; i < ROUNDS; i++) {
+        assert_int_equal(zmq_send(req, "ping", 4, 0), 4);
+        assert_int_equal(zmq_recv(rep, buf, sizeof buf, 0), 4);
+        assert_int_equal(zmq_send(rep, "pong", 4, 0), 4);
+        assert_int_equal(zmq_recv(req, buf, sizeof buf, 0), 4);
+    }
+    unsigned long raw = polls - before;
+    zmq_close(req);
+    zmq_close(rep);
+
+    rep = bound(ZMQ_REP, "inproc://cost-green", ep, sizeof ep);
+    req = connected(ZMQ_REQ, ep);
+    gz_greenlet *srv = gz_spawn(rep_server, rep);
+    before = polls;
+    for (int i = 0; i < ROUNDS; i++) {
+        assert_int_equal(gz_zmq_send(req, "ping", 4, 0), 4);
+        assert_int_equal(gz_zmq_recv(req, buf, sizeof buf, 0), 4);
+    }
+    unsigned long green = polls - before;
+    gz_zmq_close(rep);
+    void *v = NULL;
+    assert_int_equal(gz_get(srv, &v, TEST_LIMIT), 0);
+    assert_int_equal(GZ_INT(v), ENOTSOCK);
+    gz_release(srv);
+    gz_zmq_close(req);
+    print_message("poll calls for %d round trips: raw %lu, green %lu\n",
+                  ROUNDS, raw, green);
+    assert_true(raw >= ROUNDS); /* the interposition saw libzmq's calls */
+    assert_true(green <= raw + raw / 4 + 64);
+}
+
 int main(void)
 {
     gz_test_watchdog(240);
@@ -1095,6 +1232,8 @@ int main(void)
         T(poll_waits_on_sockets_and_a_pipe),
         T(many_pollers_and_readers_on_one_socket),
         T(every_socket_type_works_over_inproc_ipc_and_tcp),
+        T(deferred_recv_keeps_every_rule_of_recv),
+        T(ping_pong_costs_the_syscalls_of_raw_libzmq),
 #undef T
     };
     return cmocka_run_group_tests_name("zmq", tests, NULL, NULL);
