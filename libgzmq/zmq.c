@@ -42,7 +42,8 @@ typedef struct zsock {
     gz_list active;   /* in zstate.active while anyone waits */
     unsigned rwoken;  /* readers / writers marked W_WOKEN */
     unsigned wwoken;
-    bool rdefer;      /* the next recv parks before it tries: see defer_recv */
+    bool rdefer;      /* its last recv had to wait: see defer_recv */
+    bool sent;        /* a whole message was sent since the last recv */
     gz_list fresh;    /* in zstate.fresh while its only reader is W_FRESH */
 } zsock;
 
@@ -448,15 +449,18 @@ static int try_op(const zop *op)
 /* The operation completed without waiting. Frames followed by more frames
  * of the same message change nothing: no check, and above all no yield, so
  * no other greenlet can interleave its frames. */
-static void completed_now(gz_hub *h, void *sock, bool more)
+static void completed_now(gz_hub *h, void *sock, bool more, bool out)
 {
     if (more)
         return;
     zstate *z = h->ext[GZ_EXT_ZMQ];
-    if (GZ_UNLIKELY(z && z->nactive)) {
+    if (z && z->len) {
         zsock *s = lookup(z, sock);
-        if (s && worth_checking(s))
-            check(s);
+        if (s) {
+            s->sent = out;
+            if (z->nactive && worth_checking(s))
+                check(s);
+        }
     }
     if (!h->in_callback)
         gz__no_wait(h);
@@ -469,7 +473,7 @@ static int try_now(gz_hub *h, const zop *op, bool out)
     if (rc >= 0) {
         bool more = out ? (op->flags & ZMQ_SNDMORE) != 0
                         : zmq_msg_more(op->msg) != 0;
-        completed_now(h, op->sock, more);
+        completed_now(h, op->sock, more, out);
     }
     return rc;
 }
@@ -545,6 +549,8 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
             break;
     }
     int e = errno;
+    if (rc >= 0)
+        s->sent = out;
     if (w.flags & W_FRESH)
         gz__list_remove(&s->fresh);
     gz__list_remove(&w.node);
@@ -556,21 +562,23 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
 /* Should this recv park before it tries? A recv that finds the socket empty
  * leaves libzmq's pipe reader asleep: the peer's next send must then post an
  * activation command (an eventfd write) that our next ZMQ_EVENTS read
- * drains (poll, read, poll). When a socket's last recv had to wait - a
- * request-reply ping-pong between greenlets of one hub - the message is
- * usually produced by a greenlet that has yet to run, so the recv parks at
- * once and the pre-poll check reads ZMQ_EVENTS after that greenlet has sent:
- * the reader never sleeps and the round trip costs two syscalls instead of
- * about twenty. Waiting first is safe under the edge rule: a parked reader
- * is checked before the loop sleeps. first_look() turns it off again when
- * the message was already there. */
+ * drains (poll, read, poll). A request-reply exchange between greenlets of
+ * one hub meets that on every message, since the reply to what was just
+ * sent comes from a greenlet that has yet to run. So when a message was
+ * sent on the socket since its last recv, and that recv had to wait, the
+ * recv parks at once and prepoll() lets it try after the others have run:
+ * a round trip then costs the syscalls of raw libzmq's own loop (two polls,
+ * not seven). Streams (no send in between) always try first. Parking first
+ * is safe under the edge rule: a parked reader is looked at before the loop
+ * sleeps. Deferring stops when the message was there all along (W_ALONE,
+ * first_look). */
 static bool defer_recv(gz_hub *h, const zop *op)
 {
     zstate *z = h->ext[GZ_EXT_ZMQ];
     if (!z || z->len == 0 || (op->flags & ZMQ_DONTWAIT))
         return false;
     zsock *s = lookup(z, op->sock);
-    return s && s->rdefer && gz__list_empty(&s->readers);
+    return s && s->rdefer && s->sent && gz__list_empty(&s->readers);
 }
 
 /* The common path of the four calls: OUT is the direction waited for. */
