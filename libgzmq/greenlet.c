@@ -18,7 +18,7 @@ typedef struct link_node {
     void *arg;
 } link_node;
 
-static gz_greenlet *create(gz_fn fn, void *arg)
+GZ_INLINE gz_greenlet *create(gz_fn fn, void *arg)
 {
     gz_hub *h = gz__hub();
     if (!h)
@@ -76,26 +76,37 @@ static gz_greenlet *create(gz_fn fn, void *arg)
 /* Recycled structs beyond this many go back to malloc. */
 #define GZ_GREENLET_CACHE_MAX 1024
 
-void gz__greenlet_free(gz_greenlet *g)
+/* What only some greenlets leave behind: links of one never started,
+ * joiners of one never started (released under them: it will never end, so
+ * they are let go as if it had been killed), a name, a failure message. */
+/* A failure's message when even strdup("") failed: never freed. */
+static const char no_message[] = "";
+
+static __attribute__((noinline)) void free_extras(gz_greenlet *g)
 {
-    gz_hub *h = g->hub;
     gz_list *n;
-    while ((n = gz__list_pop(&g->links))) /* never started, never ended */
+    while ((n = gz__list_pop(&g->links)))
         free(GZ_CONTAINER(n, link_node, node));
-    /* Joiners of a never-started greenlet released under them: it will
-     * never end, so they are let go as if it had been killed. */
-    if (GZ_UNLIKELY(!gz__list_empty(&g->joiners)))
+    if (!gz__list_empty(&g->joiners))
         gz__wake_all(&g->joiners, ECANCELED);
-    if (g->name)
-        free(g->name);
-    if (g->err.message)
+    free(g->name);
+    g->name = NULL;
+    if (g->err.message != no_message)
         free((char *)g->err.message);
+    g->err.message = NULL;
+}
+
+GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g)
+{
+    if (GZ_UNLIKELY(!gz__list_empty(&g->links) || !gz__list_empty(&g->joiners) ||
+                    g->name || g->err.message))
+        free_extras(g);
     GZ_MAGIC_KILL(g); /* recycled or not, this handle is gone */
     if (g->keeps_stack) {
         g->keeps_stack = false;
         h->dead_stacks--;
     }
-    if (h->free_greenlets_len < GZ_GREENLET_CACHE_MAX) {
+    if (GZ_LIKELY(h->free_greenlets_len < GZ_GREENLET_CACHE_MAX)) {
         gz__list_push_front(&h->free_greenlets, &g->node);
         h->free_greenlets_len++;
     } else {
@@ -103,6 +114,8 @@ void gz__greenlet_free(gz_greenlet *g)
         free(g);
     }
 }
+
+void gz__greenlet_free(gz_greenlet *g) { recycle(g->hub, g); }
 
 void gz__greenlet_cache_drain(gz_hub *h)
 {
@@ -137,7 +150,7 @@ static bool usable(const gz_greenlet *g)
 }
 
 /* Give G a stack and make it live (counted in nlive until it ends). */
-static int prepare(gz_hub *h, gz_greenlet *g)
+GZ_INLINE int prepare(gz_hub *h, gz_greenlet *g)
 {
     if (g->stack.map && g->stack.size != h->stack_size)
         gz__stack_put(&g->stack); /* the stack size changed since */
@@ -224,13 +237,17 @@ void gz__greenlet_timer_cb(gz_timer *t)
         gz__wake(g, ETIMEDOUT);
 }
 
-static void report_unobserved(gz_greenlet *g)
+static __attribute__((noinline)) void report_failure(gz_greenlet *g)
 {
-    if (!g->failed || g->observed)
-        return;
     g->observed = true;
     fprintf(stderr, "libgzmq: greenlet %s failed with error %d (%s): %s\n",
             gz_name(g), g->err.code, strerror(g->err.code), g->err.message);
+}
+
+GZ_INLINE void report_unobserved(gz_greenlet *g)
+{
+    if (GZ_UNLIKELY(g->failed && !g->observed))
+        report_failure(g);
 }
 
 /* G has ended (on its own stack, or killed before it ever ran): publish the
@@ -259,7 +276,7 @@ static void finish(gz_hub *h, gz_greenlet *g, void *value)
         g->hub_ref = false;
         gz__list_remove(&g->all);
         h->nlive--;
-        if (h->nlive == 0)
+        if (h->nlive == 0 && (h->shutdown || h->main_waits_live))
             gz__live_ended(h);
     }
     if (!g->user_ref)
@@ -314,7 +331,7 @@ _Noreturn void gz_fail(int code, const char *fmt, ...)
     g->err.code = code;
     g->err.message = msg ? msg : strdup("");
     if (!g->err.message)
-        g->err.message = "";
+        g->err.message = no_message;
     end_current(h, NULL);
 }
 
@@ -327,12 +344,12 @@ void gz_release(gz_greenlet *g)
     g->user_ref = false;
     gz_hub *h = g->hub;
     if (g->state == GZ_NEW) {
-        gz__greenlet_free(g); /* nobody can start it any more */
+        recycle(h, g); /* nobody can start it any more */
     } else if (g->state == GZ_DEAD) {
         report_unobserved(g);
         if (g->finishing || h->zombie == g)
             return; /* whoever ends it frees it */
-        gz__greenlet_free(g); /* with its stack, if it kept one */
+        recycle(h, g); /* with its stack, if it kept one */
     }
 }
 

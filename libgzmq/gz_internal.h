@@ -33,6 +33,7 @@
 #endif
 
 #define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GZ_INLINE static inline __attribute__((always_inline))
 #define GZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ---- misuse checks ----
@@ -420,7 +421,6 @@ void gz__timeouts_disarm(gz_greenlet *g);
 void gz__signals_free(gz_hub *h);
 
 /* Switch from the current greenlet to NEXT (no-op if the same). */
-void gz__switch(gz_hub *h, gz_greenlet *next);
 /* Park forever: used by a greenlet that has ended. */
 _Noreturn void gz__exit_switch(gz_hub *h);
 

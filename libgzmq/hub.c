@@ -193,30 +193,45 @@ size_t gz_stack_size(void)
 
 /* ---- switching ---- */
 
-static void after_switch(gz_hub *h)
+/* The greenlet that switched here has ended: its stack stays with the
+ * struct for the next spawn, or goes back to the cache. */
+static __attribute__((noinline)) void bury(gz_hub *h, gz_greenlet *z)
 {
-    gz_greenlet *z = h->zombie;
-    if (z) {
-        h->zombie = NULL;
+    h->zombie = NULL;
 #ifdef GZ_TSAN
-        __tsan_destroy_fiber(z->tsan_fiber);
+    __tsan_destroy_fiber(z->tsan_fiber);
 #endif
-        /* Its stack stays with the struct for the next spawn: freed along
-         * with it, or kept while the handle lives (a few hundred at most,
-         * so that many ended, unreleased greenlets hold no stacks). */
-        gz__stack_reset(&z->stack);
-        if (!z->user_ref) {
-            gz__greenlet_free(z);
-        } else if (h->dead_stacks < GZ_DEAD_STACKS_MAX) {
-            z->keeps_stack = true;
-            h->dead_stacks++;
-        } else {
-            gz__stack_put(&z->stack);
-        }
+    /* Its stack stays with the struct for the next spawn: freed along
+     * with it, or kept while the handle lives (a few hundred at most,
+     * so that many ended, unreleased greenlets hold no stacks). */
+    gz__stack_reset(&z->stack);
+    if (!z->user_ref) {
+        gz__greenlet_free(z);
+    } else if (h->dead_stacks < GZ_DEAD_STACKS_MAX) {
+        z->keeps_stack = true;
+        h->dead_stacks++;
+    } else {
+        gz__stack_put(&z->stack);
     }
 }
 
-void gz__switch(gz_hub *h, gz_greenlet *next)
+GZ_INLINE void after_switch(gz_hub *h)
+{
+#ifdef GZ_ASAN
+    gz_greenlet *me = h->current, *from = h->from;
+    const void *lo;
+    size_t size;
+    __sanitizer_finish_switch_fiber(me->asan_fake, &lo, &size);
+    if (from && from->is_main) { /* learn main's stack on first leaving it */
+        from->asan_lo = lo;
+        from->asan_size = size;
+    }
+#endif
+    if (GZ_UNLIKELY(h->zombie != NULL))
+        bury(h, h->zombie);
+}
+
+GZ_INLINE void gz__switch(gz_hub *h, gz_greenlet *next)
 {
     gz_greenlet *prev = h->current;
     next->state = GZ_RUNNING;
@@ -233,23 +248,10 @@ void gz__switch(gz_hub *h, gz_greenlet *next)
     __tsan_switch_to_fiber(next->tsan_fiber, 0);
 #endif
     gz__ctx_switch(&prev->ctx, &next->ctx);
-    gz__switched_in(h);
-}
-
-void gz__switched_in(gz_hub *h)
-{
-#ifdef GZ_ASAN
-    gz_greenlet *me = h->current, *from = h->from;
-    const void *lo;
-    size_t size;
-    __sanitizer_finish_switch_fiber(me->asan_fake, &lo, &size);
-    if (from && from->is_main) { /* learn main's stack on first leaving it */
-        from->asan_lo = lo;
-        from->asan_size = size;
-    }
-#endif
     after_switch(h);
 }
+
+void gz__switched_in(gz_hub *h) { after_switch(h); }
 
 static int poll_loop(gz_hub *h, int flags)
 {
@@ -261,7 +263,7 @@ static int poll_loop(gz_hub *h, int flags)
 
 /* The current greenlet has stopped running (parked, yielded or ended): run
  * the next ready one, polling the loop while nothing is ready. */
-static void dispatch(gz_hub *h)
+GZ_INLINE void dispatch(gz_hub *h)
 {
     for (;;) {
         if (GZ_UNLIKELY(++h->dispatches >= GZ_POLL_EVERY)) {
