@@ -12,7 +12,7 @@
  * here with the layout of gz_internal.h's assembly gz_ctx. */
 typedef struct bare_ctx { void *sp; } bare_ctx;
 void gz__ctx_switch(bare_ctx *from, bare_ctx *to);
-void gz__ctx_make(bare_ctx *ctx, void *lo, size_t size, void (*entry)(void *), void *arg);
+void gz__ctx_make(bare_ctx *ctx, void *lo, size_t size, void *(*entry)(void *), void *arg);
 
 static long rounds;
 
@@ -38,11 +38,12 @@ static double bench_gz_yield(void)
 
 static bare_ctx bare_main, bare_co;
 
-static void bare_entry(void *arg)
+static void *bare_entry(void *arg)
 {
     (void)arg;
     for (;;)
         gz__ctx_switch(&bare_co, &bare_main);
+    return NULL; /* never reached */
 }
 
 static double bench_bare(void)

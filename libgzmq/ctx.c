@@ -7,7 +7,7 @@
 
 void gz__ctx_start(void);
 
-void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void (*entry)(void *),
+void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void *(*entry)(void *),
                   void *arg)
 {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;

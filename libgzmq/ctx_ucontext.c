@@ -10,14 +10,14 @@
 static void trampoline(unsigned e_hi, unsigned e_lo, unsigned a_hi,
                        unsigned a_lo)
 {
-    void (*entry)(void *) =
-        (void (*)(void *))(((uintptr_t)e_hi << 32) | (uintptr_t)e_lo);
+    void *(*entry)(void *) =
+        (void *(*)(void *))(((uintptr_t)e_hi << 32) | (uintptr_t)e_lo);
     void *arg = (void *)(((uintptr_t)a_hi << 32) | (uintptr_t)a_lo);
     entry(arg);
     abort();
 }
 
-void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void (*entry)(void *),
+void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void *(*entry)(void *),
                   void *arg)
 {
     uintptr_t e = (uintptr_t)entry, a = (uintptr_t)arg;

@@ -7,6 +7,15 @@
  *
  * A fresh context (see ctx.c) is laid out so that the final `ret` lands in
  * gz__ctx_start with r12 = argument and r13 = entry function.
+ *
+ * Return-stack balance: a `ret` that resumes another context is predicted
+ * from the calls of the one that left, and mispredicts, and so does every
+ * return after it until the predictor's stack lines up again. So a fresh
+ * context is entered with gz__ctx_begin, which ends in a jump and leaves
+ * the caller's return address on the predictor's stack, and a greenlet that
+ * ends returns from its entry function to gz__ctx_start, which resumes the
+ * next context with one `ret`: when that is the greenlet that started it
+ * (spawn, then join), every return predicts right.
  */
     .text
     .globl  gz__ctx_switch
@@ -54,8 +63,58 @@ gz__ctx_switch:
     .cfi_endproc
     .size   gz__ctx_switch, .-gz__ctx_switch
 
+/* gz__ctx_begin(from, to): gz__ctx_switch for a TO that has never run. */
+    .globl  gz__ctx_begin
+    .hidden gz__ctx_begin
+    .type   gz__ctx_begin, @function
+    .p2align 4
+gz__ctx_begin:
+    .cfi_startproc
+    endbr64
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    pushq   %r13
+    .cfi_adjust_cfa_offset 8
+    pushq   %r14
+    .cfi_adjust_cfa_offset 8
+    pushq   %r15
+    .cfi_adjust_cfa_offset 8
+    subq    $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    stmxcsr (%rsp)
+    fnstcw  4(%rsp)
+    movq    %rsp, (%rdi)
+    movq    (%rsi), %rsp
+    ldmxcsr (%rsp)
+    fldcw   4(%rsp)
+    addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq    %r15
+    .cfi_adjust_cfa_offset -8
+    popq    %r14
+    .cfi_adjust_cfa_offset -8
+    popq    %r13
+    .cfi_adjust_cfa_offset -8
+    popq    %r12
+    .cfi_adjust_cfa_offset -8
+    popq    %rbx
+    .cfi_adjust_cfa_offset -8
+    popq    %rbp
+    .cfi_adjust_cfa_offset -8
+    popq    %rax            /* gz__ctx_start: a jump, not a ret */
+    .cfi_adjust_cfa_offset -8
+    jmpq    *%rax
+    .cfi_endproc
+    .size   gz__ctx_begin, .-gz__ctx_begin
+
 /* First frame of every greenlet: the return address is undefined so that
- * debuggers and unwinders stop here. */
+ * debuggers and unwinders stop here. The entry function returns the saved
+ * stack pointer of the context to resume once the greenlet has ended (or
+ * switches away for good itself): restore it as gz__ctx_switch does. */
     .globl  gz__ctx_start
     .hidden gz__ctx_start
     .type   gz__ctx_start, @function
@@ -66,7 +125,17 @@ gz__ctx_start:
     endbr64
     movq    %r12, %rdi
     callq   *%r13
-    ud2
+    movq    %rax, %rsp
+    ldmxcsr (%rsp)
+    fldcw   4(%rsp)
+    addq    $8, %rsp
+    popq    %r15
+    popq    %r14
+    popq    %r13
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    ret
     .cfi_endproc
     .size   gz__ctx_start, .-gz__ctx_start
 

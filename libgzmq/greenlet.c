@@ -96,9 +96,11 @@ static __attribute__((noinline)) void free_extras(gz_greenlet *g)
     g->err.message = NULL;
 }
 
-GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g)
+/* DEAD: its links have run and its joiners were woken when it ended. */
+GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g, bool dead)
 {
-    if (GZ_UNLIKELY(!gz__list_empty(&g->links) || !gz__list_empty(&g->joiners) ||
+    if (GZ_UNLIKELY((!dead && (!gz__list_empty(&g->links) ||
+                               !gz__list_empty(&g->joiners))) ||
                     g->name || g->err.message))
         free_extras(g);
     GZ_MAGIC_KILL(g); /* recycled or not, this handle is gone */
@@ -115,7 +117,7 @@ GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g)
     }
 }
 
-void gz__greenlet_free(gz_greenlet *g) { recycle(g->hub, g); }
+void gz__greenlet_free(gz_greenlet *g) { recycle(g->hub, g, false); }
 
 void gz__greenlet_cache_drain(gz_hub *h)
 {
@@ -252,7 +254,21 @@ GZ_INLINE void report_unobserved(gz_greenlet *g)
 
 /* G has ended (on its own stack, or killed before it ever ran): publish the
  * outcome, wake joiners, run links. Returns with G dead. */
-static void finish(gz_hub *h, gz_greenlet *g, void *value)
+static __attribute__((noinline)) void run_links(gz_hub *h, gz_greenlet *g)
+{
+    g->finishing = true; /* a callback may release it: free it after */
+    h->in_callback++;
+    gz_list *n;
+    while ((n = gz__list_pop(&g->links))) {
+        link_node *l = GZ_CONTAINER(n, link_node, node);
+        l->cb(g, l->arg);
+        free(l);
+    }
+    h->in_callback--;
+    g->finishing = false;
+}
+
+GZ_INLINE void finish(gz_hub *h, gz_greenlet *g, void *value)
 {
     g->value = value;
     g->state = GZ_DEAD;
@@ -260,18 +276,8 @@ static void finish(gz_hub *h, gz_greenlet *g, void *value)
         gz__timeouts_disarm(g);
     if (!gz__list_empty(&g->joiners))
         gz__wake_all(&g->joiners, 0);
-    if (!gz__list_empty(&g->links)) {
-        g->finishing = true; /* a callback may release it: free it after */
-        h->in_callback++;
-        gz_list *n;
-        while ((n = gz__list_pop(&g->links))) {
-            link_node *l = GZ_CONTAINER(n, link_node, node);
-            l->cb(g, l->arg);
-            free(l);
-        }
-        h->in_callback--;
-        g->finishing = false;
-    }
+    if (GZ_UNLIKELY(!gz__list_empty(&g->links)))
+        run_links(h, g);
     if (g->hub_ref) {
         g->hub_ref = false;
         gz__list_remove(&g->all);
@@ -293,13 +299,23 @@ static _Noreturn void end_current(gz_hub *h, void *value)
     gz__exit_switch(h);
 }
 
-void gz__greenlet_entry(void *arg)
+void *gz__greenlet_entry(void *arg)
 {
     gz_greenlet *g = arg;
     gz_hub *h = g->hub;
     gz__switched_in(h);
     g->began = true;
-    end_current(h, g->fn(g->arg));
+    void *value = g->fn(g->arg);
+#ifdef GZ_CTX_FAST_EXIT
+    finish(h, g, value);
+    h->zombie = g;
+    void *sp = gz__exit_fast(h);
+    if (GZ_LIKELY(sp != NULL))
+        return sp; /* gz__ctx_start resumes it */
+    gz__exit_switch(h);
+#else
+    end_current(h, value);
+#endif
 }
 
 _Noreturn void gz_exit(void *value)
@@ -344,12 +360,12 @@ void gz_release(gz_greenlet *g)
     g->user_ref = false;
     gz_hub *h = g->hub;
     if (g->state == GZ_NEW) {
-        recycle(h, g); /* nobody can start it any more */
+        recycle(h, g, false); /* nobody can start it any more */
     } else if (g->state == GZ_DEAD) {
         report_unobserved(g);
         if (g->finishing || h->zombie == g)
             return; /* whoever ends it frees it */
-        recycle(h, g); /* with its stack, if it kept one */
+        recycle(h, g, true); /* with its stack, if it kept one */
     }
 }
 

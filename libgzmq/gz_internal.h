@@ -31,6 +31,9 @@
 #ifdef GZ_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
+#ifdef GZ_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GZ_INLINE static inline __attribute__((always_inline))
@@ -138,11 +141,20 @@ typedef struct gz_ctx {
 #endif
 
 /* Prepare CTX to call entry(arg) on the stack [lo, lo + size) when first
- * switched to; entry must never return. */
-void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void (*entry)(void *),
+ * switched to. Entry returns only where GZ_CTX_FAST_EXIT is defined, with
+ * the saved stack pointer (gz_ctx.sp) of the context to resume. */
+void gz__ctx_make(gz_ctx *ctx, void *lo, size_t size, void *(*entry)(void *),
                   void *arg);
 /* Save the callee-saved state in FROM and resume TO. */
 void gz__ctx_switch(gz_ctx *from, gz_ctx *to);
+#if defined(__x86_64__) && !defined(GZ_CTX_UCONTEXT) && !defined(GZ_ASAN) && \
+    !defined(GZ_TSAN)
+/* The same for a TO that has never run, keeping the CPU's return-address
+ * predictor in step (ctx_x86_64.S); an ended greenlet's entry function
+ * returns the next context instead of switching to it. */
+#define GZ_CTX_FAST_EXIT 1
+void gz__ctx_begin(gz_ctx *from, gz_ctx *to);
+#endif
 
 /* ---- stacks (stack.c) ---- */
 
@@ -389,12 +401,29 @@ void gz__unhold(gz_hub *h);
 /* Index of gz_hub.ext for each higher layer. */
 enum { GZ_EXT_THREAD, GZ_EXT_ZMQ, GZ_EXT_IO, GZ_EXT_SPARE };
 
-void gz__switched_in(gz_hub *h);
+/* Just switched in: finish the sanitizer's switch, bury the greenlet that
+ * ended by switching here (gz__bury frees or keeps its stack). */
+void gz__bury(gz_hub *h, gz_greenlet *z);
+GZ_INLINE void gz__switched_in(gz_hub *h)
+{
+#ifdef GZ_ASAN
+    gz_greenlet *me = h->current, *from = h->from;
+    const void *lo;
+    size_t size;
+    __sanitizer_finish_switch_fiber(me->asan_fake, &lo, &size);
+    if (from && from->is_main) { /* learn main's stack on first leaving it */
+        from->asan_lo = lo;
+        from->asan_size = size;
+    }
+#endif
+    if (GZ_UNLIKELY(h->zombie != NULL))
+        gz__bury(h, h->zombie);
+}
 void gz__live_ended(gz_hub *h);
 
 /* greenlet.c, used by the hub */
 void gz__greenlet_timer_cb(gz_timer *t);
-void gz__greenlet_entry(void *arg);
+void *gz__greenlet_entry(void *arg);
 void gz__greenlet_free(gz_greenlet *g);
 void gz__greenlet_cache_drain(gz_hub *h);
 /* gz_link for the library's own bookkeeping: OBSERVES false leaves an
@@ -423,5 +452,8 @@ void gz__signals_free(gz_hub *h);
 /* Switch from the current greenlet to NEXT (no-op if the same). */
 /* Park forever: used by a greenlet that has ended. */
 _Noreturn void gz__exit_switch(gz_hub *h);
+#ifdef GZ_CTX_FAST_EXIT
+void *gz__exit_fast(gz_hub *h);
+#endif
 
 #endif

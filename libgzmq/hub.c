@@ -195,7 +195,7 @@ size_t gz_stack_size(void)
 
 /* The greenlet that switched here has ended: its stack stays with the
  * struct for the next spawn, or goes back to the cache. */
-static __attribute__((noinline)) void bury(gz_hub *h, gz_greenlet *z)
+void gz__bury(gz_hub *h, gz_greenlet *z)
 {
     h->zombie = NULL;
 #ifdef GZ_TSAN
@@ -215,22 +215,6 @@ static __attribute__((noinline)) void bury(gz_hub *h, gz_greenlet *z)
     }
 }
 
-GZ_INLINE void after_switch(gz_hub *h)
-{
-#ifdef GZ_ASAN
-    gz_greenlet *me = h->current, *from = h->from;
-    const void *lo;
-    size_t size;
-    __sanitizer_finish_switch_fiber(me->asan_fake, &lo, &size);
-    if (from && from->is_main) { /* learn main's stack on first leaving it */
-        from->asan_lo = lo;
-        from->asan_size = size;
-    }
-#endif
-    if (GZ_UNLIKELY(h->zombie != NULL))
-        bury(h, h->zombie);
-}
-
 GZ_INLINE void gz__switch(gz_hub *h, gz_greenlet *next)
 {
     gz_greenlet *prev = h->current;
@@ -247,11 +231,14 @@ GZ_INLINE void gz__switch(gz_hub *h, gz_greenlet *next)
 #ifdef GZ_TSAN
     __tsan_switch_to_fiber(next->tsan_fiber, 0);
 #endif
-    gz__ctx_switch(&prev->ctx, &next->ctx);
-    after_switch(h);
+#ifdef GZ_CTX_FAST_EXIT
+    if (GZ_UNLIKELY(!next->began))
+        gz__ctx_begin(&prev->ctx, &next->ctx);
+    else
+#endif
+        gz__ctx_switch(&prev->ctx, &next->ctx);
+    gz__switched_in(h);
 }
-
-void gz__switched_in(gz_hub *h) { after_switch(h); }
 
 static int poll_loop(gz_hub *h, int flags)
 {
@@ -298,6 +285,27 @@ GZ_INLINE void dispatch(gz_hub *h)
         }
     }
 }
+
+#ifdef GZ_CTX_FAST_EXIT
+/* The current greenlet has ended: the saved stack pointer of the next
+ * ready greenlet, made current, for gz__ctx_start to resume; NULL when none
+ * is ready (gz__exit_switch then does the rest). */
+void *gz__exit_fast(gz_hub *h)
+{
+    if (GZ_UNLIKELY(++h->dispatches >= GZ_POLL_EVERY)) {
+        h->dispatches = 0;
+        poll_loop(h, EVRUN_NOWAIT);
+    }
+    gz_list *n = gz__list_pop(&h->runq);
+    if (!n)
+        return NULL;
+    gz_greenlet *next = GZ_CONTAINER(n, gz_greenlet, node);
+    next->state = GZ_RUNNING;
+    h->from = h->current;
+    h->current = next;
+    return next->ctx.sp;
+}
+#endif
 
 _Noreturn void gz__exit_switch(gz_hub *h)
 {

@@ -12,7 +12,7 @@
 static gz_ctx main_ctx, co_ctx;
 static volatile long shared;
 
-static void co_entry(void *arg)
+static void *co_entry(void *arg)
 {
     long n = (long)arg;
     double acc = 0.25;
