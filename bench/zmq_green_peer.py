@@ -72,6 +72,6 @@ def pushpull(transport, n):
 
 for tr in ("inproc", "tcp"):
     out("zmqgreen_reqrep_" + tr, reqrep(tr, nrt), "rt/s")
-for tr in ("inproc", "tcp"):
-    out("zmqgreen_pushpull_" + tr, pushpull(tr, nmsg), "msg/s")
+for tr in ("inproc", "tcp"):  # best of 3, as STREAM_TRIES in zmq_common.h
+    out("zmqgreen_pushpull_" + tr, max(pushpull(tr, nmsg) for _ in range(3)), "msg/s")
 ctx.term()
