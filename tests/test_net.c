@@ -1,6 +1,7 @@
 /* net.c: gz_read, gz_write, gz_accept, gz_connect, gz_tcp_listen,
  * gz_tcp_connect. Loopback addresses only. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -433,6 +434,94 @@ static void write_to_a_pipe_without_reader_is_epipe(void **state)
     close(fds[1]);
 }
 
+/* ---- request-response costs one recv per message ---- */
+
+/* recv(2) calls counted, not timed: libgzmq is linked into this binary, so
+ * its calls come here, and go on to the real recv. */
+static unsigned long recvs;
+
+ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    static ssize_t (*real)(int, void *, size_t, int);
+    if (!real)
+        real = (ssize_t (*)(int, void *, size_t, int))dlsym(RTLD_NEXT, "recv");
+    __atomic_fetch_add(&recvs, 1, __ATOMIC_RELAXED);
+    return real(fd, buf, n, flags);
+}
+
+typedef struct echo {
+    int fd, rounds, err;
+} echo;
+
+static void *echo_server(void *arg)
+{
+    echo *e = arg;
+    char buf[64];
+    for (int i = 0; i < e->rounds; i++) {
+        ssize_t n = gz_read(e->fd, buf, sizeof buf, 5.0);
+        if (n <= 0 || gz_write(e->fd, buf, (size_t)n, 5.0) != n) {
+            e->err = n == 0 ? EPIPE : errno;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Once a socket's reader has had to wait, a read after a write waits for
+ * readiness before it reads: an exchange between two greenlets costs one
+ * recv per message, not two (one failing with EAGAIN). */
+static void request_response_costs_one_recv_per_message(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 1000 };
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    echo e = {.fd = s, .rounds = ROUNDS};
+    gz_greenlet *g = gz_spawn(echo_server, &e);
+    unsigned long before = recvs;
+    for (int i = 0; i < ROUNDS; i++) {
+        char out[32], in[32] = "";
+        int n = snprintf(out, sizeof out, "request %d", i);
+        assert_int_equal(gz_write(c, out, (size_t)n, 5.0), n);
+        assert_int_equal(gz_read(c, in, sizeof in, 5.0), n);
+        assert_memory_equal(in, out, (size_t)n);
+    }
+    unsigned long used = recvs - before;
+    assert_int_equal(gz_join(g, 5.0), 0);
+    gz_release(g);
+    assert_int_equal(e.err, 0);
+    print_message("recv calls for %d exchanges: %lu\n", ROUNDS, used);
+    assert_true(used <= 2 * ROUNDS + 16); /* trying first: about 4 per exchange */
+    close(c);
+    close(s);
+}
+
+/* The read that waits first still returns what is there, honours its
+ * timeout (0: try once) and sees the peer's end. */
+static void read_after_write_keeps_its_semantics(void **state)
+{
+    (void)state;
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    char buf[16];
+    assert_fails(gz_read(s, buf, sizeof buf, 0.01), ETIMEDOUT); /* waited */
+    assert_int_equal(gz_write(c, "abc", 3, 1.0), 3);
+    assert_int_equal(gz_write(s, "x", 1, 1.0), 1);
+    assert_int_equal(gz_read(s, buf, sizeof buf, 1.0), 3); /* already there */
+    assert_int_equal(gz_write(s, "x", 1, 1.0), 1);
+    assert_fails(gz_read(s, buf, sizeof buf, 0), ETIMEDOUT); /* tried once */
+    assert_int_equal(gz_write(s, "x", 1, 1.0), 1);
+    assert_fails(gz_read(s, buf, sizeof buf, 0.01), ETIMEDOUT);
+    assert_int_equal(gz_write(s, "x", 1, 1.0), 1);
+    assert_int_equal(gz_write(c, "defg", 4, 1.0), 4);
+    assert_int_equal(gz_read(s, buf, sizeof buf, 0), 4);
+    assert_int_equal(gz_write(s, "x", 1, 1.0), 1);
+    shutdown(c, SHUT_WR);
+    assert_int_equal(gz_read(s, buf, sizeof buf, 1.0), 0); /* end of stream */
+    close(c);
+    close(s);
+}
+
 int main(void)
 {
     gz_test_watchdog(60);
@@ -457,6 +546,8 @@ int main(void)
         cmocka_unit_test(write_to_a_peer_that_vanishes_mid_transfer_fails),
         cmocka_unit_test(read_from_a_reset_connection_is_econnreset),
         cmocka_unit_test(write_to_a_pipe_without_reader_is_epipe),
+        cmocka_unit_test(request_response_costs_one_recv_per_message),
+        cmocka_unit_test(read_after_write_keeps_its_semantics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
