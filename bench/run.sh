@@ -28,11 +28,11 @@ NOTES=$WORK/stderr.txt
 if [ "$QUICK" = 1 ]; then
     ARGS_SWITCH=2000000; ARGS_SPAWN=1000000; ARGS_SYNC="500000 200000"
     ARGS_ZG="20000 100000 50"; ARGS_ZR="20000 100000"
-    ARGS_GEVENT=0.1; ARGS_ZPY="5000 20000"; MEM="100000:100k"
+    ARGS_GEVENT=0.1; ARGS_ZPY="5000 20000 20"; MEM="100000:100k"
 else
     ARGS_SWITCH=10000000; ARGS_SPAWN=5000000; ARGS_SYNC="2000000 1000000"
     ARGS_ZG="200000 1000000 200"; ARGS_ZR="200000 1000000"
-    ARGS_GEVENT=0.5; ARGS_ZPY="20000 100000"; MEM="100000:100k 1000000:1M"
+    ARGS_GEVENT=0.5; ARGS_ZPY="20000 100000 50"; MEM="100000:100k 1000000:1M"
 fi
 
 say() { echo "bench: $*" >&2; }
@@ -145,11 +145,13 @@ PUSH/PULL inproc, green|msg/s|green_pushpull_inproc|zmq.green|zmqgreen_pushpull_
 PUSH/PULL tcp, green|msg/s|green_pushpull_tcp|raw, 2 threads|raw_pushpull_tcp|frac|>= 0.90|r>=0.9
 PUSH/PULL tcp, green|msg/s|green_pushpull_tcp|zmq.green|zmqgreen_pushpull_tcp|more|>= 10x|r>=10
 PUB/SUB inproc, green|msg/s|green_pubsub_inproc|raw, 2 threads|raw_pubsub_inproc|frac|>= 0.90|r>=0.9
+PUB/SUB inproc, green|msg/s|green_pubsub_inproc|zmq.green|zmqgreen_pubsub_inproc|more|>= 10x|r>=10
 PUB/SUB tcp, green|msg/s|green_pubsub_tcp|raw, 2 threads|raw_pubsub_tcp|frac|>= 0.90|r>=0.9
-REQ/REP p50, 100 clients, inproc|us|green_lat50_inproc|-|-|-|-|-
-REQ/REP p99, 100 clients, inproc|us|green_lat99_inproc|-|-|-|-|-
-REQ/REP p50, 100 clients, tcp|us|green_lat50_tcp|-|-|-|-|-
-REQ/REP p99, 100 clients, tcp|us|green_lat99_tcp|-|-|-|-|-
+PUB/SUB tcp, green|msg/s|green_pubsub_tcp|zmq.green|zmqgreen_pubsub_tcp|more|>= 10x|r>=10
+REQ/REP p50, 100 clients, inproc|us|green_lat50_inproc|zmq.green|zmqgreen_lat50_inproc|faster|>= 10x faster|r>=10
+REQ/REP p99, 100 clients, inproc|us|green_lat99_inproc|zmq.green|zmqgreen_lat99_inproc|faster|>= 10x faster|r>=10
+REQ/REP p50, 100 clients, tcp|us|green_lat50_tcp|zmq.green|zmqgreen_lat50_tcp|faster|>= 10x faster|r>=10
+REQ/REP p99, 100 clients, tcp|us|green_lat99_tcp|zmq.green|zmqgreen_lat99_tcp|faster|>= 10x faster|r>=10
 SPEC
 
 # ---- charts ----
