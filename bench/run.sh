@@ -212,8 +212,18 @@ pyver() { $PY -c "import $1; print($1.__version__)" 2>/dev/null || echo "?"; }
     echo
     echo "Each figure is the median of $RUNS runs, min-max in brackets. Ratios are of medians."
     [ "$QUICK" = 1 ] && echo "QUICK=1: fewer iterations (switch $ARGS_SWITCH round trips, spawn $ARGS_SPAWN, ZeroMQ round trips/messages: $ARGS_ZR, zmq.green $ARGS_ZPY), 100k greenlets only."
+    echo "Streams (PUSH/PULL, PUB/SUB): each run's figure is the best of 3 back-to-back streams, for libgzmq, raw libzmq and zmq.green alike. The 100-client latency starts after one untimed round trip per client."
     echo
     cat "$TABLE"
+    echo
+    # What the round-trip figures against zmq.green are bound by.
+    awk '{ m[$1] = $2 } END {
+        for (i = 1; i <= 2; i++) {
+            tr = i == 1 ? "inproc" : "tcp"
+            if (m["rawbest_reqrep_" tr] && m["zmqgreen_reqrep_" tr])
+                printf "Raw libzmq'"'"'s own best REQ/REP over %s (%.0f rt/s) is %.1fx zmq.green'"'"'s (%.0f rt/s) in this run.\n", tr, m["rawbest_reqrep_" tr], m["rawbest_reqrep_" tr] / m["zmqgreen_reqrep_" tr], m["zmqgreen_reqrep_" tr]
+        }
+    }' "$STATS"
     echo
     for c in $CHARTS; do echo "![$c]($c)"; echo; done
     echo "## Programs"
