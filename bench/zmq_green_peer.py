@@ -24,20 +24,24 @@ def out(name, value, unit):
     print("%s %.6g %s" % (name, value, unit), flush=True)
 
 
+def bind(s, transport):
+    """Bind S to a fresh inproc name or a free tcp port: the endpoint."""
+    serial[0] += 1
+    if transport == "inproc":
+        ep = "inproc://peer-%d" % serial[0]
+        s.bind(ep)
+        return ep
+    s.bind("tcp://127.0.0.1:*")
+    return s.getsockopt(zmq.LAST_ENDPOINT).decode()
+
+
 def pair(ta, tb, transport, hwm=None):
     a, b = ctx.socket(ta), ctx.socket(tb)
     a.linger = b.linger = 0
     if hwm is not None:
         for s in (a, b):
             s.sndhwm = s.rcvhwm = hwm
-    serial[0] += 1
-    if transport == "inproc":
-        ep = "inproc://peer-%d" % serial[0]
-        a.bind(ep)
-    else:
-        a.bind("tcp://127.0.0.1:*")
-        ep = a.getsockopt(zmq.LAST_ENDPOINT).decode()
-    b.connect(ep)
+    b.connect(bind(a, transport))
     return a, b
 
 
@@ -108,13 +112,7 @@ def pubsub(transport, n):
 def latency(transport, rounds):
     rep = ctx.socket(zmq.REP)
     rep.linger = 0
-    if transport == "inproc":
-        serial[0] += 1
-        ep = "inproc://lat-%d" % serial[0]
-        rep.bind(ep)
-    else:
-        rep.bind("tcp://127.0.0.1:*")
-        ep = rep.getsockopt(zmq.LAST_ENDPOINT).decode()
+    ep = bind(rep, transport)
     lat = []
 
     def server():  # also answers the warm-ups

@@ -18,12 +18,9 @@
  * (spawn, then join), every return predicts right.
  */
     .text
-    .globl  gz__ctx_switch
-    .hidden gz__ctx_switch
-    .type   gz__ctx_switch, @function
-    .p2align 4
-gz__ctx_switch:
-    .cfi_startproc
+
+/* Push the callee-saved state and swap stacks: from->sp = rsp, rsp = to->sp. */
+.macro SAVE_AND_SWAP
     endbr64
     pushq   %rbp
     .cfi_adjust_cfa_offset 8
@@ -43,6 +40,10 @@ gz__ctx_switch:
     fnstcw  4(%rsp)
     movq    %rsp, (%rdi)
     movq    (%rsi), %rsp
+.endm
+
+/* Pop the state SAVE_AND_SWAP pushed; the return address is left on top. */
+.macro RESTORE
     ldmxcsr (%rsp)
     fldcw   4(%rsp)
     addq    $8, %rsp
@@ -59,6 +60,16 @@ gz__ctx_switch:
     .cfi_adjust_cfa_offset -8
     popq    %rbp
     .cfi_adjust_cfa_offset -8
+.endm
+
+    .globl  gz__ctx_switch
+    .hidden gz__ctx_switch
+    .type   gz__ctx_switch, @function
+    .p2align 4
+gz__ctx_switch:
+    .cfi_startproc
+    SAVE_AND_SWAP
+    RESTORE
     ret
     .cfi_endproc
     .size   gz__ctx_switch, .-gz__ctx_switch
@@ -70,41 +81,8 @@ gz__ctx_switch:
     .p2align 4
 gz__ctx_begin:
     .cfi_startproc
-    endbr64
-    pushq   %rbp
-    .cfi_adjust_cfa_offset 8
-    pushq   %rbx
-    .cfi_adjust_cfa_offset 8
-    pushq   %r12
-    .cfi_adjust_cfa_offset 8
-    pushq   %r13
-    .cfi_adjust_cfa_offset 8
-    pushq   %r14
-    .cfi_adjust_cfa_offset 8
-    pushq   %r15
-    .cfi_adjust_cfa_offset 8
-    subq    $8, %rsp
-    .cfi_adjust_cfa_offset 8
-    stmxcsr (%rsp)
-    fnstcw  4(%rsp)
-    movq    %rsp, (%rdi)
-    movq    (%rsi), %rsp
-    ldmxcsr (%rsp)
-    fldcw   4(%rsp)
-    addq    $8, %rsp
-    .cfi_adjust_cfa_offset -8
-    popq    %r15
-    .cfi_adjust_cfa_offset -8
-    popq    %r14
-    .cfi_adjust_cfa_offset -8
-    popq    %r13
-    .cfi_adjust_cfa_offset -8
-    popq    %r12
-    .cfi_adjust_cfa_offset -8
-    popq    %rbx
-    .cfi_adjust_cfa_offset -8
-    popq    %rbp
-    .cfi_adjust_cfa_offset -8
+    SAVE_AND_SWAP
+    RESTORE
     popq    %rax            /* gz__ctx_start: a jump, not a ret */
     .cfi_adjust_cfa_offset -8
     jmpq    *%rax
@@ -126,15 +104,7 @@ gz__ctx_start:
     movq    %r12, %rdi
     callq   *%r13
     movq    %rax, %rsp
-    ldmxcsr (%rsp)
-    fldcw   4(%rsp)
-    addq    $8, %rsp
-    popq    %r15
-    popq    %r14
-    popq    %r13
-    popq    %r12
-    popq    %rbx
-    popq    %rbp
+    RESTORE
     ret
     .cfi_endproc
     .size   gz__ctx_start, .-gz__ctx_start
