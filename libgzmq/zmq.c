@@ -30,7 +30,6 @@ enum {
     W_WOKEN = 1,  /* woken to retry and has not run yet */
     W_CLOSED = 2, /* gz_zmq_close freed the socket's state under it */
     W_FRESH = 4,  /* a deferred reader nothing has looked at yet */
-    W_ALONE = 8,  /* woken to try by its own park: nothing ran meanwhile */
 };
 
 typedef struct zsock {
@@ -212,13 +211,11 @@ static void check_active(zstate *z)
 }
 
 /* Wake the deferred reader of S (in zstate.fresh) to try its recv. */
-static void try_fresh(gz_hub *h, zsock *s)
+static void try_fresh(zsock *s)
 {
     gz_waiter *w = GZ_CONTAINER(s->readers.next, gz_waiter, node);
     gz__list_remove(&s->fresh);
     w->flags &= ~W_FRESH;
-    if (w->g == h->current)
-        w->flags |= W_ALONE;
     mark_woken(w, &s->rwoken);
 }
 
@@ -231,8 +228,9 @@ static void try_fresh(gz_hub *h, zsock *s)
  *  2. Other sockets are checked; the first that wakes someone moves to the
  *     back, so the sockets take turns and the rest cost no ZMQ_EVENTS read
  *     (a syscall or three each) until the woken greenlet blocks again.
- *  3. Nobody else can run: the greenlet parking now tries its own deferred
- *     recv (which finding the socket empty would only have put to sleep).
+ *  3. Nobody else can run: the socket the parking greenlet itself waits on
+ *     is checked last (first_look() ends its deferring if the message was
+ *     there all along).
  * Before the loop actually sleeps, prepare_cb checks every socket. */
 static bool prepoll(gz_hub *h)
 {
@@ -243,7 +241,7 @@ static bool prepoll(gz_hub *h)
     for (gz_list *n = z->fresh.next; n != &z->fresh; n = n->next) {
         zsock *s = GZ_CONTAINER(n, zsock, fresh);
         if (GZ_CONTAINER(s->readers.next, gz_waiter, node)->g != h->current) {
-            try_fresh(h, s);
+            try_fresh(s);
             return true;
         }
         own = s;
@@ -260,8 +258,9 @@ static bool prepoll(gz_hub *h)
         }
     }
     if (own) {
-        try_fresh(h, own);
-        return true;
+        check(own);
+        if (!gz__list_empty(&h->runq))
+            return true;
     }
     z->checked = true;
     return false;
@@ -540,11 +539,6 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
         if ((rc = gz__enter(h)) != 0)
             break;
         rc = try_op(op);
-        if (w.flags & W_ALONE) { /* the message was there when it parked */
-            w.flags &= ~W_ALONE;
-            if (rc >= 0)
-                s->rdefer = false;
-        }
         if (rc >= 0 || errno != EAGAIN)
             break;
     }
@@ -570,8 +564,8 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
  * a round trip then costs the syscalls of raw libzmq's own loop (two polls,
  * not seven). Streams (no send in between) always try first. Parking first
  * is safe under the edge rule: a parked reader is looked at before the loop
- * sleeps. Deferring stops when the message was there all along (W_ALONE,
- * first_look). */
+ * sleeps. Deferring stops when the message was there all along
+ * (first_look). */
 static bool defer_recv(gz_hub *h, const zop *op)
 {
     zstate *z = h->ext[GZ_EXT_ZMQ];
