@@ -76,12 +76,12 @@ GZ_INLINE gz_greenlet *create(gz_fn fn, void *arg)
 /* Recycled structs beyond this many go back to malloc. */
 #define GZ_GREENLET_CACHE_MAX 1024
 
-/* What only some greenlets leave behind: links of one never started,
- * joiners of one never started (released under them: it will never end, so
- * they are let go as if it had been killed), a name, a failure message. */
 /* A failure's message when even strdup("") failed: never freed. */
 static const char no_message[] = "";
 
+/* What only some greenlets leave behind: links of one never started,
+ * joiners of one never started (released under them: it will never end, so
+ * they are let go as if it had been killed), a name, a failure message. */
 static __attribute__((noinline)) void free_extras(gz_greenlet *g)
 {
     gz_list *n;

@@ -112,7 +112,16 @@ static void fdbits_free(void *p)
     free(f);
 }
 
-/* The bits of FD, or NULL (no memory: then nothing is remembered). */
+/* The bits of FD: 0 when nothing is remembered. */
+static unsigned fd_peek(const gz_hub *h, int fd)
+{
+    const fdbits *f = h->ext[GZ_EXT_IO];
+    return f && (size_t)fd < f->cap ? f->bits[fd] : 0;
+}
+
+/* Where FD's bits live, the table grown to hold them, or NULL (no memory:
+ * then nothing is remembered). Only for an fd a syscall has just accepted,
+ * so below the open-file limit. */
 static unsigned char *fd_bits(gz_hub *h, int fd)
 {
     fdbits *f = h->ext[GZ_EXT_IO];
@@ -178,8 +187,7 @@ ssize_t gz_read(int fd, void *buf, size_t n, double timeout)
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
     deadline d = deadline_of(timeout);
-    unsigned char *bits = fd_bits(h, fd); /* moves when the table grows */
-    if (bits && *bits == (FD_READ_WAITED | FD_WROTE) && timeout != 0 && n &&
+    if (fd_peek(h, fd) == (FD_READ_WAITED | FD_WROTE) && timeout != 0 && n &&
         wait_ready(h, fd, false, &d))
         return -1;
     bool sock = true;
@@ -200,7 +208,8 @@ ssize_t gz_read(int fd, void *buf, size_t n, double timeout)
         if (wait_ready(h, fd, false, &d))
             return -1;
     }
-    if (sock && n && (bits = fd_bits(h, fd))) /* sockets only */
+    unsigned char *bits = sock && n ? fd_bits(h, fd) : NULL;
+    if (bits) /* remembered for sockets only */
         *bits = d.waited ? FD_READ_WAITED : 0;
     no_wait(h, &d);
     return got;

@@ -92,6 +92,9 @@ static void closed_fd_is_ebadf(void **state)
     char c;
     assert_fails(gz_read(fds[0], &c, 1, 1.0), EBADF);
     assert_fails(gz_write(fds[1], "x", 1, 1.0), EBADF);
+    /* A number no fd can have: refused by the kernel, nothing kept for it. */
+    assert_fails(gz_read(1 << 29, &c, 1, 1.0), EBADF);
+    assert_fails(gz_write(1 << 29, "x", 1, 1.0), EBADF);
 }
 
 /* ---- data transfer ---- */
