@@ -248,18 +248,26 @@ static int poll_loop(gz_hub *h, int flags)
     return active;
 }
 
+/* The next ready greenlet, off the run queue, or NULL; the loop is polled
+ * without blocking every GZ_POLL_EVERY calls. */
+GZ_INLINE gz_greenlet *pop_ready(gz_hub *h)
+{
+    if (GZ_UNLIKELY(++h->dispatches >= GZ_POLL_EVERY)) {
+        h->dispatches = 0;
+        poll_loop(h, EVRUN_NOWAIT);
+    }
+    gz_list *n = gz__list_pop(&h->runq);
+    return n ? GZ_CONTAINER(n, gz_greenlet, node) : NULL;
+}
+
 /* The current greenlet has stopped running (parked, yielded or ended): run
  * the next ready one, polling the loop while nothing is ready. */
 GZ_INLINE void dispatch(gz_hub *h)
 {
     for (;;) {
-        if (GZ_UNLIKELY(++h->dispatches >= GZ_POLL_EVERY)) {
-            h->dispatches = 0;
-            poll_loop(h, EVRUN_NOWAIT);
-        }
-        gz_list *n = gz__list_pop(&h->runq);
-        if (n) {
-            gz__switch(h, GZ_CONTAINER(n, gz_greenlet, node));
+        gz_greenlet *next = pop_ready(h);
+        if (next) {
+            gz__switch(h, next);
             return;
         }
         if (h->driving && h->current != &h->main) {
@@ -292,14 +300,9 @@ GZ_INLINE void dispatch(gz_hub *h)
  * is ready (gz__exit_switch then does the rest). */
 void *gz__exit_fast(gz_hub *h)
 {
-    if (GZ_UNLIKELY(++h->dispatches >= GZ_POLL_EVERY)) {
-        h->dispatches = 0;
-        poll_loop(h, EVRUN_NOWAIT);
-    }
-    gz_list *n = gz__list_pop(&h->runq);
-    if (!n)
+    gz_greenlet *next = pop_ready(h);
+    if (!next)
         return NULL;
-    gz_greenlet *next = GZ_CONTAINER(n, gz_greenlet, node);
     next->state = GZ_RUNNING;
     h->from = h->current;
     h->current = next;

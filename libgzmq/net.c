@@ -119,37 +119,30 @@ static unsigned fd_peek(const gz_hub *h, int fd)
     return f && (size_t)fd < f->cap ? f->bits[fd] : 0;
 }
 
-/* Where FD's bits live, the table grown to hold them, or NULL (no memory:
- * then nothing is remembered). Only for an fd a syscall has just accepted,
- * so below the open-file limit. */
-static unsigned char *fd_bits(gz_hub *h, int fd)
+/* FD's bits become (bits & KEEP) | ADD, the table grown to hold them (with
+ * no memory, nothing is remembered). Only for an fd a syscall has just
+ * accepted, so below the open-file limit. */
+static void fd_note(gz_hub *h, int fd, unsigned keep, unsigned add)
 {
     fdbits *f = h->ext[GZ_EXT_IO];
-    if (GZ_LIKELY(f && (size_t)fd < f->cap))
-        return &f->bits[fd];
-    if (!f) {
-        if (!(f = calloc(1, sizeof *f)))
-            return NULL;
-        h->ext[GZ_EXT_IO] = f;
-        h->ext_free[GZ_EXT_IO] = fdbits_free;
+    if (GZ_UNLIKELY(!f || (size_t)fd >= f->cap)) {
+        if (!f) {
+            if (!(f = calloc(1, sizeof *f)))
+                return;
+            h->ext[GZ_EXT_IO] = f;
+            h->ext_free[GZ_EXT_IO] = fdbits_free;
+        }
+        size_t cap = f->cap ? f->cap : 64;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        unsigned char *b = realloc(f->bits, cap);
+        if (!b)
+            return;
+        memset(b + f->cap, 0, cap - f->cap);
+        f->bits = b;
+        f->cap = cap;
     }
-    size_t cap = f->cap ? f->cap : 64;
-    while (cap <= (size_t)fd)
-        cap *= 2;
-    unsigned char *b = realloc(f->bits, cap);
-    if (!b)
-        return NULL;
-    memset(b + f->cap, 0, cap - f->cap);
-    f->bits = b;
-    f->cap = cap;
-    return &b[fd];
-}
-
-static void fd_forget(gz_hub *h, int fd)
-{
-    fdbits *f = h->ext[GZ_EXT_IO];
-    if (f && (size_t)fd < f->cap)
-        f->bits[fd] = 0;
+    f->bits[fd] = (unsigned char)((f->bits[fd] & keep) | add);
 }
 
 /* ---- read ---- */
@@ -208,9 +201,8 @@ ssize_t gz_read(int fd, void *buf, size_t n, double timeout)
         if (wait_ready(h, fd, false, &d))
             return -1;
     }
-    unsigned char *bits = sock && n ? fd_bits(h, fd) : NULL;
-    if (bits) /* remembered for sockets only */
-        *bits = d.waited ? FD_READ_WAITED : 0;
+    if (sock && n) /* remembered for sockets only */
+        fd_note(h, fd, 0, d.waited ? FD_READ_WAITED : 0);
     no_wait(h, &d);
     return got;
 }
@@ -306,9 +298,8 @@ ssize_t gz_write(int fd, const void *buf, size_t n, double timeout)
         if (wait_ready(h, fd, true, &d))
             return -1;
     }
-    unsigned char *bits = sock && n ? fd_bits(h, fd) : NULL;
-    if (bits) /* remembered for sockets only */
-        *bits |= FD_WROTE;
+    if (sock && n) /* remembered for sockets only */
+        fd_note(h, fd, FD_READ_WAITED | FD_WROTE, FD_WROTE);
     no_wait(h, &d);
     return (ssize_t)n;
 }
@@ -364,7 +355,7 @@ int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout)
     for (;;) {
         int c = accept4(fd, addr, addr ? len : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) {
-            fd_forget(h, c); /* a new connection on a reused number */
+            fd_note(h, c, 0, 0); /* a new connection on a reused number */
             no_wait(h, &d);
             return c;
         }

@@ -157,6 +157,13 @@ static void wake_all(gz_list *list, unsigned *woken)
         mark_woken(GZ_CONTAINER(n, gz_waiter, node), woken);
 }
 
+/* W, S's deferred reader, is looked at: off zstate.fresh. */
+static void unfresh(zsock *s, gz_waiter *w)
+{
+    w->flags &= ~W_FRESH;
+    gz__list_remove(&s->fresh);
+}
+
 /* The first check after a deferred reader parked: if the message was
  * already there and nothing else ran since it parked (the check runs on its
  * own stack), deferring gained nothing, so its next recv tries first. */
@@ -164,8 +171,7 @@ static void first_look(zsock *s, gz_waiter *w, int ev)
 {
     if (!(w->flags & W_FRESH))
         return;
-    w->flags &= ~W_FRESH;
-    gz__list_remove(&s->fresh);
+    unfresh(s, w);
     if ((ev & ZMQ_POLLIN) && w->g->hub->current == w->g)
         s->rdefer = false;
 }
@@ -214,8 +220,7 @@ static void check_active(zstate *z)
 static void try_fresh(zsock *s)
 {
     gz_waiter *w = GZ_CONTAINER(s->readers.next, gz_waiter, node);
-    gz__list_remove(&s->fresh);
-    w->flags &= ~W_FRESH;
+    unfresh(s, w);
     mark_woken(w, &s->rwoken);
 }
 
@@ -546,7 +551,7 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
     if (rc >= 0)
         s->sent = out;
     if (w.flags & W_FRESH)
-        gz__list_remove(&s->fresh);
+        unfresh(s, &w);
     gz__list_remove(&w.node);
     settle(z, s);
     errno = e;
