@@ -28,6 +28,28 @@
         assert_int_equal(errno, (e));          \
     } while (0)
 
+/* Everything left in F, NUL-terminated, in malloc'd memory; NULL when
+ * memory runs out. */
+static inline char *gz_test_read_all(FILE *f)
+{
+    size_t cap = 4096, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+        }
+    }
+    if (buf)
+        buf[len] = 0;
+    return buf;
+}
+
 static void gz_test_watchdog_fired(int sig)
 {
     (void)sig;

@@ -15,27 +15,6 @@ static const char *build_dir(void)
     return b && *b ? b : "build";
 }
 
-static char *slurp(FILE *f)
-{
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-        }
-    }
-    if (buf)
-        buf[len] = 0;
-    return buf;
-}
-
 static bool line_matches(const char *want, const char *got)
 {
     if (strncmp(want, "re:", 3) != 0)
@@ -85,11 +64,11 @@ static int run_demo(const char *name)
         fprintf(stderr, "%s: no expected output %s\n", name, exp);
         return -1;
     }
-    char *want = slurp(ef);
+    char *want = gz_test_read_all(ef);
     fclose(ef);
     snprintf(cmd, sizeof cmd, "timeout 60 %s 2>&1", path);
     FILE *p = popen(cmd, "r");
-    char *out = p ? slurp(p) : NULL;
+    char *out = p ? gz_test_read_all(p) : NULL;
     int status = p ? pclose(p) : -1;
     int rc = 0;
     if (!want || !out) {

@@ -24,19 +24,7 @@ static int run(const char *cmd, char **out)
     FILE *p = popen(full, "r");
     if (!p)
         return -1;
-    size_t cap = 4096, len = 0, n;
-    char *buf = malloc(cap);
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-    }
-    if (buf)
-        buf[len] = 0;
+    char *buf = gz_test_read_all(p);
     int st = pclose(p);
     *out = buf;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;

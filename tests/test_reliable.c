@@ -114,20 +114,8 @@ static char *slurp(const char *name)
     FILE *f = fopen(path, "r");
     if (!f)
         return strdup("");
-    size_t cap = 1 << 16, len = 0, n;
-    char *buf = malloc(cap);
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-    }
+    char *buf = gz_test_read_all(f);
     fclose(f);
-    if (buf)
-        buf[len] = 0;
     return buf;
 }
 
