@@ -9,7 +9,7 @@
 #include "bench.h"
 
 /* Internal to libgzmq (hidden in the .so, present in libgzmq.a); declared
- * here with the layout of gz_internal.h's assembly gz_ctx. */
+ * here with the layout of libgzmq/ctx.h's assembly gz_ctx. */
 typedef struct bare_ctx { void *sp; } bare_ctx;
 void gz__ctx_switch(bare_ctx *from, bare_ctx *to);
 void gz__ctx_make(bare_ctx *ctx, void *lo, size_t size, void *(*entry)(void *), void *arg);

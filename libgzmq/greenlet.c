@@ -8,15 +8,35 @@
 
 #include "gz_internal.h"
 
-#ifdef GZ_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
+/* Ended, unreleased greenlets that keep their stacks for reuse at most. */
+#define GZ_DEAD_STACKS_MAX 256
 
 typedef struct link_node {
     gz_list node;
     void (*cb)(gz_greenlet *g, void *arg);
     void *arg;
 } link_node;
+
+static void greenlet_timer_cb(gz_timer *t);
+
+void gz__greenlets_init(gz_hub *h)
+{
+    gz__list_init(&h->greenlets.all);
+    gz__list_init(&h->greenlets.free);
+    gz_greenlet *m = &h->main;
+    m->is_main = true;
+    m->state = GZ_RUNNING;
+    m->began = true;
+    m->hub = h;
+    GZ_MAGIC_SET(m, greenlet);
+    gz__list_init(&m->joiners);
+    gz__list_init(&m->links);
+    gz__list_init(&m->timeouts);
+    m->timer.cb = greenlet_timer_cb;
+#ifdef GZ_TSAN
+    m->tsan_fiber = __tsan_get_current_fiber();
+#endif
+}
 
 GZ_INLINE gz_greenlet *create(gz_fn fn, void *arg)
 {
@@ -27,17 +47,17 @@ GZ_INLINE gz_greenlet *create(gz_fn fn, void *arg)
         errno = EINVAL;
         return NULL;
     }
-    gz_list *n = gz__list_pop(&h->free_greenlets);
+    gz_list *n = gz__list_pop(&h->greenlets.free);
     gz_greenlet *g;
     if (n) { /* a recycled struct may bring its stack along */
-        h->free_greenlets_len--;
+        h->greenlets.free_len--;
         g = GZ_CONTAINER(n, gz_greenlet, node);
     } else if ((g = malloc(sizeof *g))) {
         /* What a struct holds again whenever it is freed: empty lists, no
          * timer armed, unlinked nodes (gz__greenlet_free's invariants). */
         g->stack.map = NULL;
         g->timer.idx = 0;
-        g->timer.cb = gz__greenlet_timer_cb;
+        g->timer.cb = greenlet_timer_cb;
         g->all.next = g->all.prev = NULL;
         gz__list_init(&g->joiners);
         gz__list_init(&g->links);
@@ -63,7 +83,7 @@ GZ_INLINE gz_greenlet *create(gz_fn fn, void *arg)
     g->err.message = NULL;
     g->name = NULL;
     g->defname[0] = 0;
-    g->id = h->next_id++;
+    g->id = h->greenlets.next_id++;
     g->keeps_stack = false;
 #ifdef GZ_ASAN
     g->asan_fake = NULL;
@@ -106,11 +126,11 @@ GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g, bool dead)
     GZ_MAGIC_KILL(g); /* recycled or not, this handle is gone */
     if (g->keeps_stack) {
         g->keeps_stack = false;
-        h->dead_stacks--;
+        h->greenlets.dead_stacks--;
     }
-    if (GZ_LIKELY(h->free_greenlets_len < GZ_GREENLET_CACHE_MAX)) {
-        gz__list_push_front(&h->free_greenlets, &g->node);
-        h->free_greenlets_len++;
+    if (GZ_LIKELY(h->greenlets.free_len < GZ_GREENLET_CACHE_MAX)) {
+        gz__list_push_front(&h->greenlets.free, &g->node);
+        h->greenlets.free_len++;
     } else {
         gz__stack_put(&g->stack);
         free(g);
@@ -119,15 +139,37 @@ GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g, bool dead)
 
 void gz__greenlet_free(gz_greenlet *g) { recycle(g->hub, g, false); }
 
-void gz__greenlet_cache_drain(gz_hub *h)
+void gz__greenlets_fini(gz_hub *h)
 {
     gz_list *n;
-    while ((n = gz__list_pop(&h->free_greenlets))) {
+    while ((n = gz__list_pop(&h->greenlets.free))) {
         gz_greenlet *g = GZ_CONTAINER(n, gz_greenlet, node);
         gz__stack_put(&g->stack);
         free(g);
     }
-    h->free_greenlets_len = 0;
+    h->greenlets.free_len = 0;
+}
+
+/* The greenlet that switched here has ended: its stack stays with the
+ * struct for the next spawn, or goes back to the cache. */
+void gz__bury(gz_hub *h, gz_greenlet *z)
+{
+    h->greenlets.zombie = NULL;
+#ifdef GZ_TSAN
+    __tsan_destroy_fiber(z->tsan_fiber);
+#endif
+    /* Its stack stays with the struct for the next spawn: freed along
+     * with it, or kept while the handle lives (a few hundred at most,
+     * so that many ended, unreleased greenlets hold no stacks). */
+    gz__stack_reset(&z->stack);
+    if (!z->user_ref) {
+        gz__greenlet_free(z);
+    } else if (h->greenlets.dead_stacks < GZ_DEAD_STACKS_MAX) {
+        z->keeps_stack = true;
+        h->greenlets.dead_stacks++;
+    } else {
+        gz__stack_put(&z->stack);
+    }
 }
 
 /* Refuse NULL and main (EINVAL) and another thread's greenlets (EXDEV). */
@@ -168,8 +210,8 @@ GZ_INLINE int prepare(gz_hub *h, gz_greenlet *g)
 #endif
     g->hub_ref = true;
     g->started = true;
-    h->nlive++;
-    gz__list_push(&h->all, &g->all);
+    h->greenlets.nlive++;
+    gz__list_push(&h->greenlets.all, &g->all);
     return 0;
 }
 
@@ -230,7 +272,7 @@ gz_greenlet *gz_spawn_later(double seconds, gz_fn fn, void *arg)
 }
 
 /* The greenlet's own timer: a start delay ran out, or a park timed out. */
-void gz__greenlet_timer_cb(gz_timer *t)
+static void greenlet_timer_cb(gz_timer *t)
 {
     gz_greenlet *g = GZ_CONTAINER(t, gz_greenlet, timer);
     if (g->state == GZ_LATER)
@@ -257,14 +299,14 @@ GZ_INLINE void report_unobserved(gz_greenlet *g)
 static __attribute__((noinline)) void run_links(gz_hub *h, gz_greenlet *g)
 {
     g->finishing = true; /* a callback may release it: free it after */
-    h->in_callback++;
+    h->greenlets.in_callback++;
     gz_list *n;
     while ((n = gz__list_pop(&g->links))) {
         link_node *l = GZ_CONTAINER(n, link_node, node);
         l->cb(g, l->arg);
         free(l);
     }
-    h->in_callback--;
+    h->greenlets.in_callback--;
     g->finishing = false;
 }
 
@@ -281,8 +323,8 @@ GZ_INLINE void finish(gz_hub *h, gz_greenlet *g, void *value)
     if (g->hub_ref) {
         g->hub_ref = false;
         gz__list_remove(&g->all);
-        h->nlive--;
-        if (h->nlive == 0 && (h->shutdown || h->main_waits_live))
+        h->greenlets.nlive--;
+        if (h->greenlets.nlive == 0 && (h->shutdown || h->main_waits_live))
             gz__live_ended(h);
     }
     if (!g->user_ref)
@@ -295,7 +337,7 @@ static _Noreturn void end_current(gz_hub *h, void *value)
 {
     gz_greenlet *g = h->current;
     finish(h, g, value);
-    h->zombie = g;
+    h->greenlets.zombie = g;
     gz__exit_switch(h);
 }
 
@@ -308,7 +350,7 @@ void *gz__greenlet_entry(void *arg)
     void *value = g->fn(g->arg);
 #ifdef GZ_CTX_FAST_EXIT
     finish(h, g, value);
-    h->zombie = g;
+    h->greenlets.zombie = g;
     void *sp = gz__exit_fast(h);
     if (GZ_LIKELY(sp != NULL))
         return sp; /* gz__ctx_start resumes it */
@@ -363,7 +405,7 @@ void gz_release(gz_greenlet *g)
         recycle(h, g, false); /* nobody can start it any more */
     } else if (g->state == GZ_DEAD) {
         report_unobserved(g);
-        if (g->finishing || h->zombie == g)
+        if (g->finishing || h->greenlets.zombie == g)
             return; /* whoever ends it frees it */
         recycle(h, g, true); /* with its stack, if it kept one */
     }
@@ -582,9 +624,9 @@ int gz_killall(gz_greenlet *const *gs, size_t n, double timeout)
 void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except)
 {
     /* A cursor node keeps the walk valid while kills unlink greenlets. */
-    gz_list *cur = &h->cursor;
-    gz__list_push_front(&h->all, cur);
-    while (cur->next != &h->all) {
+    gz_list *cur = &h->greenlets.cursor;
+    gz__list_push_front(&h->greenlets.all, cur);
+    while (cur->next != &h->greenlets.all) {
         gz_list *n = cur->next;
         gz__list_remove(cur);
         cur->prev = n;
@@ -617,9 +659,9 @@ int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
     if (observes)
         g->observed = true;
     if (g->state == GZ_DEAD) {
-        h->in_callback++;
+        h->greenlets.in_callback++;
         cb(g, arg);
-        h->in_callback--;
+        h->greenlets.in_callback--;
         return 0;
     }
     link_node *l = malloc(sizeof *l);

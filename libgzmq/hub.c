@@ -1,5 +1,6 @@
-/* The per-thread hub: the libev loop, the run queue, the timer heap, parking
- * and waking, deadlock detection, gz_run and gz_shutdown.
+/* The per-thread hub: the libev loop, the run queue, parking and waking,
+ * deadlock detection, the higher layers' per-hub state, gz_run and
+ * gz_shutdown.
  *
  * Switching is direct: a greenlet that blocks pops the next ready greenlet
  * and switches to it. Only when nothing is ready does the blocking greenlet
@@ -17,27 +18,20 @@
 
 #include "gz_internal.h"
 
-#ifdef GZ_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
-
 /* Poll the loop (without blocking) after this many dispatches, so that a
  * set of greenlets that keep yielding cannot starve I/O and timers. */
 #define GZ_POLL_EVERY 1024
 /* Green calls in a row that complete without waiting before a forced yield. */
 #define GZ_NO_WAIT_MAX 1024
 #define GZ_DEFAULT_STACK (256 * 1024)
-#define GZ_DEAD_STACKS_MAX 256
 
 _Thread_local gz_hub *gz__tl_hub __attribute__((tls_model("initial-exec")));
-#define tl_hub gz__tl_hub
 static pthread_key_t hub_key;
 static pthread_once_t hub_key_once = PTHREAD_ONCE_INIT;
 
 static void hub_destroy(void *p);
-static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
-static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-static void wake(gz_greenlet *g, int code);
+static void hub_idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
+static void wake_main(gz_hub *h, int code);
 
 static void make_key(void) { pthread_key_create(&hub_key, hub_destroy); }
 
@@ -92,27 +86,13 @@ static gz_hub *hub_create(struct ev_loop *loop)
     }
     h->loop = loop;
     gz__list_init(&h->runq);
-    gz__list_init(&h->all);
     gz__list_init(&h->stack_cache);
-    gz__list_init(&h->free_greenlets);
-    gz_greenlet *m = &h->main;
-    m->is_main = true;
-    m->state = GZ_RUNNING;
-    m->began = true;
-    m->hub = h;
-    GZ_MAGIC_SET(m, greenlet);
-    gz__list_init(&m->joiners);
-    gz__list_init(&m->links);
-    gz__list_init(&m->timeouts);
-    m->timer.cb = gz__greenlet_timer_cb;
-    h->current = m;
-#ifdef GZ_TSAN
-    m->tsan_fiber = __tsan_get_current_fiber();
-#endif
+    gz__greenlets_init(h);
+    h->current = &h->main;
     h->stack_size = default_stack_size();
-    ev_idle_init(&h->idle, idle_cb);
-    ev_init(&h->timer, timer_cb);
-    tl_hub = h;
+    ev_idle_init(&h->idle, hub_idle_cb);
+    gz__timers_init(&h->timers);
+    gz__tl_hub = h;
     pthread_setspecific(hub_key, h);
     gz__stack_guard_init();
     return h;
@@ -123,19 +103,18 @@ static void hub_destroy(void *p)
     gz_hub *h = p;
     if (!h)
         return;
-    for (int i = 0; i < 4; i++)
-        if (h->ext_free[i])
-            h->ext_free[i](h->ext[i]);
-    gz__signals_free(h);
+    while (h->nlayers > 0) { /* the last registered may use the others */
+        h->nlayers--;
+        h->layers[h->nlayers].type->destroy(h->layers[h->nlayers].state);
+    }
     ev_idle_stop(h->loop, &h->idle);
-    ev_timer_stop(h->loop, &h->timer);
-    gz__greenlet_cache_drain(h);
+    gz__timers_fini(&h->timers, h->loop);
+    gz__greenlets_fini(h);
     gz__stack_cache_drain();
     if (!ev_is_default_loop(h->loop) && h->own_loop)
         ev_loop_destroy(h->loop);
-    free(h->heap);
     gz__stack_guard_fini();
-    tl_hub = NULL;
+    gz__tl_hub = NULL;
     free(h);
 }
 
@@ -159,7 +138,7 @@ int gz_use_loop(struct ev_loop *loop)
         errno = EINVAL;
         return -1;
     }
-    if (tl_hub) {
+    if (gz__tl_hub) {
         errno = EBUSY;
         return -1;
     }
@@ -193,28 +172,6 @@ size_t gz_stack_size(void)
 
 /* ---- switching ---- */
 
-/* The greenlet that switched here has ended: its stack stays with the
- * struct for the next spawn, or goes back to the cache. */
-void gz__bury(gz_hub *h, gz_greenlet *z)
-{
-    h->zombie = NULL;
-#ifdef GZ_TSAN
-    __tsan_destroy_fiber(z->tsan_fiber);
-#endif
-    /* Its stack stays with the struct for the next spawn: freed along
-     * with it, or kept while the handle lives (a few hundred at most,
-     * so that many ended, unreleased greenlets hold no stacks). */
-    gz__stack_reset(&z->stack);
-    if (!z->user_ref) {
-        gz__greenlet_free(z);
-    } else if (h->dead_stacks < GZ_DEAD_STACKS_MAX) {
-        z->keeps_stack = true;
-        h->dead_stacks++;
-    } else {
-        gz__stack_put(&z->stack);
-    }
-}
-
 GZ_INLINE void gz__switch(gz_hub *h, gz_greenlet *next)
 {
     gz_greenlet *prev = h->current;
@@ -238,6 +195,30 @@ GZ_INLINE void gz__switch(gz_hub *h, gz_greenlet *next)
 #endif
         gz__ctx_switch(&prev->ctx, &next->ctx);
     gz__switched_in(h);
+}
+
+int gz__layer_add(gz_hub *h, const gz_layer *type, void *state)
+{
+    if (h->nlayers == GZ_LAYERS_MAX) {
+        errno = ENOMEM;
+        return -1;
+    }
+    h->layers[h->nlayers].type = type;
+    h->layers[h->nlayers].state = state;
+    h->nlayers++;
+    return 0;
+}
+
+/* Each layer's hook before polling: true if one made a greenlet ready. */
+static bool before_poll(gz_hub *h)
+{
+    for (unsigned i = 0; i < h->nlayers; i++) {
+        const gz_layer *l = h->layers[i].type;
+        if (l->before_poll && l->before_poll(h, h->layers[i].state) &&
+            !gz__list_empty(&h->runq))
+            return true;
+    }
+    return false;
 }
 
 static int poll_loop(gz_hub *h, int flags)
@@ -274,9 +255,9 @@ GZ_INLINE void dispatch(gz_hub *h)
             gz__switch(h, &h->main);
             return;
         }
-        /* A higher layer may find ready greenlets without the loop (green
-         * ZeroMQ re-reads ZMQ_EVENTS): then no poll syscall is needed. */
-        if (h->prepoll && h->prepoll(h) && !gz__list_empty(&h->runq))
+        /* A higher layer may find ready greenlets without the loop: then
+         * no poll syscall is needed. */
+        if (h->nlayers && before_poll(h))
             continue;
         int active = poll_loop(h, EVRUN_ONCE);
         h->dispatches = 0;
@@ -284,7 +265,7 @@ GZ_INLINE void dispatch(gz_hub *h)
             /* Nothing ready and no watcher left that could wake anyone:
              * main's blocking call fails with EDEADLK. */
             if (h->main.state == GZ_PARKED) {
-                wake(&h->main, h->shutdown ? ECANCELED : EDEADLK);
+                wake_main(h, h->shutdown ? ECANCELED : EDEADLK);
                 h->shutdown = false;
             } else {
                 fprintf(stderr, "libgzmq: scheduler lost the main greenlet\n");
@@ -324,7 +305,7 @@ void gz__idle_start(gz_hub *h)
     ev_idle_start(h->loop, &h->idle);
 }
 
-static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+static void hub_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
     (void)loop;
     (void)revents;
@@ -344,16 +325,18 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
     }
 }
 
-static void wake(gz_greenlet *g, int code)
+/* Wake parked main with CODE even where gz__wake would not (during a
+ * shutdown that a greenlet started). */
+static void wake_main(gz_hub *h, int code)
 {
-    g->wake_code = code;
-    gz__make_ready(g->hub, g);
+    h->main.wake_code = code;
+    gz__make_ready(h, &h->main);
 }
 
 int gz__enter_slow(gz_hub *h)
 {
     gz_greenlet *g = h->current;
-    errno = h->in_callback ? EPERM : g->killed ? ECANCELED : ETIMEDOUT;
+    errno = h->greenlets.in_callback ? EPERM : g->killed ? ECANCELED : ETIMEDOUT;
     return -1;
 }
 
@@ -432,7 +415,7 @@ int gz_run(void)
         return -1;
     }
     for (;;) {
-        if (h->nlive > 0 || !gz__list_empty(&h->runq)) {
+        if (h->greenlets.nlive > 0 || !gz__list_empty(&h->runq)) {
             h->main_waits_live = true;
             int rc = gz__park(h, -1.0);
             h->main_waits_live = false;
@@ -442,7 +425,7 @@ int gz_run(void)
         }
         /* No greenlet left: serve the remaining watchers, which may start
          * new greenlets, until none is left. */
-        if (!poll_loop(h, EVRUN_ONCE) && h->nlive == 0 &&
+        if (!poll_loop(h, EVRUN_ONCE) && h->greenlets.nlive == 0 &&
             gz__list_empty(&h->runq))
             return 0;
     }
@@ -453,13 +436,13 @@ int gz_run(void)
  * greenlet started. */
 void gz__live_ended(gz_hub *h)
 {
-    if (h->nlive != 0)
+    if (h->greenlets.nlive != 0)
         return;
     bool parked = h->main.state == GZ_PARKED;
     if (h->shutdown && !h->shutdown_by_main) {
         h->shutdown = false;
         if (parked)
-            wake(&h->main, ECANCELED);
+            wake_main(h, ECANCELED);
     } else if (h->main_waits_live && parked) {
         gz__wake(&h->main, 0);
     }
@@ -479,7 +462,7 @@ void gz_shutdown(void)
         return;            /* else main hears of it when the last one ends */
     }
     /* From main: let them end. */
-    while (h->nlive > 0) {
+    while (h->greenlets.nlive > 0) {
         h->main_waits_live = true;
         int rc = gz__park(h, -1.0);
         h->main_waits_live = false;
@@ -488,119 +471,4 @@ void gz_shutdown(void)
     }
     h->shutdown = false;
     h->shutdown_by_main = false;
-}
-
-/* ---- the timer heap ---- */
-
-static bool earlier(const gz_timer *a, const gz_timer *b)
-{
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
-
-static void heap_set(gz_hub *h, size_t i, gz_timer *t)
-{
-    h->heap[i] = t;
-    t->idx = i + 1;
-}
-
-static void sift_up(gz_hub *h, size_t i)
-{
-    gz_timer *t = h->heap[i];
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!earlier(t, h->heap[p]))
-            break;
-        heap_set(h, i, h->heap[p]);
-        i = p;
-    }
-    heap_set(h, i, t);
-}
-
-static void sift_down(gz_hub *h, size_t i)
-{
-    gz_timer *t = h->heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->heap_len)
-            break;
-        if (c + 1 < h->heap_len && earlier(h->heap[c + 1], h->heap[c]))
-            c++;
-        if (!earlier(h->heap[c], t))
-            break;
-        heap_set(h, i, h->heap[c]);
-        i = c;
-    }
-    heap_set(h, i, t);
-}
-
-static void rearm(gz_hub *h)
-{
-    if (h->in_timer_cb)
-        return; /* timer_cb rearms once at its end */
-    if (h->heap_len == 0) {
-        ev_timer_stop(h->loop, &h->timer);
-        return;
-    }
-    double after = h->heap[0]->at - ev_now(h->loop);
-    ev_timer_stop(h->loop, &h->timer);
-    ev_timer_set(&h->timer, after > 0 ? after : 0.0, 0.0);
-    ev_timer_start(h->loop, &h->timer);
-}
-
-void gz__timer_start(gz_timer *t, double after)
-{
-    gz_hub *h = tl_hub;
-    if (t->idx)
-        gz__timer_stop(t);
-    if (h->heap_len == h->heap_cap) {
-        size_t cap = h->heap_cap ? 2 * h->heap_cap : 64;
-        gz_timer **nh = realloc(h->heap, cap * sizeof *nh);
-        if (!nh) {
-            fprintf(stderr, "libgzmq: out of memory for a timer\n");
-            abort();
-        }
-        h->heap = nh;
-        h->heap_cap = cap;
-    }
-    if (after > 0)
-        ev_now_update(h->loop); /* greenlets may have run long since a poll */
-    t->at = ev_now(h->loop) + after;
-    t->seq = ++h->timer_seq;
-    heap_set(h, h->heap_len++, t);
-    sift_up(h, h->heap_len - 1);
-    if (h->heap[0] == t)
-        rearm(h);
-}
-
-void gz__timer_stop(gz_timer *t)
-{
-    gz_hub *h = tl_hub;
-    if (!t->idx)
-        return;
-    size_t i = t->idx - 1;
-    bool was_root = i == 0;
-    t->idx = 0;
-    gz_timer *last = h->heap[--h->heap_len];
-    if (last != t) {
-        heap_set(h, i, last);
-        sift_down(h, i);
-        sift_up(h, last->idx - 1);
-    }
-    if (was_root)
-        rearm(h);
-}
-
-static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)revents;
-    gz_hub *h = GZ_CONTAINER(w, gz_hub, timer);
-    double now = ev_now(loop);
-    h->in_timer_cb = true;
-    while (h->heap_len > 0 && h->heap[0]->at <= now + 1e-6) {
-        gz_timer *t = h->heap[0];
-        gz__timer_stop(t);
-        t->cb(t);
-    }
-    h->in_timer_cb = false;
-    rearm(h);
 }

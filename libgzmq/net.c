@@ -95,7 +95,7 @@ static int ready_now(int fd, short events)
  * never finds data, and trying costs a recv(2) that fails with EAGAIN. So
  * such a read waits for readiness first (the classic event-loop order) and
  * reads once: one syscall fewer per exchange. Two bits per fd, in
- * gz_hub.ext[GZ_EXT_IO]; a stale pair (the fd closed and reused) costs at
+ * the hub's fd_layer; a stale pair (the fd closed and reused) costs at
  * most one readiness round trip, never a missed byte. */
 enum { FD_READ_WAITED = 1, FD_WROTE = 2 };
 
@@ -112,10 +112,12 @@ static void fdbits_free(void *p)
     free(f);
 }
 
+static const gz_layer fd_layer = {fdbits_free, NULL};
+
 /* The bits of FD: 0 when nothing is remembered. */
 static unsigned fd_peek(const gz_hub *h, int fd)
 {
-    const fdbits *f = h->ext[GZ_EXT_IO];
+    const fdbits *f = gz__layer_state(h, &fd_layer);
     return f && (size_t)fd < f->cap ? f->bits[fd] : 0;
 }
 
@@ -124,13 +126,15 @@ static unsigned fd_peek(const gz_hub *h, int fd)
  * accepted, so below the open-file limit. */
 static void fd_note(gz_hub *h, int fd, unsigned keep, unsigned add)
 {
-    fdbits *f = h->ext[GZ_EXT_IO];
+    fdbits *f = gz__layer_state(h, &fd_layer);
     if (GZ_UNLIKELY(!f || (size_t)fd >= f->cap)) {
         if (!f) {
             if (!(f = calloc(1, sizeof *f)))
                 return;
-            h->ext[GZ_EXT_IO] = f;
-            h->ext_free[GZ_EXT_IO] = fdbits_free;
+            if (gz__layer_add(h, &fd_layer, f) != 0) {
+                free(f);
+                return;
+            }
         }
         size_t cap = f->cap ? f->cap : 64;
         while (cap <= (size_t)fd)

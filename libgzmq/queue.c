@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gz_handoff.h"
+#include "heap.h"
 #include "gzmq/sync.h"
 
 enum kind { Q_FIFO, Q_LIFO, Q_PRIO, Q_CHANNEL };
@@ -93,40 +94,22 @@ void gz_queue_free(gz_queue *q)
 
 static entry *at(gz_queue *q, size_t i) { return &q->buf[(q->head + i) % q->cap]; }
 
-static bool less(const gz_queue *q, const entry *a, const entry *b)
+/* The priority order of slots I and J of the heap (heap.h): the caller's
+ * compare, ties in put order. */
+static bool prio_less(const void *ctx, size_t i, size_t j)
 {
+    const gz_queue *q = ctx;
+    const entry *a = &q->buf[i], *b = &q->buf[j];
     int c = q->cmp(a->item, b->item);
     return c < 0 || (c == 0 && a->seq < b->seq);
 }
 
-static void heap_up(gz_queue *q, size_t i)
+static void prio_swap(void *ctx, size_t i, size_t j)
 {
+    gz_queue *q = ctx;
     entry e = q->buf[i];
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!less(q, &e, &q->buf[p]))
-            break;
-        q->buf[i] = q->buf[p];
-        i = p;
-    }
-    q->buf[i] = e;
-}
-
-static void heap_down(gz_queue *q, size_t i)
-{
-    entry e = q->buf[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= q->len)
-            break;
-        if (c + 1 < q->len && less(q, &q->buf[c + 1], &q->buf[c]))
-            c++;
-        if (!less(q, &q->buf[c], &e))
-            break;
-        q->buf[i] = q->buf[c];
-        i = c;
-    }
-    q->buf[i] = e;
+    q->buf[i] = q->buf[j];
+    q->buf[j] = e;
 }
 
 /* Room for one more entry; the ring is straightened when it grows. */
@@ -157,7 +140,7 @@ static void store(gz_queue *q, void *item)
     entry e = {item, q->seq++};
     if (q->kind == Q_PRIO) {
         q->buf[q->len++] = e;
-        heap_up(q, q->len - 1);
+        gz__heap_up(q, q->len - 1, prio_less, prio_swap);
     } else {
         q->len++;
         *at(q, q->len - 1) = e;
@@ -185,7 +168,7 @@ static void *take(gz_queue *q)
     } else {
         q->buf[0] = q->buf[--q->len];
         if (q->len)
-            heap_down(q, 0);
+            gz__heap_down(q, 0, q->len, prio_less, prio_swap);
     }
     return item;
 }

@@ -56,9 +56,44 @@ static bool catchable(int signum)
            signum != SIGSTOP;
 }
 
-static struct gz_signal_slot **find(gz_hub *h, int signum)
+/* The hub's watched signals, registered as its signal_layer. */
+typedef struct signal_hub {
+    gz_hub *h;
+    struct gz_signal_slot *slots;
+} signal_hub;
+
+static void drop(gz_hub *h, struct gz_signal_slot **p);
+
+static void signal_hub_free(void *p)
 {
-    struct gz_signal_slot **p = &h->signals;
+    signal_hub *sh = p;
+    while (sh->slots)
+        drop(sh->h, &sh->slots);
+    free(sh);
+}
+
+static const gz_layer signal_layer = {signal_hub_free, NULL};
+
+static signal_hub *signal_hub_get(gz_hub *h)
+{
+    signal_hub *sh = gz__layer_state(h, &signal_layer);
+    if (sh)
+        return sh;
+    if (!(sh = calloc(1, sizeof *sh))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    sh->h = h;
+    if (gz__layer_add(h, &signal_layer, sh) != 0) {
+        free(sh);
+        return NULL;
+    }
+    return sh;
+}
+
+static struct gz_signal_slot **find(signal_hub *sh, int signum)
+{
+    struct gz_signal_slot **p = &sh->slots;
     while (*p && (*p)->w.signum != signum)
         p = &(*p)->next;
     return p;
@@ -73,6 +108,9 @@ int gz_signal(int signum, void (*handler)(int signum, void *arg), void *arg)
         errno = EINVAL;
         return -1;
     }
+    signal_hub *sh = signal_hub_get(h);
+    if (!sh)
+        return -1;
     pthread_mutex_lock(&owners_lock);
     bool taken = owners[signum] && owners[signum] != h;
     if (!taken)
@@ -82,7 +120,7 @@ int gz_signal(int signum, void (*handler)(int signum, void *arg), void *arg)
         errno = EBUSY;
         return -1;
     }
-    struct gz_signal_slot **p = find(h, signum);
+    struct gz_signal_slot **p = find(sh, signum);
     if (*p) { /* replace the handler, keep the watcher */
         (*p)->handler = handler;
         (*p)->arg = arg;
@@ -98,8 +136,8 @@ int gz_signal(int signum, void (*handler)(int signum, void *arg), void *arg)
     s->arg = arg;
     ev_signal_init(&s->w, signal_cb, signum);
     ev_signal_start(h->loop, &s->w);
-    s->next = h->signals;
-    h->signals = s;
+    s->next = sh->slots;
+    sh->slots = s;
     return 0;
 }
 
@@ -125,17 +163,12 @@ int gz_signal_cancel(int signum)
         errno = EINVAL;
         return -1;
     }
-    struct gz_signal_slot **p = find(h, signum);
-    if (!*p) {
+    signal_hub *sh = gz__layer_state(h, &signal_layer);
+    struct gz_signal_slot **p = sh ? find(sh, signum) : NULL;
+    if (!p || !*p) {
         errno = ENOENT;
         return -1;
     }
     drop(h, p);
     return 0;
-}
-
-void gz__signals_free(gz_hub *h)
-{
-    while (h->signals)
-        drop(h, &h->signals);
 }

@@ -33,7 +33,7 @@ typedef struct job {
     gz_greenlet *g; /* the waiting caller (touched on the hub's thread only) */
 } job;
 
-/* Per-hub state: gz_hub.ext[GZ_EXT_THREAD]. */
+/* Per-hub state, registered as the hub's thread_layer. */
 struct thread_hub {
     ev_async async;
     struct ev_loop *loop;
@@ -185,9 +185,11 @@ static void hub_state_free(void *p)
     pthread_mutex_unlock(&pool.lock);
 }
 
+static const gz_layer thread_layer = {hub_state_free, NULL};
+
 static thread_hub *hub_state(gz_hub *h)
 {
-    thread_hub *ts = h->ext[GZ_EXT_THREAD];
+    thread_hub *ts = gz__layer_state(h, &thread_layer);
     if (ts)
         return ts;
     ts = calloc(1, sizeof *ts);
@@ -201,8 +203,10 @@ static thread_hub *hub_state(gz_hub *h)
     ev_async_init(&ts->async, async_cb);
     ev_async_start(h->loop, &ts->async);
     ev_unref(h->loop); /* an idle pool must not keep gz_run going */
-    h->ext[GZ_EXT_THREAD] = ts;
-    h->ext_free[GZ_EXT_THREAD] = hub_state_free;
+    if (gz__layer_add(h, &thread_layer, ts) != 0) {
+        hub_state_free(ts);
+        return NULL;
+    }
     return ts;
 }
 

@@ -14,7 +14,7 @@
  *    wakeup on), and an ev_prepare that re-reads ZMQ_EVENTS of every socket
  *    with waiters before each loop turn, so that an edge eaten anywhere -
  *    even by code outside this file - is seen before the loop sleeps (the
- *    hub's prepoll hook does the same before it polls at all, which spares
+ *    hub's before-poll hook does the same before it polls at all, which spares
  *    the poll syscall when a waiter can already proceed).
  * Nothing here reads ZMQ_EVENTS while nobody waits: a successful operation
  * with no other waiter costs one hash-table test at most. */
@@ -46,7 +46,7 @@ typedef struct zsock {
     gz_list fresh;    /* in zstate.fresh while its only reader is W_FRESH */
 } zsock;
 
-/* Per-hub state, in gz_hub.ext[GZ_EXT_ZMQ]. */
+/* Per-hub state, registered as the hub's zmq_layer. */
 typedef struct zstate {
     gz_hub *h;
     zsock **slots;    /* open addressing, linear probing, keyed by socket */
@@ -56,7 +56,7 @@ typedef struct zstate {
     gz_list fresh;    /* zsock whose deferred reader has yet to try, FIFO */
     ev_prepare prepare;
     ev_idle idle;     /* keeps the loop from blocking after prepare woke someone */
-    bool checked;     /* prepoll just checked every socket: prepare may skip */
+    bool checked;     /* before_poll just checked every socket: prepare may skip */
 } zstate;
 
 /* ---- the socket table ---- */
@@ -237,10 +237,10 @@ static void try_fresh(zsock *s)
  *     is checked last (first_look() ends its deferring if the message was
  *     there all along).
  * Before the loop actually sleeps, prepare_cb checks every socket. */
-static bool prepoll(gz_hub *h)
+static bool before_poll(gz_hub *h, void *state)
 {
-    zstate *z = h->ext[GZ_EXT_ZMQ];
-    if (!z || z->nactive == 0)
+    zstate *z = state;
+    if (z->nactive == 0)
         return false;
     zsock *own = NULL;
     for (gz_list *n = z->fresh.next; n != &z->fresh; n = n->next) {
@@ -277,7 +277,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)revents;
     zstate *z = GZ_CONTAINER(w, zstate, prepare);
-    if (z->checked) /* nothing ran since prepoll found nobody ready */
+    if (z->checked) /* nothing ran since before_poll found nobody ready */
         z->checked = false;
     else
         check_active(z);
@@ -313,13 +313,13 @@ static void zstate_free(void *p)
     ev_idle_stop(loop, &z->idle);
     free(z->slots);
     free(z);
-    h->ext[GZ_EXT_ZMQ] = NULL;
-    h->prepoll = NULL;
 }
+
+static const gz_layer zmq_layer = {zstate_free, before_poll};
 
 static zstate *zstate_get(gz_hub *h)
 {
-    zstate *z = h->ext[GZ_EXT_ZMQ];
+    zstate *z = gz__layer_state(h, &zmq_layer);
     if (z)
         return z;
     z = calloc(1, sizeof *z);
@@ -332,9 +332,10 @@ static zstate *zstate_get(gz_hub *h)
     gz__list_init(&z->fresh);
     ev_prepare_init(&z->prepare, prepare_cb);
     ev_idle_init(&z->idle, idle_cb);
-    h->ext[GZ_EXT_ZMQ] = z;
-    h->ext_free[GZ_EXT_ZMQ] = zstate_free;
-    h->prepoll = prepoll;
+    if (gz__layer_add(h, &zmq_layer, z) != 0) {
+        free(z);
+        return NULL;
+    }
     return z;
 }
 
@@ -457,7 +458,7 @@ static void completed_now(gz_hub *h, void *sock, bool more, bool out)
 {
     if (more)
         return;
-    zstate *z = h->ext[GZ_EXT_ZMQ];
+    zstate *z = gz__layer_state(h, &zmq_layer);
     if (z && z->len) {
         zsock *s = lookup(z, sock);
         if (s) {
@@ -466,7 +467,7 @@ static void completed_now(gz_hub *h, void *sock, bool more, bool out)
                 check(s);
         }
     }
-    if (!h->in_callback)
+    if (!h->greenlets.in_callback)
         gz__no_wait(h);
 }
 
@@ -498,7 +499,7 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
     zsock *s = sock_state(h, op->sock);
     if (!s)
         return -1;
-    zstate *z = h->ext[GZ_EXT_ZMQ];
+    zstate *z = gz__layer_state(h, &zmq_layer);
     gz_list *list = out ? &s->writers : &s->readers;
     unsigned *woken = out ? &s->wwoken : &s->rwoken;
     gz_waiter w = {.g = h->current, .flags = deferred ? W_FRESH : 0};
@@ -565,7 +566,7 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
  * one hub meets that on every message, since the reply to what was just
  * sent comes from a greenlet that has yet to run. So when a message was
  * sent on the socket since its last recv, and that recv had to wait, the
- * recv parks at once and prepoll() lets it try after the others have run:
+ * recv parks at once and before_poll() lets it try after the others have run:
  * a round trip then costs the syscalls of raw libzmq's own loop (two polls,
  * not seven). Streams (no send in between) always try first. Parking first
  * is safe under the edge rule: a parked reader is looked at before the loop
@@ -573,7 +574,7 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
  * (first_look). */
 static bool defer_recv(gz_hub *h, const zop *op)
 {
-    zstate *z = h->ext[GZ_EXT_ZMQ];
+    zstate *z = gz__layer_state(h, &zmq_layer);
     if (!z || z->len == 0 || (op->flags & ZMQ_DONTWAIT))
         return false;
     zsock *s = lookup(z, op->sock);
@@ -662,7 +663,7 @@ static void close_waiters(gz_list *list)
 int gz_zmq_close(void *socket)
 {
     gz_hub *h = gz__hub_peek();
-    zstate *z = h ? h->ext[GZ_EXT_ZMQ] : NULL;
+    zstate *z = h ? gz__layer_state(h, &zmq_layer) : NULL;
     zsock *s = z && socket ? lookup(z, socket) : NULL;
     if (s) {
         close_waiters(&s->readers);
@@ -862,7 +863,7 @@ int gz_zmq_poll(zmq_pollitem_t *items, int nitems, long timeout_ms)
     int rc = scan(items, nitems, pfd);
     if (rc == 0 && timeout_ms != 0)
         rc = poll_wait(h, items, nitems, timeout_ms, sl, pfd);
-    else if (rc >= 0 && !h->in_callback)
+    else if (rc >= 0 && !h->greenlets.in_callback)
         gz__no_wait(h);
     if (nitems > 8) {
         int e = errno;

@@ -1,0 +1,37 @@
+/* What every private header needs: branch hints, forced inlining and the
+ * sanitizers' presence (GZ_ASAN, GZ_TSAN) with their interfaces. */
+#ifndef GZ_BASE_H
+#define GZ_BASE_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GZ_ASAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define GZ_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GZ_TSAN 1
+#endif
+#endif
+#ifdef GZ_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#ifdef GZ_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GZ_INLINE static inline __attribute__((always_inline))
+#define GZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#endif

@@ -1,0 +1,104 @@
+/* Greenlets (greenlet.c): the struct the hub schedules, the waiter node that
+ * blocking primitives park it with, and the hub's greenlet bookkeeping
+ * (gz_greenlets), which greenlet.c alone writes. Needs gz_stack (stack.c). */
+#ifndef GZ_GREENLET_H
+#define GZ_GREENLET_H
+
+#include "gzmq/core.h"
+
+#include "ctx.h"
+#include "list.h"
+#include "obj.h"
+#include "timer.h"
+
+enum gz_state {
+    GZ_NEW,     /* created, not started */
+    GZ_LATER,   /* started with a delay, timer pending */
+    GZ_READY,   /* in the run queue */
+    GZ_RUNNING, /* the current greenlet */
+    GZ_PARKED,  /* blocked in gz__park */
+    GZ_DEAD
+};
+
+struct gz_greenlet {
+    gz_list node;          /* run queue; the hub's free list */
+    gz_ctx ctx;
+    gz_list all;           /* the hub's started, live greenlets */
+    enum gz_state state;
+    int wake_code;         /* why gz__park returned: 0 or an errno */
+    bool is_main;
+    bool began;            /* fn has been entered */
+    bool started;          /* gz_start / gz_start_later has run */
+    bool finishing;        /* its links are running */
+    bool keeps_stack;      /* ended, unreleased, its stack kept for reuse */
+    bool killed;
+    bool failed;
+    bool observed;         /* failure seen by get / exception / link */
+    bool user_ref;         /* the caller's reference is still held */
+    bool hub_ref;          /* started and not ended */
+    unsigned fired;        /* expired gz_timeouts still armed */
+    unsigned waits;        /* green calls in a row that did not wait */
+    gz_hub *hub;
+    gz_fn fn;
+    void *arg;
+    void *value;
+    gz_error err;
+    char *name;
+    uint64_t id;
+    gz_stack stack;
+    gz_timer timer;        /* wait timeout, or start delay */
+    gz_list joiners;       /* gz_waiter */
+    gz_list links;         /* struct gz_link */
+    gz_list timeouts;      /* armed gz_timeout */
+    char defname[32];
+    GZ_MAGIC_MEMBER
+#ifdef GZ_TSAN
+    void *tsan_fiber;
+#endif
+#ifdef GZ_ASAN
+    void *asan_fake;
+    const void *asan_lo;
+    size_t asan_size;
+#endif
+};
+
+/* A greenlet parked on an object: the object keeps a list of these. DATA
+ * carries what a hand-off delivers (a queue item, ...). */
+typedef struct gz_waiter {
+    gz_list node;
+    gz_greenlet *g;
+    void *data;
+    int flags;
+} gz_waiter;
+
+/* The hub's greenlets (gz_hub.greenlets). */
+typedef struct gz_greenlets {
+    gz_list all;           /* started, live greenlets (not main) */
+    gz_list cursor;        /* walks `all` in gz__greenlet_kill_all */
+    size_t nlive;          /* started, not ended, not main */
+    int in_callback;       /* link callbacks running: blocking is EPERM */
+    uint64_t next_id;
+    gz_greenlet *zombie;   /* ended greenlet whose stack is freed after the switch */
+    gz_list free;          /* recycled greenlet structs, maybe with stacks */
+    size_t free_len;
+    size_t dead_stacks;    /* ended, unreleased greenlets keeping a stack */
+} gz_greenlets;
+
+/* Set up H's greenlet bookkeeping and its main greenlet (running). */
+void gz__greenlets_init(gz_hub *h);
+/* Free the recycled structs and their stacks. */
+void gz__greenlets_fini(gz_hub *h);
+/* The greenlet that switched here has ended: free it, or keep its stack. */
+void gz__bury(gz_hub *h, gz_greenlet *z);
+void *gz__greenlet_entry(void *arg);
+void gz__greenlet_free(gz_greenlet *g);
+/* gz_link for the library's own bookkeeping: OBSERVES false leaves an
+ * unobserved failure to be reported as if the link were not there. */
+int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
+             bool observes);
+void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except);
+
+/* timeout.c: disarm G's gz_timeouts as it ends. */
+void gz__timeouts_disarm(gz_greenlet *g);
+
+#endif

@@ -1,0 +1,181 @@
+/* The per-thread hub (hub.c): the libev loop, the run queue, parking and
+ * waking. It holds each core module's state as a member, written only by
+ * that module's file, and the per-hub state that higher layers register. */
+#ifndef GZ_HUB_H
+#define GZ_HUB_H
+
+#include <math.h>
+
+#include <ev.h>
+
+#include "greenlet.h"
+#include "timer.h"
+
+/* A higher layer (the thread pool, ZeroMQ, the fd table...) keeps per-hub
+ * state by registering it on first use with a static gz_layer describing
+ * how to drop it and, optionally, what to do before the loop is polled. */
+typedef struct gz_layer {
+    /* The hub is being destroyed (the thread exits). */
+    void (*destroy)(void *state);
+    /* Nothing is ready and the hub is about to poll the loop: true if it
+     * may have made greenlets ready without the loop. NULL: no such hook. */
+    bool (*before_poll)(gz_hub *h, void *state);
+} gz_layer;
+
+#define GZ_LAYERS_MAX 8
+
+struct gz_hub {
+    struct ev_loop *loop;
+    gz_greenlet *current;
+    gz_greenlet *from;     /* the greenlet that switched to the current one */
+    gz_greenlet main;
+    bool own_loop;
+    bool main_waits_live;  /* main waits for nlive == 0 (gz_run, gz_shutdown) */
+    bool shutdown_by_main;
+    gz_list runq;
+    unsigned dispatches;   /* run-queue pops since the last loop poll */
+    int polling;           /* inside our own ev_run */
+    bool driving;          /* main runs greenlets from the idle watcher */
+    bool idle_on;
+    bool shutdown;         /* gz_shutdown in progress */
+    size_t stack_size;
+    ev_idle idle;
+    gz_greenlets greenlets; /* greenlet.c */
+    gz_timers timers;       /* timer.c */
+    gz_list stack_cache;   /* struct gz_cached_stack */
+    size_t stack_cache_len;
+    gz_stack *cold;        /* evicted slab stacks, pages given back */
+    size_t cold_len, cold_cap, cold_clean;
+    char *slab_next;       /* unguarded stacks left in the current slab */
+    size_t slab_left, slab_size;
+    unsigned nlayers;
+    struct {
+        const gz_layer *type;
+        void *state;
+    } layers[GZ_LAYERS_MAX];
+};
+
+extern _Thread_local gz_hub *gz__tl_hub __attribute__((tls_model("initial-exec")));
+gz_hub *gz__hub_create(void);
+/* This thread's hub, created on first use; NULL with ENOMEM. */
+static inline gz_hub *gz__hub(void)
+{
+    gz_hub *h = gz__tl_hub;
+    return GZ_LIKELY(h != NULL) ? h : gz__hub_create();
+}
+/* The hub if it exists, without creating it. */
+static inline gz_hub *gz__hub_peek(void) { return gz__tl_hub; }
+
+/* The state registered on H for TYPE, or NULL. */
+static inline void *gz__layer_state(const gz_hub *h, const gz_layer *type)
+{
+    for (unsigned i = 0; i < h->nlayers; i++)
+        if (h->layers[i].type == type)
+            return h->layers[i].state;
+    return NULL;
+}
+/* Register STATE for TYPE on H (once per type): -1 ENOMEM when full. */
+int gz__layer_add(gz_hub *h, const gz_layer *type, void *state);
+
+/* The common entry check of every blocking call: -1 with ECANCELED (killed),
+ * EPERM (inside a link callback) or ETIMEDOUT (a gz_timeout expired). */
+int gz__enter_slow(gz_hub *h);
+static inline int gz__enter(gz_hub *h)
+{
+    gz_greenlet *g = h->current;
+    if (GZ_LIKELY(!(g->killed | (g->fired != 0) |
+                    (h->greenlets.in_callback != 0))))
+        return 0;
+    return gz__enter_slow(h);
+}
+/* Validate a timeout argument: -1 EINVAL for NaN. */
+static inline int gz__check_timeout(double t)
+{
+    if (isnan(t)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+/* Park the current greenlet until gz__wake, TIMEOUT (negative: none), a kill
+ * or a gz_timeout. Returns 0 when woken with code 0, else -1 with errno =
+ * the code (ETIMEDOUT, ECANCELED, EDEADLK, or what the waker passed). The
+ * caller unlinks its waiter node afterwards if it is still linked. */
+int gz__park(gz_hub *h, double timeout);
+
+/* Count a green call that completed without waiting; after about a thousand
+ * in a row, yield once so a busy greenlet cannot starve the others. */
+void gz__no_wait(gz_hub *h);
+void gz__idle_start(gz_hub *h);
+/* Append G to the run queue (state READY). Never switches. */
+static inline void gz__make_ready(gz_hub *h, gz_greenlet *g)
+{
+    g->state = GZ_READY;
+    gz__list_push(&h->runq, &g->node);
+    /* The application may be running the loop itself with main outside any
+     * green call: then only an idle watcher can get the greenlet going. */
+    if (GZ_UNLIKELY(!h->idle_on) && h->current == &h->main &&
+        h->main.state == GZ_RUNNING && !h->polling && !h->driving)
+        gz__idle_start(h);
+}
+/* Make a parked G ready with CODE (0 = success); no-op unless parked.
+ * Never switches. */
+static inline void gz__wake(gz_greenlet *g, int code)
+{
+    if (g->state != GZ_PARKED)
+        return;
+    /* While a shutdown started by a greenlet runs, main's wait ends only
+     * with the ECANCELED that gz__live_ended delivers. */
+    if (GZ_UNLIKELY(g->hub->shutdown) && g->is_main &&
+        !g->hub->shutdown_by_main)
+        return;
+    g->wake_code = code;
+    gz__make_ready(g->hub, g);
+}
+/* Wake the first waiter of LIST (unlinking it) with CODE; false if empty. */
+static inline bool gz__wake_one(gz_list *list, int code)
+{
+    gz_list *n = gz__list_pop(list);
+    if (!n)
+        return false;
+    gz__wake(GZ_CONTAINER(n, gz_waiter, node)->g, code);
+    return true;
+}
+/* Wake and unlink every waiter of LIST with CODE. */
+static inline void gz__wake_all(gz_list *list, int code)
+{
+    while (gz__wake_one(list, code))
+        ;
+}
+/* Keep the loop from counting as idle while a pending event exists that a
+ * watcher outside libev will deliver (thread pool jobs): ev_ref / ev_unref. */
+void gz__hold(gz_hub *h);
+void gz__unhold(gz_hub *h);
+
+/* Just switched in: finish the sanitizer's switch, bury the greenlet that
+ * ended by switching here (gz__bury frees or keeps its stack). */
+GZ_INLINE void gz__switched_in(gz_hub *h)
+{
+#ifdef GZ_ASAN
+    gz_greenlet *me = h->current, *from = h->from;
+    const void *lo;
+    size_t size;
+    __sanitizer_finish_switch_fiber(me->asan_fake, &lo, &size);
+    if (from && from->is_main) { /* learn main's stack on first leaving it */
+        from->asan_lo = lo;
+        from->asan_size = size;
+    }
+#endif
+    if (GZ_UNLIKELY(h->greenlets.zombie != NULL))
+        gz__bury(h, h->greenlets.zombie);
+}
+/* The last live greenlet has ended: main may be waiting for it. */
+void gz__live_ended(gz_hub *h);
+
+/* Park forever: used by a greenlet that has ended. */
+_Noreturn void gz__exit_switch(gz_hub *h);
+#ifdef GZ_CTX_FAST_EXIT
+void *gz__exit_fast(gz_hub *h);
+#endif
+
+#endif

@@ -1,0 +1,63 @@
+/* Misuse checks on the library's objects.
+ *
+ * Objects belong to the hub (the thread) that created them: each records it
+ * and refuses calls from another thread's hub with EXDEV (gz__check_hub).
+ *
+ * Debug builds (make DEBUG=1, GZ_DEBUG) also give every object a magic
+ * number, set at creation and overwritten when it is freed or released, and
+ * every public function taking the object checks it first
+ * (GZ_CHECK_LIVE): a freed or released object used again aborts with a
+ * message naming the function and the object. In other builds the member
+ * and the checks do not exist. */
+#ifndef GZ_OBJ_H
+#define GZ_OBJ_H
+
+#include "base.h"
+
+typedef struct gz_hub gz_hub;
+
+#ifdef GZ_DEBUG
+enum {
+    GZ_MAGIC_greenlet = 0x676c6e74, /* "glnt" */
+    GZ_MAGIC_timeout = 0x746d6f74,
+    GZ_MAGIC_event = 0x65766e74,
+    GZ_MAGIC_result = 0x72736c74,
+    GZ_MAGIC_queue = 0x71756575,
+    GZ_MAGIC_sem = 0x73656d61,
+    GZ_MAGIC_pool = 0x706f6f6c,
+    GZ_MAGIC_imap = 0x696d6170,
+    GZ_MAGIC_actor = 0x6163746f,
+    GZ_MAGIC_server = 0x73727672,
+    GZ_MAGIC_FREED = 0x66726565, /* what a freed or released object holds */
+};
+/* Print "libgzmq: FN: OBJ is not a live TYPE (freed or released?)", abort. */
+_Noreturn void gz__not_live(const char *fn, const void *obj, const char *type);
+#define GZ_MAGIC_MEMBER uint32_t magic;
+#define GZ_MAGIC_SET(obj, kind) ((obj)->magic = GZ_MAGIC_##kind)
+/* Volatile: the compiler would drop a plain store just before free(). */
+#define GZ_MAGIC_KILL(obj) (*(volatile uint32_t *)&(obj)->magic = GZ_MAGIC_FREED)
+/* OBJ (a gz_KIND pointer) is NULL or a live gz_KIND; else abort. */
+#define GZ_CHECK_LIVE(obj, kind)                                  \
+    do {                                                          \
+        if ((obj) && (obj)->magic != GZ_MAGIC_##kind)             \
+            gz__not_live(__func__, (const void *)(obj), "gz_" #kind); \
+    } while (0)
+#else
+#define GZ_MAGIC_MEMBER
+#define GZ_MAGIC_SET(obj, kind) ((void)0)
+#define GZ_MAGIC_KILL(obj) ((void)0)
+#define GZ_CHECK_LIVE(obj, kind) ((void)0)
+#endif
+
+/* An object recorded OWNER, the hub that created it; the caller's hub is H
+ * (gz__hub_peek() where the caller need not have one). -1 EXDEV when they
+ * differ: the object belongs to another thread's hub. */
+static inline int gz__check_hub(const gz_hub *owner, const gz_hub *h)
+{
+    if (GZ_LIKELY(owner == h))
+        return 0;
+    errno = EXDEV;
+    return -1;
+}
+
+#endif
