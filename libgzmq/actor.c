@@ -9,13 +9,12 @@
 #include "gzmq/sync.h"
 
 struct gz_actor {
-    gz_hub *hub;      /* first: see gz__begin */
+    gz_obj obj;
     int (*receive)(gz_actor *self, void *message);
     void *state;
     gz_queue *inbox;
     gz_greenlet *g;   /* the actor's own reference */
     bool freed;       /* gz_actor_free ran while g lived: its end frees us */
-    GZ_MAGIC_MEMBER
 };
 
 static void *run(void *arg)
@@ -61,8 +60,7 @@ gz_actor *gz_actor_new(int (*receive)(gz_actor *self, void *message),
         errno = ENOMEM;
         return NULL;
     }
-    a->hub = h;
-    GZ_MAGIC_SET(a, actor);
+    GZ_OBJ_INIT(a, h, actor);
     a->receive = receive;
     a->state = state;
     a->inbox = gz_queue_new(inbox_max);

@@ -7,10 +7,9 @@
 #include "gzmq/sync.h"
 
 struct gz_event {
-    gz_hub *hub;     /* first: see gz__begin */
+    gz_obj obj;
     gz_list waiters; /* gz_waiter */
     bool set;
-    GZ_MAGIC_MEMBER
 };
 
 gz_event *gz_event_new(void)
@@ -23,10 +22,9 @@ gz_event *gz_event_new(void)
         errno = ENOMEM;
         return NULL;
     }
-    e->hub = h;
     gz__list_init(&e->waiters);
     e->set = false;
-    GZ_MAGIC_SET(e, event);
+    GZ_OBJ_INIT(e, h, event);
     return e;
 }
 

@@ -27,8 +27,7 @@ void gz__greenlets_init(gz_hub *h)
     m->is_main = true;
     m->state = GZ_RUNNING;
     m->began = true;
-    m->hub = h;
-    GZ_MAGIC_SET(m, greenlet);
+    GZ_OBJ_INIT(m, h, greenlet);
     gz__list_init(&m->joiners);
     gz__list_init(&m->links);
     gz__list_init(&m->timeouts);
@@ -74,8 +73,7 @@ GZ_INLINE gz_greenlet *create(gz_fn fn, void *arg)
     g->killed = g->failed = g->observed = g->hub_ref = false;
     g->user_ref = true;
     g->fired = g->waits = 0;
-    g->hub = h;
-    GZ_MAGIC_SET(g, greenlet);
+    GZ_OBJ_INIT(g, h, greenlet);
     g->fn = fn;
     g->arg = arg;
     g->value = NULL;
@@ -137,7 +135,7 @@ GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g, bool dead)
     }
 }
 
-void gz__greenlet_free(gz_greenlet *g) { recycle(g->hub, g, false); }
+void gz__greenlet_free(gz_greenlet *g) { recycle(g->obj.hub, g, false); }
 
 void gz__greenlets_fini(gz_hub *h)
 {
@@ -180,7 +178,7 @@ static gz_hub *own(const gz_greenlet *g)
         return NULL;
     }
     gz_hub *h = gz__hub_peek();
-    return gz__check_hub(g->hub, h) ? NULL : h;
+    return gz__check_hub(g->obj.hub, h) ? NULL : h;
 }
 
 /* For the calls that accept main too: refuse NULL and other threads'. */
@@ -190,7 +188,7 @@ static bool usable(const gz_greenlet *g)
         errno = EINVAL;
         return false;
     }
-    return gz__check_hub(g->hub, gz__hub_peek()) == 0;
+    return gz__check_hub(g->obj.hub, gz__hub_peek()) == 0;
 }
 
 /* Give G a stack and make it live (counted in nlive until it ends). */
@@ -251,11 +249,11 @@ gz_greenlet *gz_spawn(gz_fn fn, void *arg)
     gz_greenlet *g = create(fn, arg);
     if (!g)
         return NULL;
-    if (prepare(g->hub, g) != 0) {
+    if (prepare(g->obj.hub, g) != 0) {
         gz__greenlet_free(g);
         return NULL;
     }
-    gz__make_ready(g->hub, g);
+    gz__make_ready(g->obj.hub, g);
     return g;
 }
 
@@ -276,7 +274,7 @@ static void greenlet_timer_cb(gz_timer *t)
 {
     gz_greenlet *g = GZ_CONTAINER(t, gz_greenlet, timer);
     if (g->state == GZ_LATER)
-        gz__make_ready(g->hub, g);
+        gz__make_ready(g->obj.hub, g);
     else
         gz__wake(g, ETIMEDOUT);
 }
@@ -344,7 +342,7 @@ static _Noreturn void end_current(gz_hub *h, void *value)
 void *gz__greenlet_entry(void *arg)
 {
     gz_greenlet *g = arg;
-    gz_hub *h = g->hub;
+    gz_hub *h = g->obj.hub;
     gz__switched_in(h);
     g->began = true;
     void *value = g->fn(g->arg);
@@ -396,11 +394,11 @@ _Noreturn void gz_fail(int code, const char *fmt, ...)
 void gz_release(gz_greenlet *g)
 {
     GZ_CHECK_LIVE(g, greenlet);
-    if (!g || g->is_main || gz__check_hub(g->hub, gz__hub_peek()) ||
+    if (!g || g->is_main || gz__check_hub(g->obj.hub, gz__hub_peek()) ||
         !g->user_ref)
         return;
     g->user_ref = false;
-    gz_hub *h = g->hub;
+    gz_hub *h = g->obj.hub;
     if (g->state == GZ_NEW) {
         recycle(h, g, false); /* nobody can start it any more */
     } else if (g->state == GZ_DEAD) {

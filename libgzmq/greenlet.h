@@ -21,6 +21,7 @@ enum gz_state {
 };
 
 struct gz_greenlet {
+    gz_obj obj;
     gz_list node;          /* run queue; the hub's free list */
     gz_ctx ctx;
     gz_list all;           /* the hub's started, live greenlets */
@@ -38,7 +39,6 @@ struct gz_greenlet {
     bool hub_ref;          /* started and not ended */
     unsigned fired;        /* expired gz_timeouts still armed */
     unsigned waits;        /* green calls in a row that did not wait */
-    gz_hub *hub;
     gz_fn fn;
     void *arg;
     void *value;
@@ -51,7 +51,6 @@ struct gz_greenlet {
     gz_list links;         /* struct gz_link */
     gz_list timeouts;      /* armed gz_timeout */
     char defname[32];
-    GZ_MAGIC_MEMBER
 #ifdef GZ_TSAN
     void *tsan_fiber;
 #endif

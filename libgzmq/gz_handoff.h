@@ -28,32 +28,35 @@ static inline void gz__hand_off(gz_waiter *w, void *data, int flags)
     gz__wake(w->g, 0);
 }
 
-/* The common start of a blocking call on OBJ, an object whose first member
- * is its hub (gz_hub *hub): the caller's hub, or NULL with errno (EINVAL for
- * a NULL object or NaN timeout, EXDEV for another thread's object, then
- * gz__enter's errors). */
-static inline gz_hub *gz__begin(const void *obj, double timeout)
+/* The gz_obj of P, an object pointer that may be NULL. */
+#define GZ_OBJ_OF(p) ((p) ? &(p)->obj : NULL)
+
+/* The common start of a blocking call on object P (with a gz_obj): the
+ * caller's hub, or NULL with errno (EINVAL for a NULL object or NaN timeout,
+ * EXDEV for another thread's object, then gz__enter's errors). */
+#define gz__begin(p, timeout) gz__begin_obj(GZ_OBJ_OF(p), (timeout))
+static inline gz_hub *gz__begin_obj(const gz_obj *o, double timeout)
 {
-    if (!obj) {
+    if (!o) {
         errno = EINVAL;
         return NULL;
     }
     gz_hub *h = gz__hub_peek();
-    if (gz__check_hub(*(gz_hub *const *)obj, h) || gz__check_timeout(timeout) ||
-        gz__enter(h))
+    if (gz__check_hub(o->hub, h) || gz__check_timeout(timeout) || gz__enter(h))
         return NULL;
     return h;
 }
 
-/* The start of a call on OBJ (as for gz__begin) that does not block:
+/* The start of a call on object P (as for gz__begin) that does not block:
  * false with errno EINVAL (NULL) or EXDEV (another thread's object). */
-static inline bool gz__usable(const void *obj)
+#define gz__usable(p) gz__usable_obj(GZ_OBJ_OF(p))
+static inline bool gz__usable_obj(const gz_obj *o)
 {
-    if (!obj) {
+    if (!o) {
         errno = EINVAL;
         return false;
     }
-    return gz__check_hub(*(gz_hub *const *)obj, gz__hub_peek()) == 0;
+    return gz__check_hub(o->hub, gz__hub_peek()) == 0;
 }
 
 /* Park the current greenlet on LIST with W (already filled) and unlink it

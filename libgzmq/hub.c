@@ -35,15 +35,6 @@ static void wake_main(gz_hub *h, int code);
 
 static void make_key(void) { pthread_key_create(&hub_key, hub_destroy); }
 
-#ifdef GZ_DEBUG
-_Noreturn void gz__not_live(const char *fn, const void *obj, const char *type)
-{
-    fprintf(stderr, "libgzmq: %s: %p is not a live %s (freed or released?)\n",
-            fn, obj, type);
-    abort();
-}
-#endif
-
 static size_t page_round(size_t n)
 {
     size_t ps = (size_t)sysconf(_SC_PAGESIZE);

@@ -126,11 +126,11 @@ static inline void gz__wake(gz_greenlet *g, int code)
         return;
     /* While a shutdown started by a greenlet runs, main's wait ends only
      * with the ECANCELED that gz__live_ended delivers. */
-    if (GZ_UNLIKELY(g->hub->shutdown) && g->is_main &&
-        !g->hub->shutdown_by_main)
+    if (GZ_UNLIKELY(g->obj.hub->shutdown) && g->is_main &&
+        !g->obj.hub->shutdown_by_main)
         return;
     g->wake_code = code;
-    gz__make_ready(g->hub, g);
+    gz__make_ready(g->obj.hub, g);
 }
 /* Wake the first waiter of LIST (unlinking it) with CODE; false if empty. */
 static inline bool gz__wake_one(gz_list *list, int code)

@@ -1,7 +1,9 @@
-/* Misuse checks on the library's objects.
+/* The header every object starts with, and the misuse checks it serves.
  *
- * Objects belong to the hub (the thread) that created them: each records it
- * and refuses calls from another thread's hub with EXDEV (gz__check_hub).
+ * Objects (greenlet, timeout, event, result, queue, sem, pool, imap, actor,
+ * server) belong to the hub (the thread) that created them: each records it
+ * in its gz_obj and refuses calls from another thread's hub with EXDEV
+ * (gz__check_hub).
  *
  * Debug builds (make DEBUG=1, GZ_DEBUG) also give every object a magic
  * number, set at creation and overwritten when it is freed or released, and
@@ -15,6 +17,13 @@
 #include "base.h"
 
 typedef struct gz_hub gz_hub;
+
+typedef struct gz_obj {
+    gz_hub *hub; /* the hub that created it */
+#ifdef GZ_DEBUG
+    uint32_t magic; /* GZ_MAGIC_<kind> while live, GZ_MAGIC_FREED after */
+#endif
+} gz_obj;
 
 #ifdef GZ_DEBUG
 enum {
@@ -32,21 +41,20 @@ enum {
 };
 /* Print "libgzmq: FN: OBJ is not a live TYPE (freed or released?)", abort. */
 _Noreturn void gz__not_live(const char *fn, const void *obj, const char *type);
-#define GZ_MAGIC_MEMBER uint32_t magic;
-#define GZ_MAGIC_SET(obj, kind) ((obj)->magic = GZ_MAGIC_##kind)
+/* Mark P, an object of KIND, created by hub H. */
+#define GZ_OBJ_INIT(p, h, kind) ((p)->obj.hub = (h), (p)->obj.magic = GZ_MAGIC_##kind)
 /* Volatile: the compiler would drop a plain store just before free(). */
-#define GZ_MAGIC_KILL(obj) (*(volatile uint32_t *)&(obj)->magic = GZ_MAGIC_FREED)
-/* OBJ (a gz_KIND pointer) is NULL or a live gz_KIND; else abort. */
-#define GZ_CHECK_LIVE(obj, kind)                                  \
-    do {                                                          \
-        if ((obj) && (obj)->magic != GZ_MAGIC_##kind)             \
-            gz__not_live(__func__, (const void *)(obj), "gz_" #kind); \
+#define GZ_MAGIC_KILL(p) (*(volatile uint32_t *)&(p)->obj.magic = GZ_MAGIC_FREED)
+/* P (a gz_KIND pointer) is NULL or a live gz_KIND; else abort. */
+#define GZ_CHECK_LIVE(p, kind)                                      \
+    do {                                                            \
+        if ((p) && (p)->obj.magic != GZ_MAGIC_##kind)               \
+            gz__not_live(__func__, (const void *)(p), "gz_" #kind); \
     } while (0)
 #else
-#define GZ_MAGIC_MEMBER
-#define GZ_MAGIC_SET(obj, kind) ((void)0)
-#define GZ_MAGIC_KILL(obj) ((void)0)
-#define GZ_CHECK_LIVE(obj, kind) ((void)0)
+#define GZ_OBJ_INIT(p, h, kind) ((void)((p)->obj.hub = (h)))
+#define GZ_MAGIC_KILL(p) ((void)0)
+#define GZ_CHECK_LIVE(p, kind) ((void)0)
 #endif
 
 /* An object recorded OWNER, the hub that created it; the caller's hub is H

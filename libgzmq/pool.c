@@ -20,7 +20,7 @@
 #include "gzmq/pool.h"
 
 struct gz_pool {
-    gz_hub *hub;          /* first: see gz__begin */
+    gz_obj obj;
     size_t size;          /* 0: unbounded */
     size_t used;          /* members + slots handed to waiters */
     size_t len;           /* members */
@@ -30,7 +30,6 @@ struct gz_pool {
     gz_list avail_waiters;
     gz_list joiners;
     gz_list imaps;        /* gz_imap.pool_node: told when the pool goes */
-    GZ_MAGIC_MEMBER
 };
 
 gz_pool *gz_pool_new(size_t size)
@@ -43,8 +42,7 @@ gz_pool *gz_pool_new(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    p->hub = h;
-    GZ_MAGIC_SET(p, pool);
+    GZ_OBJ_INIT(p, h, pool);
     p->size = size;
     gz__list_init(&p->members);
     gz__list_init(&p->slot_waiters);
@@ -185,7 +183,7 @@ int gz_pool_add(gz_pool *p, gz_greenlet *g)
         errno = EINVAL;
         return -1;
     }
-    if (gz__check_hub(g->hub, p->hub))
+    if (gz__check_hub(g->obj.hub, p->obj.hub))
         return -1;
     if (g->state == GZ_DEAD || is_member(p, g))
         return 0;
@@ -221,7 +219,7 @@ int gz_pool_kill(gz_pool *p, double timeout)
     GZ_CHECK_LIVE(p, pool);
     if (!gz__usable(p) || gz__check_timeout(timeout))
         return -1;
-    gz_hub *h = p->hub;
+    gz_hub *h = p->obj.hub;
     bool self = false;
     for (gz_list *n = p->members.next; n != &p->members;) {
         member *m = GZ_CONTAINER(n, member, node);
@@ -283,7 +281,7 @@ typedef struct outcome {
 } outcome;
 
 struct gz_imap {
-    gz_hub *hub;        /* first: see gz__begin */
+    gz_obj obj;
     gz_pool *pool;      /* NULL once the pool is freed */
     gz_list pool_node;  /* in pool->imaps */
     gz_fn fn;
@@ -299,7 +297,6 @@ struct gz_imap {
     gz_greenlet *feeder;
     imap_item *items;
     size_t refs;        /* the user, the feeder, each running item */
-    GZ_MAGIC_MEMBER
 };
 
 static void imap_unref(gz_imap *it)
@@ -412,8 +409,7 @@ static gz_imap *imap_new(gz_pool *p, gz_fn fn, void *const *in, size_t n,
     gz_imap *it = calloc(1, sizeof *it);
     if (!it)
         goto nomem;
-    it->hub = p->hub;
-    GZ_MAGIC_SET(it, imap);
+    GZ_OBJ_INIT(it, p->obj.hub, imap);
     it->pool = p;
     it->fn = fn;
     it->n = n;

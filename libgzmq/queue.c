@@ -23,7 +23,7 @@ typedef struct entry {
 } entry;
 
 struct gz_queue {
-    gz_hub *hub;         /* first: see gz__begin */
+    gz_obj obj;
     enum kind kind;
     size_t maxsize;      /* 0: unbounded */
     entry *buf;          /* ring (FIFO, LIFO) or heap (priority) */
@@ -36,7 +36,6 @@ struct gz_queue {
     gz_list joiners;
     size_t unfinished;   /* items put and not yet task_done */
     bool closed;
-    GZ_MAGIC_MEMBER
 };
 
 static gz_queue *create(enum kind kind, size_t maxsize,
@@ -50,8 +49,7 @@ static gz_queue *create(enum kind kind, size_t maxsize,
         errno = ENOMEM;
         return NULL;
     }
-    q->hub = h;
-    GZ_MAGIC_SET(q, queue);
+    GZ_OBJ_INIT(q, h, queue);
     q->kind = kind;
     q->maxsize = maxsize;
     q->cmp = cmp;

@@ -9,13 +9,12 @@
 #include "gzmq/sync.h"
 
 struct gz_result {
-    gz_hub *hub;      /* first: see gz__begin */
+    gz_obj obj;
     gz_list waiters; /* gz_waiter: data = value, flags = error code or 0 */
     bool ready;
     bool failed;
     void *value;
     gz_error err;
-    GZ_MAGIC_MEMBER
 };
 
 gz_result *gz_result_new(void)
@@ -28,9 +27,8 @@ gz_result *gz_result_new(void)
         errno = ENOMEM;
         return NULL;
     }
-    r->hub = h;
     gz__list_init(&r->waiters);
-    GZ_MAGIC_SET(r, result);
+    GZ_OBJ_INIT(r, h, result);
     return r;
 }
 

@@ -9,12 +9,11 @@
 #include "gzmq/sync.h"
 
 struct gz_sem {
-    gz_hub *hub;     /* first: see gz__begin */
+    gz_obj obj;
     gz_list waiters; /* gz_waiter */
     unsigned value;
     unsigned max;    /* bounded: the start value */
     bool bounded;
-    GZ_MAGIC_MEMBER
 };
 
 static gz_sem *create(unsigned value, bool bounded)
@@ -27,8 +26,7 @@ static gz_sem *create(unsigned value, bool bounded)
         errno = ENOMEM;
         return NULL;
     }
-    s->hub = h;
-    GZ_MAGIC_SET(s, sem);
+    GZ_OBJ_INIT(s, h, sem);
     gz__list_init(&s->waiters);
     s->value = value;
     s->max = value;

@@ -22,8 +22,7 @@ typedef struct conn {
 } conn;
 
 struct gz_server {
-    gz_hub *hub;        /* the thread it belongs to */
-    GZ_MAGIC_MEMBER
+    gz_obj obj;
     int fd;
     void (*handle)(int fd, void *arg);
     void *arg;
@@ -180,8 +179,7 @@ gz_server *gz_server_new(int listen_fd, void (*handle)(int fd, void *arg), void 
         errno = ENOMEM;
         return NULL;
     }
-    s->hub = h;
-    GZ_MAGIC_SET(s, server);
+    GZ_OBJ_INIT(s, h, server);
     s->fd = listen_fd;
     s->handle = handle;
     s->arg = arg;
@@ -199,7 +197,7 @@ int gz_server_start(gz_server *s)
         errno = EINVAL;
         return -1;
     }
-    if (gz__check_hub(s->hub, gz__hub_peek()))
+    if (gz__check_hub(s->obj.hub, gz__hub_peek()))
         return -1;
     if (s->running) {
         errno = EBUSY;
@@ -288,7 +286,7 @@ int gz_server_stop(gz_server *s, double timeout)
         errno = EINVAL;
         return -1;
     }
-    if (gz__check_hub(s->hub, gz__hub_peek()))
+    if (gz__check_hub(s->obj.hub, gz__hub_peek()))
         return -1;
     gz_hub *h = gz__hub();
     if (!h)
@@ -314,7 +312,7 @@ int gz_server_stop(gz_server *s, double timeout)
 size_t gz_server_connections(const gz_server *s)
 {
     GZ_CHECK_LIVE(s, server);
-    if (!s || gz__check_hub(s->hub, gz__hub_peek()))
+    if (!s || gz__check_hub(s->obj.hub, gz__hub_peek()))
         return 0;
     return s->nconns;
 }
@@ -322,7 +320,7 @@ size_t gz_server_connections(const gz_server *s)
 void gz_server_free(gz_server *s)
 {
     GZ_CHECK_LIVE(s, server);
-    if (!s || gz__check_hub(s->hub, gz__hub_peek()))
+    if (!s || gz__check_hub(s->obj.hub, gz__hub_peek()))
         return;
     GZ_MAGIC_KILL(s); /* the handle is gone; the memory may outlive it */
     s->running = false;

@@ -7,12 +7,11 @@
 #include "gz_internal.h"
 
 struct gz_timeout {
+    gz_obj obj;
     gz_timer timer;
     gz_list node;       /* in owner->timeouts */
     gz_greenlet *owner; /* NULL once the owner ended */
-    gz_hub *hub;
     bool fired;
-    GZ_MAGIC_MEMBER
 };
 
 static void expired(gz_timer *tm)
@@ -36,8 +35,7 @@ gz_timeout *gz_timeout_start(double seconds)
         return NULL;
     }
     t->owner = h->current;
-    t->hub = h;
-    GZ_MAGIC_SET(t, timeout);
+    GZ_OBJ_INIT(t, h, timeout);
     t->timer.cb = expired;
     gz__list_push(&t->owner->timeouts, &t->node);
     if (seconds >= 0)
@@ -58,7 +56,7 @@ static void disarm(gz_timeout *t)
 void gz_timeout_cancel(gz_timeout *t)
 {
     GZ_CHECK_LIVE(t, timeout);
-    if (!t || gz__check_hub(t->hub, gz__hub_peek()))
+    if (!t || gz__check_hub(t->obj.hub, gz__hub_peek()))
         return;
     disarm(t);
     GZ_MAGIC_KILL(t);
@@ -72,7 +70,7 @@ bool gz_timeout_fired(const gz_timeout *t)
         errno = EINVAL;
         return false;
     }
-    return gz__check_hub(t->hub, gz__hub_peek()) == 0 && t->fired;
+    return gz__check_hub(t->obj.hub, gz__hub_peek()) == 0 && t->fired;
 }
 
 void gz__timeouts_disarm(gz_greenlet *g)

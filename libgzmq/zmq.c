@@ -172,7 +172,7 @@ static void first_look(zsock *s, gz_waiter *w, int ev)
     if (!(w->flags & W_FRESH))
         return;
     unfresh(s, w);
-    if ((ev & ZMQ_POLLIN) && w->g->hub->current == w->g)
+    if ((ev & ZMQ_POLLIN) && w->g->obj.hub->current == w->g)
         s->rdefer = false;
 }
 
