@@ -18,6 +18,7 @@
 #include "gzmq/net.h"
 #include "gzmq/sync.h"
 #include "gzmq/pool.h"
+#include "gzmq/actor.h"
 #include "gzmq/thread.h"
 #include "gzmq/zmq.h"
 

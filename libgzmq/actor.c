@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "gz_handoff.h"
-#include "gzmq/pool.h"
+#include "gzmq/actor.h"
 #include "gzmq/sync.h"
 
 struct gz_actor {
@@ -29,7 +29,7 @@ static void *run(void *arg)
     return NULL;
 }
 
-static void destroy(gz_actor *a)
+static void actor_dispose(gz_actor *a)
 {
     gz_release(a->g);
     gz_queue_free(a->inbox);
@@ -42,7 +42,7 @@ static void ended(gz_greenlet *g, void *arg)
     (void)g;
     gz_queue_close(a->inbox); /* later sends fail with EPIPE */
     if (a->freed)
-        destroy(a);
+        actor_dispose(a);
 }
 
 gz_actor *gz_actor_new(int (*receive)(gz_actor *self, void *message),
@@ -140,7 +140,7 @@ void gz_actor_free(gz_actor *a)
         return;
     GZ_MAGIC_KILL(a); /* the user's handle; the memory may outlive it */
     if (!gz_started(a->g) || gz_ready(a->g)) {
-        destroy(a);
+        actor_dispose(a);
         return;
     }
     a->freed = true;

@@ -24,9 +24,8 @@ void gz__greenlets_init(gz_hub *h)
     gz__list_init(&h->greenlets.all);
     gz__list_init(&h->greenlets.free);
     gz_greenlet *m = &h->main;
-    m->is_main = true;
+    m->flags = GZ_G_MAIN | GZ_G_BEGAN;
     m->state = GZ_RUNNING;
-    m->began = true;
     GZ_OBJ_INIT(m, h, greenlet);
     gz__list_init(&m->joiners);
     gz__list_init(&m->links);
@@ -37,7 +36,7 @@ void gz__greenlets_init(gz_hub *h)
 #endif
 }
 
-GZ_INLINE gz_greenlet *create(gz_fn fn, void *arg)
+GZ_INLINE gz_greenlet *greenlet_create(gz_fn fn, void *arg)
 {
     gz_hub *h = gz__hub();
     if (!h)
@@ -69,10 +68,8 @@ GZ_INLINE gz_greenlet *create(gz_fn fn, void *arg)
     /* Field by field: a recycled struct is warm, and this beats memset. */
     g->state = GZ_NEW;
     g->wake_code = 0;
-    g->is_main = g->began = g->started = g->finishing = false;
-    g->killed = g->failed = g->observed = g->hub_ref = false;
-    g->user_ref = true;
-    g->fired = g->waits = 0;
+    g->flags = GZ_G_USER_REF;
+    g->fired = g->calls_without_wait = 0;
     GZ_OBJ_INIT(g, h, greenlet);
     g->fn = fn;
     g->arg = arg;
@@ -82,7 +79,6 @@ GZ_INLINE gz_greenlet *create(gz_fn fn, void *arg)
     g->name = NULL;
     g->defname[0] = 0;
     g->id = h->greenlets.next_id++;
-    g->keeps_stack = false;
 #ifdef GZ_ASAN
     g->asan_fake = NULL;
     g->asan_lo = NULL;
@@ -122,8 +118,8 @@ GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g, bool dead)
                     g->name || g->err.message))
         free_extras(g);
     GZ_MAGIC_KILL(g); /* recycled or not, this handle is gone */
-    if (g->keeps_stack) {
-        g->keeps_stack = false;
+    if ((g->flags & GZ_G_KEEPS_STACK)) {
+        g->flags &= ~GZ_G_KEEPS_STACK;
         h->greenlets.dead_stacks--;
     }
     if (GZ_LIKELY(h->greenlets.free_len < GZ_GREENLET_CACHE_MAX)) {
@@ -160,10 +156,10 @@ void gz__bury(gz_hub *h, gz_greenlet *z)
      * with it, or kept while the handle lives (a few hundred at most,
      * so that many ended, unreleased greenlets hold no stacks). */
     gz__stack_reset(&z->stack);
-    if (!z->user_ref) {
+    if (!(z->flags & GZ_G_USER_REF)) {
         gz__greenlet_free(z);
     } else if (h->greenlets.dead_stacks < GZ_DEAD_STACKS_MAX) {
-        z->keeps_stack = true;
+        z->flags |= GZ_G_KEEPS_STACK;
         h->greenlets.dead_stacks++;
     } else {
         gz__stack_put(&z->stack);
@@ -173,7 +169,7 @@ void gz__bury(gz_hub *h, gz_greenlet *z)
 /* Refuse NULL and main (EINVAL) and another thread's greenlets (EXDEV). */
 static gz_hub *own(const gz_greenlet *g)
 {
-    if (!g || g->is_main) {
+    if (!g || (g->flags & GZ_G_MAIN)) {
         errno = EINVAL;
         return NULL;
     }
@@ -206,14 +202,14 @@ GZ_INLINE int prepare(gz_hub *h, gz_greenlet *g)
     g->asan_lo = g->stack.lo;
     g->asan_size = g->stack.size;
 #endif
-    g->hub_ref = true;
-    g->started = true;
+    g->flags |= GZ_G_HUB_REF;
+    g->flags |= GZ_G_STARTED;
     h->greenlets.nlive++;
     gz__list_push(&h->greenlets.all, &g->all);
     return 0;
 }
 
-gz_greenlet *gz_greenlet_new(gz_fn fn, void *arg) { return create(fn, arg); }
+gz_greenlet *gz_greenlet_new(gz_fn fn, void *arg) { return greenlet_create(fn, arg); }
 
 int gz_start(gz_greenlet *g)
 {
@@ -246,7 +242,7 @@ int gz_start_later(gz_greenlet *g, double seconds)
 
 gz_greenlet *gz_spawn(gz_fn fn, void *arg)
 {
-    gz_greenlet *g = create(fn, arg);
+    gz_greenlet *g = greenlet_create(fn, arg);
     if (!g)
         return NULL;
     if (prepare(g->obj.hub, g) != 0) {
@@ -261,7 +257,7 @@ gz_greenlet *gz_spawn_later(double seconds, gz_fn fn, void *arg)
 {
     if (gz__check_timeout(seconds))
         return NULL;
-    gz_greenlet *g = create(fn, arg);
+    gz_greenlet *g = greenlet_create(fn, arg);
     if (g && gz_start_later(g, seconds) != 0) {
         gz__greenlet_free(g);
         return NULL;
@@ -281,14 +277,14 @@ static void greenlet_timer_cb(gz_timer *t)
 
 static __attribute__((noinline)) void report_failure(gz_greenlet *g)
 {
-    g->observed = true;
+    g->flags |= GZ_G_OBSERVED;
     fprintf(stderr, "libgzmq: greenlet %s failed with error %d (%s): %s\n",
             gz_name(g), g->err.code, strerror(g->err.code), g->err.message);
 }
 
 GZ_INLINE void report_unobserved(gz_greenlet *g)
 {
-    if (GZ_UNLIKELY(g->failed && !g->observed))
+    if (GZ_UNLIKELY((g->flags & GZ_G_FAILED) && !(g->flags & GZ_G_OBSERVED)))
         report_failure(g);
 }
 
@@ -296,7 +292,7 @@ GZ_INLINE void report_unobserved(gz_greenlet *g)
  * outcome, wake joiners, run links. Returns with G dead. */
 static __attribute__((noinline)) void run_links(gz_hub *h, gz_greenlet *g)
 {
-    g->finishing = true; /* a callback may release it: free it after */
+    g->flags |= GZ_G_FINISHING; /* a callback may release it: free it after */
     h->greenlets.in_callback++;
     gz_list *n;
     while ((n = gz__list_pop(&g->links))) {
@@ -305,7 +301,7 @@ static __attribute__((noinline)) void run_links(gz_hub *h, gz_greenlet *g)
         free(l);
     }
     h->greenlets.in_callback--;
-    g->finishing = false;
+    g->flags &= ~GZ_G_FINISHING;
 }
 
 GZ_INLINE void finish(gz_hub *h, gz_greenlet *g, void *value)
@@ -318,14 +314,14 @@ GZ_INLINE void finish(gz_hub *h, gz_greenlet *g, void *value)
         gz__wake_all(&g->joiners, 0);
     if (GZ_UNLIKELY(!gz__list_empty(&g->links)))
         run_links(h, g);
-    if (g->hub_ref) {
-        g->hub_ref = false;
+    if ((g->flags & GZ_G_HUB_REF)) {
+        g->flags &= ~GZ_G_HUB_REF;
         gz__list_remove(&g->all);
         h->greenlets.nlive--;
         if (h->greenlets.nlive == 0 && (h->shutdown || h->main_waits_live))
             gz__live_ended(h);
     }
-    if (!g->user_ref)
+    if (!(g->flags & GZ_G_USER_REF))
         report_unobserved(g);
 }
 
@@ -344,7 +340,7 @@ void *gz__greenlet_entry(void *arg)
     gz_greenlet *g = arg;
     gz_hub *h = g->obj.hub;
     gz__switched_in(h);
-    g->began = true;
+    g->flags |= GZ_G_BEGAN;
     void *value = g->fn(g->arg);
 #ifdef GZ_CTX_FAST_EXIT
     finish(h, g, value);
@@ -361,7 +357,7 @@ void *gz__greenlet_entry(void *arg)
 _Noreturn void gz_exit(void *value)
 {
     gz_hub *h = gz__hub();
-    if (!h || h->current->is_main)
+    if (!h || (h->current->flags & GZ_G_MAIN))
         exit(EXIT_SUCCESS);
     end_current(h, value);
 }
@@ -377,13 +373,13 @@ _Noreturn void gz_fail(int code, const char *fmt, ...)
     if (code == 0)
         code = EIO;
     gz_hub *h = gz__hub();
-    if (!h || h->current->is_main) {
+    if (!h || (h->current->flags & GZ_G_MAIN)) {
         fprintf(stderr, "libgzmq: main greenlet failed with error %d (%s): %s\n",
                 code, strerror(code), msg ? msg : "");
         exit(EXIT_FAILURE);
     }
     gz_greenlet *g = h->current;
-    g->failed = true;
+    g->flags |= GZ_G_FAILED;
     g->err.code = code;
     g->err.message = msg ? msg : strdup("");
     if (!g->err.message)
@@ -394,16 +390,16 @@ _Noreturn void gz_fail(int code, const char *fmt, ...)
 void gz_release(gz_greenlet *g)
 {
     GZ_CHECK_LIVE(g, greenlet);
-    if (!g || g->is_main || gz__check_hub(g->obj.hub, gz__hub_peek()) ||
-        !g->user_ref)
+    if (!g || (g->flags & GZ_G_MAIN) || gz__check_hub(g->obj.hub, gz__hub_peek()) ||
+        !(g->flags & GZ_G_USER_REF))
         return;
-    g->user_ref = false;
+    g->flags &= ~GZ_G_USER_REF;
     gz_hub *h = g->obj.hub;
     if (g->state == GZ_NEW) {
         recycle(h, g, false); /* nobody can start it any more */
     } else if (g->state == GZ_DEAD) {
         report_unobserved(g);
-        if (g->finishing || h->greenlets.zombie == g)
+        if ((g->flags & GZ_G_FINISHING) || h->greenlets.zombie == g)
             return; /* whoever ends it frees it */
         recycle(h, g, true); /* with its stack, if it kept one */
     }
@@ -441,7 +437,7 @@ const char *gz_name(const gz_greenlet *g)
         return NULL;
     if (g->name)
         return g->name;
-    if (g->is_main)
+    if ((g->flags & GZ_G_MAIN))
         return "main";
     gz_greenlet *m = (gz_greenlet *)g; /* the default name is made lazily */
     if (!m->defname[0])
@@ -482,8 +478,8 @@ int gz_get(gz_greenlet *g, void **value, double timeout)
     GZ_CHECK_LIVE(g, greenlet);
     if (gz_join(g, timeout) != 0)
         return -1;
-    if (g->failed) {
-        g->observed = true;
+    if ((g->flags & GZ_G_FAILED)) {
+        g->flags |= GZ_G_OBSERVED;
         errno = g->err.code;
         return -1;
     }
@@ -562,18 +558,18 @@ static void kill_one(gz_hub *h, gz_greenlet *g)
 {
     if (g->state == GZ_DEAD)
         return;
-    g->killed = true;
-    if (!g->began) { /* never ran: it never will */
+    g->flags |= GZ_G_KILLED;
+    if (!(g->flags & GZ_G_BEGAN)) { /* never ran: it never will */
         if (g->state == GZ_READY)
             gz__list_remove(&g->node);
         if (gz__timer_active(&g->timer))
             gz__timer_stop(&g->timer);
         finish(h, g, NULL);
 #ifdef GZ_TSAN
-        if (g->started)
+        if ((g->flags & GZ_G_STARTED))
             __tsan_destroy_fiber(g->tsan_fiber);
 #endif
-        if (!g->user_ref)
+        if (!(g->flags & GZ_G_USER_REF))
             gz__greenlet_free(g); /* the stack goes along */
         else
             gz__stack_put(&g->stack);
@@ -592,7 +588,7 @@ int gz_kill(gz_greenlet *g, double timeout)
     if (g->state == GZ_DEAD)
         return 0;
     kill_one(h, g); /* may free G when it never ran and was released */
-    if (timeout == 0 || g == h->current || !g->began)
+    if (timeout == 0 || g == h->current || !(g->flags & GZ_G_BEGAN))
         return 0;
     return gz_join(g, timeout);
 }
@@ -632,7 +628,7 @@ void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except)
         n->next->prev = cur;
         n->next = cur;
         gz_greenlet *g = GZ_CONTAINER(n, gz_greenlet, all);
-        if (g != except && !g->killed)
+        if (g != except && !(g->flags & GZ_G_KILLED))
             kill_one(h, g);
     }
     gz__list_remove(cur);
@@ -655,7 +651,7 @@ int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
         return -1;
     }
     if (observes)
-        g->observed = true;
+        g->flags |= GZ_G_OBSERVED;
     if (g->state == GZ_DEAD) {
         h->greenlets.in_callback++;
         cb(g, arg);
@@ -678,7 +674,7 @@ int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
 bool gz_started(const gz_greenlet *g)
 {
     GZ_CHECK_LIVE(g, greenlet);
-    return usable(g) && (g->is_main || g->started);
+    return usable(g) && ((g->flags & GZ_G_MAIN) || (g->flags & GZ_G_STARTED));
 }
 
 bool gz_ready(const gz_greenlet *g)
@@ -690,13 +686,13 @@ bool gz_ready(const gz_greenlet *g)
 bool gz_successful(const gz_greenlet *g)
 {
     GZ_CHECK_LIVE(g, greenlet);
-    return usable(g) && g->state == GZ_DEAD && !g->failed;
+    return usable(g) && g->state == GZ_DEAD && !(g->flags & GZ_G_FAILED);
 }
 
 bool gz_killed(const gz_greenlet *g)
 {
     GZ_CHECK_LIVE(g, greenlet);
-    return usable(g) && g->killed;
+    return usable(g) && (g->flags & GZ_G_KILLED);
 }
 
 void *gz_value(const gz_greenlet *g)
@@ -708,8 +704,8 @@ void *gz_value(const gz_greenlet *g)
 const gz_error *gz_exception(const gz_greenlet *g)
 {
     GZ_CHECK_LIVE(g, greenlet);
-    if (!usable(g) || !g->failed)
+    if (!usable(g) || !(g->flags & GZ_G_FAILED))
         return NULL;
-    ((gz_greenlet *)g)->observed = true;
+    ((gz_greenlet *)g)->flags |= GZ_G_OBSERVED;
     return &g->err;
 }

@@ -20,6 +20,20 @@ enum gz_state {
     GZ_DEAD
 };
 
+/* gz_greenlet.flags: independent facts about a greenlet, one bit each. */
+enum {
+    GZ_G_MAIN = 1u << 0,        /* the hub's main greenlet (the thread) */
+    GZ_G_BEGAN = 1u << 1,       /* fn has been entered */
+    GZ_G_STARTED = 1u << 2,     /* gz_start / gz_start_later has run */
+    GZ_G_FINISHING = 1u << 3,   /* its links are running */
+    GZ_G_KEEPS_STACK = 1u << 4, /* ended, unreleased, its stack kept for reuse */
+    GZ_G_KILLED = 1u << 5,
+    GZ_G_FAILED = 1u << 6,
+    GZ_G_OBSERVED = 1u << 7,    /* failure seen by get / exception / link */
+    GZ_G_USER_REF = 1u << 8,    /* the caller's reference is still held */
+    GZ_G_HUB_REF = 1u << 9,     /* started and not ended */
+};
+
 struct gz_greenlet {
     gz_obj obj;
     gz_list node;          /* run queue; the hub's free list */
@@ -27,18 +41,9 @@ struct gz_greenlet {
     gz_list all;           /* the hub's started, live greenlets */
     enum gz_state state;
     int wake_code;         /* why gz__park returned: 0 or an errno */
-    bool is_main;
-    bool began;            /* fn has been entered */
-    bool started;          /* gz_start / gz_start_later has run */
-    bool finishing;        /* its links are running */
-    bool keeps_stack;      /* ended, unreleased, its stack kept for reuse */
-    bool killed;
-    bool failed;
-    bool observed;         /* failure seen by get / exception / link */
-    bool user_ref;         /* the caller's reference is still held */
-    bool hub_ref;          /* started and not ended */
+    unsigned flags;        /* GZ_G_* */
     unsigned fired;        /* expired gz_timeouts still armed */
-    unsigned waits;        /* green calls in a row that did not wait */
+    unsigned calls_without_wait; /* green calls in a row that did not park */
     gz_fn fn;
     void *arg;
     void *value;

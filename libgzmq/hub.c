@@ -180,7 +180,7 @@ GZ_INLINE void gz__switch(gz_hub *h, gz_greenlet *next)
     __tsan_switch_to_fiber(next->tsan_fiber, 0);
 #endif
 #ifdef GZ_CTX_FAST_EXIT
-    if (GZ_UNLIKELY(!next->began))
+    if (GZ_UNLIKELY(!(next->flags & GZ_G_BEGAN)))
         gz__ctx_begin(&prev->ctx, &next->ctx);
     else
 #endif
@@ -327,14 +327,14 @@ static void wake_main(gz_hub *h, int code)
 int gz__enter_slow(gz_hub *h)
 {
     gz_greenlet *g = h->current;
-    errno = h->greenlets.in_callback ? EPERM : g->killed ? ECANCELED : ETIMEDOUT;
+    errno = h->greenlets.in_callback ? EPERM : (g->flags & GZ_G_KILLED) ? ECANCELED : ETIMEDOUT;
     return -1;
 }
 
 int gz__park(gz_hub *h, double timeout)
 {
     gz_greenlet *g = h->current;
-    g->waits = 0;
+    g->calls_without_wait = 0;
     g->wake_code = 0;
     g->state = GZ_PARKED;
     if (timeout >= 0)
@@ -352,8 +352,8 @@ int gz__park(gz_hub *h, double timeout)
 void gz__no_wait(gz_hub *h)
 {
     gz_greenlet *g = h->current;
-    if (GZ_UNLIKELY(++g->waits >= GZ_NO_WAIT_MAX)) {
-        g->waits = 0;
+    if (GZ_UNLIKELY(++g->calls_without_wait >= GZ_NO_WAIT_MAX)) {
+        g->calls_without_wait = 0;
         g->state = GZ_READY;
         gz__list_push(&h->runq, &g->node);
         dispatch(h);
@@ -371,7 +371,7 @@ int gz_yield(void)
     if (GZ_UNLIKELY(!h) || gz__enter(h))
         return -1;
     gz_greenlet *g = h->current;
-    g->waits = 0;
+    g->calls_without_wait = 0;
     g->state = GZ_READY;
     gz__list_push(&h->runq, &g->node);
     dispatch(h);

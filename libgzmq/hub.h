@@ -83,8 +83,8 @@ int gz__enter_slow(gz_hub *h);
 static inline int gz__enter(gz_hub *h)
 {
     gz_greenlet *g = h->current;
-    if (GZ_LIKELY(!(g->killed | (g->fired != 0) |
-                    (h->greenlets.in_callback != 0))))
+    if (GZ_LIKELY(!((g->flags & GZ_G_KILLED) | g->fired |
+                    (unsigned)h->greenlets.in_callback)))
         return 0;
     return gz__enter_slow(h);
 }
@@ -126,7 +126,7 @@ static inline void gz__wake(gz_greenlet *g, int code)
         return;
     /* While a shutdown started by a greenlet runs, main's wait ends only
      * with the ECANCELED that gz__live_ended delivers. */
-    if (GZ_UNLIKELY(g->obj.hub->shutdown) && g->is_main &&
+    if (GZ_UNLIKELY(g->obj.hub->shutdown) && (g->flags & GZ_G_MAIN) &&
         !g->obj.hub->shutdown_by_main)
         return;
     g->wake_code = code;
@@ -161,7 +161,7 @@ GZ_INLINE void gz__switched_in(gz_hub *h)
     const void *lo;
     size_t size;
     __sanitizer_finish_switch_fiber(me->asan_fake, &lo, &size);
-    if (from && from->is_main) { /* learn main's stack on first leaving it */
+    if (from && (from->flags & GZ_G_MAIN)) { /* learn main's stack on first leaving it */
         from->asan_lo = lo;
         from->asan_size = size;
     }

@@ -5,7 +5,7 @@
 
 #include "gz_internal.h"
 
-static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void fd_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     (void)revents;
@@ -49,7 +49,7 @@ static int wait_fd(int fd, int ev_events, short poll_events, double timeout)
 int gz__park_fd(gz_hub *h, int fd, int ev_events, double timeout)
 {
     ev_io w;
-    ev_io_init(&w, io_cb, fd, ev_events);
+    ev_io_init(&w, fd_ready_cb, fd, ev_events);
     w.data = h->current;
     ev_io_start(h->loop, &w);
     int rc = gz__park(h, timeout);
@@ -91,7 +91,7 @@ int gz_poll(struct pollfd *fds, nfds_t n, double timeout)
     for (nfds_t i = 0; i < n; i++) {
         int ev = (fds[i].events & (POLLIN | POLLPRI) ? EV_READ : 0) |
                  (fds[i].events & POLLOUT ? EV_WRITE : 0);
-        ev_io_init(&ws[i], io_cb, fds[i].fd, ev ? ev : EV_READ);
+        ev_io_init(&ws[i], fd_ready_cb, fds[i].fd, ev ? ev : EV_READ);
         ws[i].data = h->current;
         if (fds[i].fd >= 0)
             ev_io_start(h->loop, &ws[i]);

@@ -57,7 +57,7 @@ static int wait_ready(gz_hub *h, int fd, bool for_write, deadline *d)
 }
 
 /* The common start of every call here: a valid fd and a runnable caller. */
-static gz_hub *enter(int fd, double timeout)
+static gz_hub *fd_call_begin(int fd, double timeout)
 {
     if (fd < 0) {
         errno = EBADF;
@@ -70,7 +70,7 @@ static gz_hub *enter(int fd, double timeout)
 }
 
 /* A call that completed without waiting counts towards the fairness yield. */
-static void no_wait(gz_hub *h, const deadline *d)
+static void count_if_not_waited(gz_hub *h, const deadline *d)
 {
     if (!d->waited)
         gz__no_wait(h);
@@ -174,7 +174,7 @@ static ssize_t read_plain(gz_hub *h, int fd, void *buf, size_t n, deadline *d)
 
 ssize_t gz_read(int fd, void *buf, size_t n, double timeout)
 {
-    gz_hub *h = enter(fd, timeout);
+    gz_hub *h = fd_call_begin(fd, timeout);
     if (!h)
         return -1;
     if (!buf && n) {
@@ -207,7 +207,7 @@ ssize_t gz_read(int fd, void *buf, size_t n, double timeout)
     }
     if (sock && n) /* remembered for sockets only */
         fd_note(h, fd, 0, d.waited ? FD_READ_WAITED : 0);
-    no_wait(h, &d);
+    count_if_not_waited(h, &d);
     return got;
 }
 
@@ -269,7 +269,7 @@ static ssize_t write_plain(gz_hub *h, int fd, const char *p, size_t n, deadline 
 
 ssize_t gz_write(int fd, const void *buf, size_t n, double timeout)
 {
-    gz_hub *h = enter(fd, timeout);
+    gz_hub *h = fd_call_begin(fd, timeout);
     if (!h)
         return -1;
     if (!buf && n) {
@@ -304,7 +304,7 @@ ssize_t gz_write(int fd, const void *buf, size_t n, double timeout)
     }
     if (sock && n) /* remembered for sockets only */
         fd_note(h, fd, FD_READ_WAITED | FD_WROTE, FD_WROTE);
-    no_wait(h, &d);
+    count_if_not_waited(h, &d);
     return (ssize_t)n;
 }
 
@@ -346,7 +346,7 @@ static bool transient_accept_error(int e)
 
 int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout)
 {
-    gz_hub *h = enter(fd, timeout);
+    gz_hub *h = fd_call_begin(fd, timeout);
     if (!h)
         return -1;
     if (addr && !len) {
@@ -360,7 +360,7 @@ int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout)
         int c = accept4(fd, addr, addr ? len : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) {
             fd_note(h, c, 0, 0); /* a new connection on a reused number */
-            no_wait(h, &d);
+            count_if_not_waited(h, &d);
             return c;
         }
         if (!transient_accept_error(errno))
@@ -372,7 +372,7 @@ int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout)
 
 int gz_connect(int fd, const struct sockaddr *addr, socklen_t len, double timeout)
 {
-    gz_hub *h = enter(fd, timeout);
+    gz_hub *h = fd_call_begin(fd, timeout);
     if (!h)
         return -1;
     if (!addr) {
@@ -383,7 +383,7 @@ int gz_connect(int fd, const struct sockaddr *addr, socklen_t len, double timeou
         return -1;
     deadline d = deadline_of(timeout);
     if (connect(fd, addr, len) == 0) {
-        no_wait(h, &d);
+        count_if_not_waited(h, &d);
         return 0;
     }
     if (errno != EINPROGRESS && errno != EINTR)

@@ -179,7 +179,7 @@ int gz_pool_add(gz_pool *p, gz_greenlet *g)
     GZ_CHECK_LIVE(g, greenlet);
     if (!gz__usable(p))
         return -1;
-    if (!g || g->is_main) {
+    if (!g || (g->flags & GZ_G_MAIN)) {
         errno = EINVAL;
         return -1;
     }
@@ -349,7 +349,7 @@ static void item_ended(gz_greenlet *g, void *arg)
     imap_item *x = arg;
     gz_imap *it = x->it;
     x->g = NULL;
-    int code = g->failed ? g->err.code : g->killed ? ECANCELED : 0;
+    int code = (g->flags & GZ_G_FAILED) ? g->err.code : (g->flags & GZ_G_KILLED) ? ECANCELED : 0;
     finish_item(it, x->idx, code ? NULL : g->value, code);
     imap_unref(it);
 }

@@ -38,7 +38,7 @@ struct gz_queue {
     bool closed;
 };
 
-static gz_queue *create(enum kind kind, size_t maxsize,
+static gz_queue *queue_create(enum kind kind, size_t maxsize,
                         int (*cmp)(const void *, const void *))
 {
     gz_hub *h = gz__hub();
@@ -60,9 +60,9 @@ static gz_queue *create(enum kind kind, size_t maxsize,
     return q;
 }
 
-gz_queue *gz_queue_new(size_t maxsize) { return create(Q_FIFO, maxsize, NULL); }
-gz_queue *gz_lifoqueue_new(size_t maxsize) { return create(Q_LIFO, maxsize, NULL); }
-gz_queue *gz_channel_new(void) { return create(Q_CHANNEL, 0, NULL); }
+gz_queue *gz_queue_new(size_t maxsize) { return queue_create(Q_FIFO, maxsize, NULL); }
+gz_queue *gz_lifoqueue_new(size_t maxsize) { return queue_create(Q_LIFO, maxsize, NULL); }
+gz_queue *gz_channel_new(void) { return queue_create(Q_CHANNEL, 0, NULL); }
 
 gz_queue *gz_priorityqueue_new(size_t maxsize,
                                int (*cmp)(const void *a, const void *b))
@@ -71,7 +71,7 @@ gz_queue *gz_priorityqueue_new(size_t maxsize,
         errno = EINVAL;
         return NULL;
     }
-    return create(Q_PRIO, maxsize, cmp);
+    return queue_create(Q_PRIO, maxsize, cmp);
 }
 
 void gz_queue_free(gz_queue *q)

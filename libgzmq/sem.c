@@ -16,7 +16,7 @@ struct gz_sem {
     bool bounded;
 };
 
-static gz_sem *create(unsigned value, bool bounded)
+static gz_sem *sem_create(unsigned value, bool bounded)
 {
     gz_hub *h = gz__hub();
     if (!h)
@@ -34,8 +34,8 @@ static gz_sem *create(unsigned value, bool bounded)
     return s;
 }
 
-gz_sem *gz_sem_new(unsigned value) { return create(value, false); }
-gz_sem *gz_bounded_sem_new(unsigned value) { return create(value, true); }
+gz_sem *gz_sem_new(unsigned value) { return sem_create(value, false); }
+gz_sem *gz_bounded_sem_new(unsigned value) { return sem_create(value, true); }
 
 void gz_sem_free(gz_sem *s)
 {

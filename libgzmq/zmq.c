@@ -203,7 +203,7 @@ static void check(zsock *s)
     }
 }
 
-static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void zsock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     (void)revents;
@@ -285,7 +285,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
         ev_idle_start(loop, &z->idle);
 }
 
-static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+static void zmq_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
     (void)revents;
     ev_idle_stop(loop, w);
@@ -331,7 +331,7 @@ static zstate *zstate_get(gz_hub *h)
     gz__list_init(&z->active);
     gz__list_init(&z->fresh);
     ev_prepare_init(&z->prepare, prepare_cb);
-    ev_idle_init(&z->idle, idle_cb);
+    ev_idle_init(&z->idle, zmq_idle_cb);
     if (gz__layer_add(h, &zmq_layer, z) != 0) {
         free(z);
         return NULL;
@@ -354,7 +354,7 @@ static zsock *sock_state(gz_hub *h, void *sock)
         return NULL;
     }
     s->sock = sock;
-    ev_io_init(&s->io, io_cb, -1, EV_READ);
+    ev_io_init(&s->io, zsock_io_cb, -1, EV_READ);
     gz__list_init(&s->readers);
     gz__list_init(&s->writers);
     gz__list_init(&s->pollers);
