@@ -433,9 +433,58 @@ int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
 void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except);
 void gz__greenlet_shutdown_check(gz_hub *h);
 
-/* io.c: park the current greenlet until FD has EV_EVENTS (EV_READ /
- * EV_WRITE), without first asking poll(2): for a caller that has just seen
- * EAGAIN. As gz__park otherwise; the caller has done gz__enter. */
+/* ---- plain fds (io.c) ----
+ *
+ * Per hub and fd number, in gz_hub.ext[GZ_EXT_IO]: the greenlets waiting on
+ * the fd, so that gz_close can wake them and stop their watchers before the
+ * number is reused, and a byte that net.c keeps about the last calls.
+ * gz_close clears both: a reused number starts fresh. */
+
+/* One greenlet's watcher on one fd. */
+typedef struct gz_fdwait {
+    ev_io io;                       /* data: the waiting greenlet */
+    struct gz_fdwait *next, *prev;  /* its fd's waiters, oldest first */
+    bool linked;
+    bool closed;                    /* gz_close took the fd away */
+} gz_fdwait;
+
+typedef struct gz_fdslot {
+    gz_fdwait *first, *last;        /* by pointer, not a list head: the table moves */
+    unsigned char bits;             /* net.c's */
+} gz_fdslot;
+
+typedef struct gz_fdtab {
+    gz_fdslot *slots;
+    size_t cap;
+} gz_fdtab;
+
+gz_fdslot *gz__fd_grow(gz_hub *h, int fd);
+/* FD's slot, the table grown to hold it; NULL (ENOMEM). Only for an fd a
+ * syscall has just accepted, so that a bogus number cannot make the table
+ * huge (a valid fd is below the open-file limit). */
+GZ_INLINE gz_fdslot *gz__fd_slot(gz_hub *h, int fd)
+{
+    gz_fdtab *t = h->ext[GZ_EXT_IO];
+    if (GZ_LIKELY(t && (size_t)fd < t->cap))
+        return &t->slots[fd];
+    return gz__fd_grow(h, fd);
+}
+/* FD's slot if the table holds it; else NULL: nothing is known of FD. */
+GZ_INLINE gz_fdslot *gz__fd_peek(const gz_hub *h, int fd)
+{
+    const gz_fdtab *t = h->ext[GZ_EXT_IO];
+    return t && (size_t)fd < t->cap ? &t->slots[fd] : NULL;
+}
+/* Start W watching FD for EV_EVENTS (EV_READ / EV_WRITE) on behalf of the
+ * current greenlet, which a readiness or gz_close wakes; -1 ENOMEM. */
+int gz__fdwait_start(gz_hub *h, gz_fdwait *w, int fd, int ev_events);
+/* Stop W (also after gz_close stopped it): true if gz_close took its fd. */
+bool gz__fdwait_stop(gz_hub *h, gz_fdwait *w);
+
+/* Park the current greenlet until FD has EV_EVENTS, without first asking
+ * poll(2): for a caller that has just seen EAGAIN. As gz__park otherwise,
+ * and -1 EBADF when gz_close closed FD meanwhile; the caller has done
+ * gz__enter. */
 int gz__park_fd(gz_hub *h, int fd, int ev_events, double timeout);
 
 /* thread.c: gz_run_in_thread, with DROP(arg) run whenever fn(arg) will
