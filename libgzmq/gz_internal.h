@@ -458,10 +458,10 @@ typedef struct gz_fdtab {
     size_t cap;
 } gz_fdtab;
 
-gz_fdslot *gz__fd_grow(gz_hub *h, int fd);
 /* FD's slot, the table grown to hold it; NULL (ENOMEM). Only for an fd a
  * syscall has just accepted, so that a bogus number cannot make the table
  * huge (a valid fd is below the open-file limit). */
+gz_fdslot *gz__fd_grow(gz_hub *h, int fd);
 GZ_INLINE gz_fdslot *gz__fd_slot(gz_hub *h, int fd)
 {
     gz_fdtab *t = h->ext[GZ_EXT_IO];
