@@ -140,12 +140,12 @@ static void *client(void *arg)
             keep = false;
         }
         if (!keep) {
-            close(fd);
+            gz_close(fd);
             fd = -1;
         }
     }
     if (fd >= 0)
-        close(fd);
+        gz_close(fd);
     return NULL;
 }
 

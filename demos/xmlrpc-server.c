@@ -100,7 +100,7 @@ static void handle(int fd, void *arg)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     xr_conn *c = xr_conn_new();
     if (!c) {
-        close(fd);
+        gz_close(fd);
         return;
     }
     double started = 0;
@@ -132,7 +132,7 @@ static void handle(int fd, void *arg)
     if (xr_linger(c))
         linger_close(fd);
     xr_conn_free(c);
-    close(fd);
+    gz_close(fd);
 }
 
 /* ---- main ---- */
@@ -185,6 +185,6 @@ int main(int argc, char **argv)
     fflush(stdout);
     int rc = gz_run();
     gz_server_free(server);
-    close(lfd);
+    gz_close(lfd);
     return rc == 0 ? 0 : 1;
 }

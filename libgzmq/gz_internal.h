@@ -38,10 +38,7 @@ void gz__stack_guard_fini(void);
 #include "greenlet.h"
 #include "hub.h"
 
-/* io.c: park the current greenlet until FD has EV_EVENTS (EV_READ /
- * EV_WRITE), without first asking poll(2): for a caller that has just seen
- * EAGAIN. As gz__park otherwise; the caller has done gz__enter. */
-int gz__park_fd(gz_hub *h, int fd, int ev_events, double timeout);
+#include "fd.h"
 
 /* thread.c: gz_run_in_thread, with DROP(arg) run whenever fn(arg) will
  * never run (the call failed first, or gave up before a worker took it). */

@@ -1,9 +1,52 @@
 /* Readiness of plain file descriptors: gz_wait_read, gz_wait_write and
- * gz_poll, each parking only the calling greenlet on ev_io watchers. */
+ * gz_poll, each parking only the calling greenlet on ev_io watchers, and
+ * gz_close, which ends those waits before the fd goes. */
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "gz_internal.h"
+
+/* ---- the per-fd table ---- */
+
+static void fdtab_free(void *p)
+{
+    gz_fdtab *t = p;
+    if (t)
+        free(t->slots);
+    free(t);
+}
+
+const gz_layer gz__fd_layer = {fdtab_free, NULL};
+
+gz_fdslot *gz__fd_grow(gz_hub *h, int fd)
+{
+    gz_fdtab *t = gz__layer_state(h, &gz__fd_layer);
+    if (!t) {
+        if (!(t = calloc(1, sizeof *t)))
+            goto nomem;
+        if (gz__layer_add(h, &gz__fd_layer, t) != 0) {
+            free(t);
+            return NULL;
+        }
+    }
+    if ((size_t)fd < t->cap)
+        return &t->slots[fd];
+    size_t cap = t->cap ? t->cap : 64;
+    while (cap <= (size_t)fd)
+        cap *= 2;
+    gz_fdslot *s = realloc(t->slots, cap * sizeof *s);
+    if (!s)
+        goto nomem;
+    memset(s + t->cap, 0, (cap - t->cap) * sizeof *s);
+    t->slots = s;
+    t->cap = cap;
+    return &s[fd];
+nomem:
+    errno = ENOMEM;
+    return NULL;
+}
 
 static void fd_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -11,6 +54,40 @@ static void fd_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     gz__wake(w->data, 0);
 }
+
+int gz__fdwait_start(gz_hub *h, gz_fdwait *w, int fd, int ev_events)
+{
+    gz_fdslot *s = gz__fd_slot(h, fd);
+    if (!s)
+        return -1;
+    ev_io_init(&w->io, fd_ready_cb, fd, ev_events);
+    w->io.data = h->current;
+    w->next = NULL;
+    w->prev = s->last;
+    *(s->last ? &s->last->next : &s->first) = w;
+    s->last = w;
+    w->linked = true;
+    w->closed = false;
+    ev_io_start(h->loop, &w->io);
+    return 0;
+}
+
+static void fdwait_unlink(gz_fdslot *s, gz_fdwait *w)
+{
+    *(w->prev ? &w->prev->next : &s->first) = w->next;
+    *(w->next ? &w->next->prev : &s->last) = w->prev;
+    w->linked = false;
+}
+
+bool gz__fdwait_stop(gz_hub *h, gz_fdwait *w)
+{
+    ev_io_stop(h->loop, &w->io);
+    if (w->linked)
+        fdwait_unlink(gz__fd_peek(h, w->io.fd), w);
+    return w->closed;
+}
+
+/* ---- waiting ---- */
 
 /* Is FD ready for EVENTS right now? 1 yes, 0 no, -1 error (errno). */
 static int ready_now(int fd, short events)
@@ -48,12 +125,18 @@ static int wait_fd(int fd, int ev_events, short poll_events, double timeout)
 
 int gz__park_fd(gz_hub *h, int fd, int ev_events, double timeout)
 {
-    ev_io w;
-    ev_io_init(&w, fd_ready_cb, fd, ev_events);
-    w.data = h->current;
-    ev_io_start(h->loop, &w);
+    gz_fdwait w;
+    if (gz__fdwait_start(h, &w, fd, ev_events))
+        return -1;
     int rc = gz__park(h, timeout);
-    ev_io_stop(h->loop, &w);
+    int e = errno;
+    /* Woken by readiness just before gz_close ran: the fd is gone all the
+     * same, and its number may already name another file. A kill wins. */
+    if (gz__fdwait_stop(h, &w) && (rc == 0 || e != ECANCELED)) {
+        errno = EBADF;
+        return -1;
+    }
+    errno = e;
     return rc;
 }
 
@@ -65,6 +148,22 @@ int gz_wait_read(int fd, double timeout)
 int gz_wait_write(int fd, double timeout)
 {
     return wait_fd(fd, EV_WRITE, POLLOUT, timeout);
+}
+
+/* poll(2) once; an fd that gz_close took away is POLLNVAL, as poll(2)
+ * reports a closed fd, whatever file its number names by now. */
+static int poll_now(struct pollfd *fds, const gz_fdwait *ws, nfds_t n)
+{
+    int r = poll(fds, n, 0);
+    if (r < 0)
+        return -1;
+    for (nfds_t i = 0; i < n; i++) {
+        if (ws[i].closed) {
+            r += fds[i].revents == 0;
+            fds[i].revents = POLLNVAL;
+        }
+    }
+    return r;
 }
 
 int gz_poll(struct pollfd *fds, nfds_t n, double timeout)
@@ -82,19 +181,25 @@ int gz_poll(struct pollfd *fds, nfds_t n, double timeout)
     if (r != 0 || timeout == 0)
         return r;
 
-    ev_io local[8];
-    ev_io *ws = n <= 8 ? local : malloc(n * sizeof *ws);
+    gz_fdwait local[8];
+    gz_fdwait *ws = n <= 8 ? local : malloc(n * sizeof *ws);
     if (!ws) {
         errno = ENOMEM;
         return -1;
     }
-    for (nfds_t i = 0; i < n; i++) {
-        int ev = (fds[i].events & (POLLIN | POLLPRI) ? EV_READ : 0) |
-                 (fds[i].events & POLLOUT ? EV_WRITE : 0);
-        ev_io_init(&ws[i], fd_ready_cb, fds[i].fd, ev ? ev : EV_READ);
-        ws[i].data = h->current;
-        if (fds[i].fd >= 0)
-            ev_io_start(h->loop, &ws[i]);
+    nfds_t started = 0;
+    for (; started < n; started++) {
+        const struct pollfd *p = &fds[started];
+        gz_fdwait *w = &ws[started];
+        int ev = (p->events & (POLLIN | POLLPRI) ? EV_READ : 0) |
+                 (p->events & POLLOUT ? EV_WRITE : 0);
+        if (p->fd < 0) { /* ignored, as by poll(2) */
+            ev_io_init(&w->io, fd_ready_cb, p->fd, EV_READ);
+            w->linked = w->closed = false;
+        } else if (gz__fdwait_start(h, w, p->fd, ev ? ev : EV_READ)) {
+            r = -1;
+            goto out;
+        }
     }
     ev_now_update(h->loop);
     double end = timeout < 0 ? -1.0 : ev_now(h->loop) + timeout;
@@ -104,20 +209,45 @@ int gz_poll(struct pollfd *fds, nfds_t n, double timeout)
             r = 0;
             break;
         }
-        if (gz__park(h, left) != 0) {
+        /* EBADF: gz_close took one of the fds, which poll_now reports. */
+        if (gz__park(h, left) != 0 && errno != EBADF) {
             bool own_timeout = errno == ETIMEDOUT && !h->current->fired;
-            r = own_timeout ? 0 : -1;
+            r = own_timeout ? poll_now(fds, ws, n) : -1;
             break;
         }
-        r = poll(fds, n, 0); /* the truth; a wakeup may be stale */
+        r = poll_now(fds, ws, n); /* the truth; a wakeup may be stale */
         if (r != 0)
             break;
     }
+out:;
     int saved = errno;
-    for (nfds_t i = 0; i < n; i++)
-        ev_io_stop(h->loop, &ws[i]);
+    for (nfds_t i = 0; i < started; i++)
+        gz__fdwait_stop(h, &ws[i]);
     if (ws != local)
         free(ws);
     errno = saved;
     return r;
+}
+
+int gz_close(int fd)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    gz_hub *h = gz__hub_peek();
+    gz_fdslot *s = h ? gz__fd_peek(h, fd) : NULL;
+    if (s) {
+        /* Stopped here, before close(2), not when the waiters run: a
+         * watcher left on the number would be woken by whatever file next
+         * gets it, and libev would not re-register the number for it. */
+        for (gz_fdwait *w; (w = s->first);) {
+            fdwait_unlink(s, w);
+            ev_io_stop(h->loop, &w->io);
+            w->closed = true;
+            gz__wake(w->io.data, EBADF);
+        }
+        s->bits = 0;
+    }
+    return close(fd);
 }

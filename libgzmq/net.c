@@ -94,59 +94,26 @@ static int ready_now(int fd, short events)
  * answer): once the reader has had to wait, the read after a write almost
  * never finds data, and trying costs a recv(2) that fails with EAGAIN. So
  * such a read waits for readiness first (the classic event-loop order) and
- * reads once: one syscall fewer per exchange. Two bits per fd, in
- * the hub's fd_layer; a stale pair (the fd closed and reused) costs at
- * most one readiness round trip, never a missed byte. */
+ * reads once: one syscall fewer per exchange. Two bits per fd, in its
+ * gz_fdslot; gz_close clears them. A stale pair (the fd closed by a plain
+ * close(2) and reused) costs at most one readiness round trip, never a
+ * missed byte. */
 enum { FD_READ_WAITED = 1, FD_WROTE = 2 };
-
-typedef struct fdbits {
-    unsigned char *bits;
-    size_t cap;
-} fdbits;
-
-static void fdbits_free(void *p)
-{
-    fdbits *f = p;
-    if (f)
-        free(f->bits);
-    free(f);
-}
-
-static const gz_layer fd_layer = {fdbits_free, NULL};
 
 /* The bits of FD: 0 when nothing is remembered. */
 static unsigned fd_peek(const gz_hub *h, int fd)
 {
-    const fdbits *f = gz__layer_state(h, &fd_layer);
-    return f && (size_t)fd < f->cap ? f->bits[fd] : 0;
+    const gz_fdslot *s = gz__fd_peek(h, fd);
+    return s ? s->bits : 0;
 }
 
-/* FD's bits become (bits & KEEP) | ADD, the table grown to hold them (with
- * no memory, nothing is remembered). Only for an fd a syscall has just
- * accepted, so below the open-file limit. */
+/* FD's bits become (bits & KEEP) | ADD (with no memory for the table,
+ * nothing is remembered). Only for an fd a syscall has just accepted. */
 static void fd_note(gz_hub *h, int fd, unsigned keep, unsigned add)
 {
-    fdbits *f = gz__layer_state(h, &fd_layer);
-    if (GZ_UNLIKELY(!f || (size_t)fd >= f->cap)) {
-        if (!f) {
-            if (!(f = calloc(1, sizeof *f)))
-                return;
-            if (gz__layer_add(h, &fd_layer, f) != 0) {
-                free(f);
-                return;
-            }
-        }
-        size_t cap = f->cap ? f->cap : 64;
-        while (cap <= (size_t)fd)
-            cap *= 2;
-        unsigned char *b = realloc(f->bits, cap);
-        if (!b)
-            return;
-        memset(b + f->cap, 0, cap - f->cap);
-        f->bits = b;
-        f->cap = cap;
-    }
-    f->bits[fd] = (unsigned char)((f->bits[fd] & keep) | add);
+    gz_fdslot *s = gz__fd_slot(h, fd);
+    if (s)
+        s->bits = (unsigned char)((s->bits & keep) | add);
 }
 
 /* ---- read ---- */

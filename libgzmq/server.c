@@ -52,7 +52,7 @@ static void conn_ended(gz_greenlet *g, void *arg)
         fprintf(stderr, "libgzmq: gz_server handler %s failed with error %d (%s): %s\n",
                 gz_name(g), e->code, strerror(e->code), e->message);
     if (!c->began)
-        close(c->fd); /* killed before it ran: nobody else will */
+        gz_close(c->fd); /* killed before it ran: nobody else will */
     gz__list_remove(&c->node);
     s->nconns--;
     s->live--;
@@ -79,7 +79,7 @@ static int spawn_handler(gz_server *s, int fd)
     if (!g || gz_link(g, conn_ended, c) < 0) {
         gz_release(g);
         free(c);
-        close(fd);
+        gz_close(fd);
         errno = ENOMEM;
         return -1;
     }
@@ -128,7 +128,7 @@ static void *accept_run(void *arg)
         int fd = gz_accept(s->fd, NULL, NULL, GZ_FOREVER);
         if (fd < 0) {
             int e = errno;
-            if (e == ECANCELED)
+            if (e == ECANCELED || e == EBADF) /* stopped, or LISTEN_FD gz_closed */
                 return NULL;
             if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
                 if (accept_backoff(s, &delay, e) < 0)
@@ -140,7 +140,7 @@ static void *accept_run(void *arg)
             return NULL;
         }
         if (gz_killed(gz_current())) { /* stopped while accept yielded */
-            close(fd);
+            gz_close(fd);
             return NULL;
         }
         delay = 0;

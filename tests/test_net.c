@@ -358,6 +358,132 @@ static void killed_reader_and_acceptor_get_ecanceled(void **state)
     close(s);
 }
 
+/* ---- gz_close under a waiter ---- */
+
+/* A call on fd ARG that parks; its errno, or 0 if it succeeded. The 2 s
+ * timeouts only bound a test that fails: gz_close ends the waits at once. */
+static void *read_2s(void *arg)
+{
+    char buf[4];
+    return GZ_PTR(gz_read(GZ_INT(arg), buf, sizeof buf, 2.0) < 0 ? errno : 0);
+}
+
+static void *write_1mib_2s(void *arg)
+{
+    static char big[1 << 20];
+    return GZ_PTR(gz_write(GZ_INT(arg), big, sizeof big, 2.0) < 0 ? errno : 0);
+}
+
+static void *accept_2s(void *arg)
+{
+    return GZ_PTR(gz_accept(GZ_INT(arg), NULL, NULL, 2.0) < 0 ? errno : 0);
+}
+
+static void close_wakes_read_write_and_accept_with_ebadf(void **state)
+{
+    (void)state;
+    int c, s, p[2], sp[2];
+    tcp_pair("127.0.0.1", &c, &s);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    int l = gz_tcp_listen("127.0.0.1", 0, 8);
+    int fd[] = {s, p[0], sp[0], l};
+    gz_greenlet *g[] = {gz_spawn(read_2s, GZ_PTR(s)), gz_spawn(read_2s, GZ_PTR(p[0])),
+                        gz_spawn(write_1mib_2s, GZ_PTR(sp[0])),
+                        gz_spawn(accept_2s, GZ_PTR(l))};
+    assert_int_equal(gz_yield(), 0); /* all park, before the loop polls their fds */
+    for (int i = 0; i < 4; i++) {
+        assert_false(gz_ready(g[i]));
+        assert_int_equal(gz_close(fd[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(gz_join(g[i], 5.0), 0);
+        assert_int_equal(GZ_INT(gz_value(g[i])), EBADF);
+        gz_release(g[i]);
+    }
+    close(c);
+    close(p[1]);
+    close(sp[1]);
+}
+
+typedef struct connecting {
+    int fd;
+    struct sockaddr_in to;
+} connecting;
+
+static void *connect_2s(void *arg)
+{
+    connecting *c = arg;
+    int rc = gz_connect(c->fd, (const struct sockaddr *)&c->to, sizeof c->to, 2.0);
+    return GZ_PTR(rc < 0 ? errno : 0);
+}
+
+static void close_wakes_a_connect_in_progress_with_ebadf(void **state)
+{
+    (void)state;
+    /* A full accept queue makes the kernel drop SYNs: a connect stays in
+     * progress (see connect_to_a_full_backlog_times_out). */
+    int l = gz_tcp_listen("127.0.0.1", 0, 1);
+    int fds[64], n = 0;
+    while (n < 64 && (fds[n] = gz_tcp_connect("127.0.0.1", port_of(l), 0.05)) >= 0)
+        n++;
+    assert_true(n < 64);
+    connecting c = {.fd = socket(AF_INET, SOCK_STREAM, 0),
+                    .to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port_of(l)),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)}};
+    gz_greenlet *g = gz_spawn(connect_2s, &c);
+    assert_int_equal(gz_yield(), 0);
+    assert_false(gz_ready(g)); /* in progress */
+    assert_int_equal(gz_close(c.fd), 0);
+    assert_int_equal(gz_join(g, 5.0), 0);
+    assert_int_equal(GZ_INT(gz_value(g)), EBADF);
+    gz_release(g);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    close(l);
+}
+
+static void *set_flag(void *arg)
+{
+    *(bool *)arg = true;
+    return NULL;
+}
+
+static void *write_byte(void *arg)
+{
+    return GZ_PTR(gz_write(GZ_INT(arg), "x", 1, 1.0));
+}
+
+/* A socket's read-after-write memory goes with gz_close: a new socket on
+ * the same number reads data already there without waiting (so without
+ * letting another greenlet run first). */
+static void reused_fd_number_starts_with_no_read_after_write_memory(void **state)
+{
+    (void)state;
+    int sp[2];
+    char c;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    gz_greenlet *w = gz_spawn(write_byte, GZ_PTR(sp[1]));
+    assert_int_equal(gz_read(sp[0], &c, 1, 1.0), 1);   /* had to wait */
+    assert_int_equal(gz_write(sp[0], "x", 1, 1.0), 1); /* then wrote */
+    assert_int_equal(gz_join(w, 1.0), 0);
+    gz_release(w);
+    int old = sp[0];
+    assert_int_equal(gz_close(sp[0]), 0);
+    close(sp[1]);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    assert_int_equal(sp[0], old);
+    assert_int_equal(write(sp[1], "y", 1), 1);
+    bool ran = false;
+    gz_greenlet *g = gz_spawn(set_flag, &ran);
+    assert_int_equal(gz_read(sp[0], &c, 1, 1.0), 1);
+    assert_false(ran);
+    assert_int_equal(gz_join(g, 1.0), 0);
+    gz_release(g);
+    close(sp[0]);
+    close(sp[1]);
+}
+
 /* ---- vanished peers ---- */
 
 static void connect_to_a_closed_port_is_refused(void **state)
@@ -545,6 +671,9 @@ int main(void)
         cmocka_unit_test(accept_times_out_without_clients),
         cmocka_unit_test(connect_to_a_full_backlog_times_out),
         cmocka_unit_test(killed_reader_and_acceptor_get_ecanceled),
+        cmocka_unit_test(close_wakes_read_write_and_accept_with_ebadf),
+        cmocka_unit_test(close_wakes_a_connect_in_progress_with_ebadf),
+        cmocka_unit_test(reused_fd_number_starts_with_no_read_after_write_memory),
         cmocka_unit_test(connect_to_a_closed_port_is_refused),
         cmocka_unit_test(write_to_a_peer_that_vanishes_mid_transfer_fails),
         cmocka_unit_test(read_from_a_reset_connection_is_econnreset),

@@ -333,6 +333,46 @@ static void handlers_killed_before_they_ran_have_their_fd_closed(void **state)
     close(l);
 }
 
+/* In a child, so that its stderr can be read: 0 when the server went on
+ * serving its connection after gz_close took its listening socket, and
+ * stopped at once; else the step that failed. */
+static void close_listener_under_the_server(void *arg)
+{
+    (void)arg;
+    reset();
+    int l = listener();
+    gz_server *s = gz_server_new(l, echo, NULL, 0);
+    if (gz_server_start(s) != 0)
+        _exit(2);
+    int c = gz_tcp_connect("127.0.0.1", port_of(l), 5.0);
+    char buf[8];
+    if (c < 0 || gz_write(c, "one", 3, 5.0) != 3 || gz_read(c, buf, sizeof buf, 5.0) != 3)
+        _exit(3);
+    if (gz_close(l) != 0)
+        _exit(4);
+    if (gz_write(c, "two", 3, 5.0) != 3 || gz_read(c, buf, sizeof buf, 5.0) != 3)
+        _exit(5); /* the handler is not disturbed */
+    if (gz_server_connections(s) != 1)
+        _exit(6);
+    close(c);
+    if (gz_server_stop(s, 5.0) != 0 || seen.ended != 1)
+        _exit(7);
+    gz_server_free(s);
+    _exit(0);
+}
+
+/* gz_close on the listening socket is a way to stop accepting, not an
+ * error worth a message. */
+static void closing_the_listening_socket_ends_accepting_quietly(void **state)
+{
+    (void)state;
+    char err[512];
+    int status = gz_test_child(close_listener_under_the_server, NULL, err, sizeof err);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_string_equal(err, "");
+}
+
 int main(void)
 {
     gz_test_watchdog(60);
@@ -345,6 +385,7 @@ int main(void)
         cmocka_unit_test(a_handler_can_stop_its_own_server),
         cmocka_unit_test(freeing_a_running_server_ends_its_greenlets),
         cmocka_unit_test(handlers_killed_before_they_ran_have_their_fd_closed),
+        cmocka_unit_test(closing_the_listening_socket_ends_accepting_quietly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

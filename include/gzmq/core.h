@@ -179,6 +179,11 @@ int gz_wait_write(int fd, double timeout);
  * (NULL, 0, t) sleeps t. -1: EINVAL (NULL with n > 0), ENOMEM, and the
  * blocking errors (ETIMEDOUT only from a gz_timeout). */
 int gz_poll(struct pollfd *fds, nfds_t n, double timeout);
+/* close(2) FD, first waking every greenlet of this thread waiting on it
+ * (gz_wait_*, gz_read, gz_write, gz_accept, gz_connect: -1 EBADF; gz_poll:
+ * POLLNVAL in its entry). A plain close(2) under a waiter leaves it hanging.
+ * Returns close(2)'s result. -1: EBADF (negative or not open), EINTR, EIO. */
+int gz_close(int fd);
 
 #ifdef __cplusplus
 }

@@ -53,9 +53,10 @@ int gz_tcp_connect(const char *host, int port, double timeout);
 
 typedef struct gz_server gz_server;
 /* A server accepting on LISTEN_FD (a listening socket, left open by the
- * server: the caller closes it) and running handle(fd, arg) in a new
- * greenlet for each connection. HANDLE owns fd: it closes it (or hands it
- * on); a handler killed before it ran has its fd closed for it.
+ * server: the caller closes it; gz_close while it runs stops accepting) and
+ * running handle(fd, arg) in a new greenlet for each connection. HANDLE
+ * owns fd: it closes it with gz_close (or hands it on); a handler killed
+ * before it ran has its fd closed for it.
  * MAX_CONNECTIONS > 0: accepting pauses while that many handlers run
  * (0: no limit). NULL: EBADF (negative fd), EINVAL (NULL handle), ENOMEM. */
 gz_server *gz_server_new(int listen_fd, void (*handle)(int fd, void *arg),
