@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The public types and contracts the private headers build on. */
+#include "gzmq/core.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define GZ_ASAN 1
 #elif defined(__has_feature)
@@ -33,5 +36,9 @@
 #define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GZ_INLINE static inline __attribute__((always_inline))
 #define GZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Print a message to the user on stderr, prefixed with the library's name
+ * (warn.c). */
+void gz__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

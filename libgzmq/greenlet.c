@@ -278,7 +278,7 @@ static void greenlet_timer_cb(gz_timer *t)
 static __attribute__((noinline)) void report_failure(gz_greenlet *g)
 {
     g->flags |= GZ_G_OBSERVED;
-    fprintf(stderr, "libgzmq: greenlet %s failed with error %d (%s): %s\n",
+    gz__warn("greenlet %s failed with error %d (%s): %s\n",
             gz_name(g), g->err.code, strerror(g->err.code), g->err.message);
 }
 
@@ -374,7 +374,7 @@ _Noreturn void gz_fail(int code, const char *fmt, ...)
         code = EIO;
     gz_hub *h = gz__hub();
     if (!h || (h->current->flags & GZ_G_MAIN)) {
-        fprintf(stderr, "libgzmq: main greenlet failed with error %d (%s): %s\n",
+        gz__warn("main greenlet failed with error %d (%s): %s\n",
                 code, strerror(code), msg ? msg : "");
         exit(EXIT_FAILURE);
     }

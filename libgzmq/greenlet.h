@@ -4,7 +4,6 @@
 #ifndef GZ_GREENLET_H
 #define GZ_GREENLET_H
 
-#include "gzmq/core.h"
 
 #include "ctx.h"
 #include "list.h"

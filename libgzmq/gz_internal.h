@@ -1,5 +1,5 @@
 /* The private headers, one per module, in layer order. Never installed.
- * Internal non-static names carry the gz__ prefix; libgzmq/README.md draws
+ * Internal non-static names carry the gz__ prefix; the README.md beside them draws
  * the modules and who may call whom. */
 #ifndef GZ_INTERNAL_H
 #define GZ_INTERNAL_H

@@ -49,7 +49,7 @@ static size_t default_stack_size(void)
         unsigned long long v = strtoull(env, &end, 0);
         if (*end == '\0' && v >= 16 * 1024 && v <= (1ull << 30))
             return page_round((size_t)v);
-        fprintf(stderr, "libgzmq: ignoring GZ_STACK_SIZE=%s (want bytes "
+        gz__warn("ignoring GZ_STACK_SIZE=%s (want bytes "
                         "between 16384 and 1073741824)\n", env);
     }
 #ifdef GZ_ASAN
@@ -259,7 +259,7 @@ GZ_INLINE void dispatch(gz_hub *h)
                 wake_main(h, h->shutdown ? ECANCELED : EDEADLK);
                 h->shutdown = false;
             } else {
-                fprintf(stderr, "libgzmq: scheduler lost the main greenlet\n");
+                gz__warn("scheduler lost the main greenlet\n");
                 abort();
             }
         }

@@ -7,7 +7,7 @@
 #ifdef GZ_DEBUG
 _Noreturn void gz__not_live(const char *fn, const void *obj, const char *type)
 {
-    fprintf(stderr, "libgzmq: %s: %p is not a live %s (freed or released?)\n",
+    gz__warn("%s: %p is not a live %s (freed or released?)\n",
             fn, obj, type);
     abort();
 }

@@ -49,7 +49,7 @@ static void conn_ended(gz_greenlet *g, void *arg)
     gz_server *s = c->s;
     const gz_error *e = gz_exception(g);
     if (e)
-        fprintf(stderr, "libgzmq: gz_server handler %s failed with error %d (%s): %s\n",
+        gz__warn("gz_server handler %s failed with error %d (%s): %s\n",
                 gz_name(g), e->code, strerror(e->code), e->message);
     if (!c->began)
         gz_close(c->fd); /* killed before it ran: nobody else will */
@@ -111,7 +111,7 @@ static int wait_slot(gz_server *s)
 static int accept_backoff(gz_server *s, double *delay, int err)
 {
     if (*delay == 0)
-        fprintf(stderr, "libgzmq: gz_server on fd %d: accept: %s; pausing\n", s->fd,
+        gz__warn("gz_server on fd %d: accept: %s; pausing\n", s->fd,
                 strerror(err));
     *delay = *delay == 0 ? 0.01 : fmin(*delay * 2, 1.0);
     return gz_sleep(*delay);
@@ -135,7 +135,7 @@ static void *accept_run(void *arg)
                     return NULL;
                 continue;
             }
-            fprintf(stderr, "libgzmq: gz_server on fd %d: accept: %s; not accepting any more\n",
+            gz__warn("gz_server on fd %d: accept: %s; not accepting any more\n",
                     s->fd, strerror(e));
             return NULL;
         }

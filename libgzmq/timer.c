@@ -61,7 +61,7 @@ void gz__timer_start(gz_timer *t, double after)
         size_t cap = ts->cap ? 2 * ts->cap : 64;
         gz_timer **nh = realloc(ts->heap, cap * sizeof *nh);
         if (!nh) {
-            fprintf(stderr, "libgzmq: out of memory for a timer\n");
+            gz__warn("out of memory for a timer\n");
             abort();
         }
         ts->heap = nh;
