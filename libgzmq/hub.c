@@ -77,8 +77,8 @@ static gz_hub *hub_create(struct ev_loop *loop)
     }
     h->loop = loop;
     gz__list_init(&h->runq);
-    gz__list_init(&h->stack_cache);
     gz__greenlets_init(h);
+    gz__stacks_init(&h->stacks, &h->main.stack);
     h->current = &h->main;
     h->stack_size = default_stack_size();
     ev_idle_init(&h->idle, hub_idle_cb);
@@ -169,6 +169,7 @@ GZ_INLINE void gz__switch(gz_hub *h, gz_greenlet *next)
     next->state = GZ_RUNNING;
     if (next == prev)
         return;
+    gz__stack_check(prev, &prev->stack);
     h->current = next;
     h->from = prev;
 #ifdef GZ_ASAN
@@ -275,6 +276,7 @@ void *gz__exit_fast(gz_hub *h)
     gz_greenlet *next = pop_ready(h);
     if (!next)
         return NULL;
+    gz__stack_check(h->current, &h->current->stack);
     next->state = GZ_RUNNING;
     h->from = h->current;
     h->current = next;

@@ -42,12 +42,7 @@ struct gz_hub {
     ev_idle idle;
     gz_greenlets greenlets; /* greenlet.c */
     gz_timers timers;       /* timer.c */
-    gz_list stack_cache;   /* struct gz_cached_stack */
-    size_t stack_cache_len;
-    gz_stack *cold;        /* evicted slab stacks, pages given back */
-    size_t cold_len, cold_cap, cold_clean;
-    char *slab_next;       /* unguarded stacks left in the current slab */
-    size_t slab_left, slab_size;
+    gz_stacks stacks;       /* stack.c */
     unsigned nlayers;
     struct {
         const gz_layer *type;

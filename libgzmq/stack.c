@@ -1,13 +1,19 @@
-/* Greenlet stacks: mmap with a PROT_NONE guard page below, recycled through
- * a per-hub cache so that a warm spawn makes no syscall. A hit on a guard
- * page is caught on an alternate signal stack and named before abort. */
+/* Greenlet stacks: mmap with a PROT_NONE guard region below, recycled
+ * through a per-hub cache so that a warm spawn makes no syscall. A fault in
+ * the guard, or below a stack its own stack pointer has left, is caught on
+ * an alternate signal stack and named before abort. Past the map-count
+ * budget stacks come from slabs without a guard; their lowest word serves
+ * as a canary, checked at every switch (gz__stack_check). */
 
+#include <ctype.h>
 #include <pthread.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "gz_internal.h"
@@ -27,9 +33,26 @@
 
 /* A free stack in the cache keeps its list node in its own top bytes. */
 typedef struct gz_cached_stack {
-    gz_list node;
+    struct gz_cached_stack *next;
     gz_stack s;
 } gz_cached_stack;
+
+/* Main's canary: main runs on the thread's own stack, which has the
+ * kernel's guard. */
+static const uint64_t no_overflow;
+
+void gz__stacks_init(gz_stacks *st, gz_stack *main)
+{
+    *st = (gz_stacks){0};
+    main->canary = &no_overflow;
+}
+
+/* The calling thread's hub's stacks, NULL if it has no hub. */
+static gz_stacks *my_stacks(void)
+{
+    gz_hub *h = gz__hub_peek();
+    return h ? &h->stacks : NULL;
+}
 
 static size_t page_size(void)
 {
@@ -46,11 +69,41 @@ static size_t page_size(void)
 #define GZ_MAPS_RESERVED 8192
 #define GZ_SLAB_STACKS 64
 
+/* The guard region below each guarded stack: PROT_NONE address space, no
+ * memory. A frame up to this size that runs off its stack faults in it
+ * whatever it writes first; code built with -fstack-clash-protection
+ * probes every page of a bigger frame, so it faults there too. */
+#define GZ_DEFAULT_GUARD (64 * 1024)
+#define GZ_MAX_GUARD ((size_t)256 << 20)
+
 static long guarded_live;
 static long guard_budget = -1;
-static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
+static size_t guard_len = GZ_DEFAULT_GUARD;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
-static void read_budget(void)
+/* The number in environment variable NAME, if set and between MIN and MAX;
+ * else false, with a message naming it when it is set but bad. */
+static bool env_number(const char *name, unsigned long long min,
+                       unsigned long long max, const char *want,
+                       unsigned long long *out)
+{
+    const char *env = getenv(name);
+    if (!env || !*env)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(env, &end, 0);
+    /* strtoull takes leading blanks and a minus sign: a count has neither */
+    if (isdigit((unsigned char)env[0]) && *end == '\0' && errno == 0 &&
+        v >= min && v <= max) {
+        *out = v;
+        return true;
+    }
+    gz__warn("ignoring %s=%s (want %s)\n", name, env, want);
+    return false;
+}
+
+static void read_settings(void)
 {
     long max = 65530;
     FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
@@ -59,11 +112,16 @@ static void read_budget(void)
             max = 65530;
         fclose(f);
     }
-    const char *env = getenv("GZ_GUARDED_STACKS");
-    guard_budget = env && *env ? atol(env)
-                               : (max > 2 * GZ_MAPS_RESERVED
-                                      ? (max - GZ_MAPS_RESERVED) / 2
-                                      : max / 4);
+    unsigned long long v;
+    guard_budget = env_number("GZ_GUARDED_STACKS", 0, LONG_MAX,
+                              "a count of stacks, 0 for none", &v)
+                       ? (long)v
+                       : (max > 2 * GZ_MAPS_RESERVED
+                              ? (max - GZ_MAPS_RESERVED) / 2
+                              : max / 4);
+    if (env_number("GZ_STACK_GUARD", 1, GZ_MAX_GUARD,
+                   "bytes between 1 and 268435456", &v))
+        guard_len = ((size_t)v + page_size() - 1) & ~(page_size() - 1);
 }
 
 /* Cold stacks keep their pages until this many have gathered: a program
@@ -80,10 +138,10 @@ static int by_address(const void *a, const void *b)
 /* Give back the pages of the cold stacks not yet released, one madvise per
  * run of adjacent mappings (guard pages included: madvise spans them), since
  * each call costs a TLB shootdown. cold[0, cold_clean) are clean. */
-static void release_dirty(gz_hub *h)
+static void release_dirty(gz_stacks *st)
 {
-    gz_stack *d = h->cold + h->cold_clean;
-    size_t n = h->cold_len - h->cold_clean;
+    gz_stack *d = st->cold + st->cold_clean;
+    size_t n = st->cold_len - st->cold_clean;
     qsort(d, n, sizeof *d, by_address);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -93,7 +151,7 @@ static void release_dirty(gz_hub *h)
                 MADV_DONTNEED);
         i = j;
     }
-    h->cold_clean = h->cold_len;
+    st->cold_clean = st->cold_len;
 }
 
 /* Really let go of a stack (its size is no longer wanted). A slab stack
@@ -114,70 +172,70 @@ static void destroy(gz_stack *s)
 
 /* A stack past the warm cache goes cold: kept for reuse, its pages given
  * back in batches. munmap would cost a TLB shootdown per stack. */
-static void retire(gz_hub *h, gz_stack *s)
+static void retire(gz_stacks *st, gz_stack *s)
 {
-    if (!h) {
+    if (!st) {
         destroy(s);
         return;
     }
-    if (h->cold_len - h->cold_clean >= GZ_DIRTY_BATCH)
-        release_dirty(h);
-    if (h->cold_len == h->cold_cap) {
-        size_t cap = h->cold_cap ? 2 * h->cold_cap : 256;
-        gz_stack *n = realloc(h->cold, cap * sizeof *n);
+    if (st->cold_len - st->cold_clean >= GZ_DIRTY_BATCH)
+        release_dirty(st);
+    if (st->cold_len == st->cold_cap) {
+        size_t cap = st->cold_cap ? 2 * st->cold_cap : 256;
+        gz_stack *n = realloc(st->cold, cap * sizeof *n);
         if (!n) {
             destroy(s);
             return;
         }
-        h->cold = n;
-        h->cold_cap = cap;
+        st->cold = n;
+        st->cold_cap = cap;
     }
-    h->cold[h->cold_len++] = *s;
+    st->cold[st->cold_len++] = *s;
 }
 
 /* Take a cold stack of SIZE, the warmest (dirty) first. */
-static bool take_cold(gz_hub *h, gz_stack *s, size_t size)
+static bool take_cold(gz_stacks *st, gz_stack *s, size_t size)
 {
-    while (h && h->cold_len > 0) {
-        gz_stack *c = &h->cold[h->cold_len - 1];
+    while (st && st->cold_len > 0) {
+        gz_stack *c = &st->cold[st->cold_len - 1];
         if (c->size != size) { /* the stack size changed: drop it */
             destroy(c);
-            h->cold_len--;
-            if (h->cold_clean > h->cold_len)
-                h->cold_clean = h->cold_len;
+            st->cold_len--;
+            if (st->cold_clean > st->cold_len)
+                st->cold_clean = st->cold_len;
             continue;
         }
         *s = *c;
-        h->cold_len--;
-        if (h->cold_clean > h->cold_len)
-            h->cold_clean = h->cold_len;
+        st->cold_len--;
+        if (st->cold_clean > st->cold_len)
+            st->cold_clean = st->cold_len;
         return true;
     }
     return false;
 }
 
-static int map_guarded(gz_stack *s, size_t size, size_t ps)
+static int map_guarded(gz_stack *s, size_t size)
 {
-    size_t len = size + ps;
+    size_t len = size + guard_len;
     char *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
                      -1, 0);
     if (map == MAP_FAILED)
         return -1;
-    if (mprotect(map, ps, PROT_NONE) != 0) {
+    if (mprotect(map, guard_len, PROT_NONE) != 0) {
         munmap(map, len);
         return -1;
     }
     __atomic_add_fetch(&guarded_live, 1, __ATOMIC_RELAXED);
-    *s = (gz_stack){.lo = map + ps, .size = size, .map = map, .maplen = len,
-                    .guarded = true};
+    *s = (gz_stack){.lo = map + guard_len, .size = size, .map = map,
+                    .maplen = len, .guarded = true};
     return 0;
 }
 
-static int carve_unguarded(gz_hub *h, gz_stack *s, size_t size)
+static int carve_unguarded(gz_stacks *st, gz_stack *s, size_t size)
 {
     static bool warned;
-    if (h->slab_left == 0 || h->slab_size != size) {
+    if (st->slab_left == 0 || st->slab_size != size) {
         size_t len = size * GZ_SLAB_STACKS;
         char *slab = mmap(NULL, len, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
@@ -185,32 +243,33 @@ static int carve_unguarded(gz_hub *h, gz_stack *s, size_t size)
                           -1, 0);
         if (slab == MAP_FAILED)
             return -1;
-        h->slab_next = slab;
-        h->slab_left = GZ_SLAB_STACKS;
-        h->slab_size = size;
+        st->slab_next = slab;
+        st->slab_left = GZ_SLAB_STACKS;
+        st->slab_size = size;
     }
     if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
-        fprintf(stderr,
-                "libgzmq: %ld guarded greenlet stacks in use, the most "
-                "vm.max_map_count allows; further stacks have no guard page "
-                "(raise vm.max_map_count or set GZ_GUARDED_STACKS)\n",
-                __atomic_load_n(&guarded_live, __ATOMIC_RELAXED));
-    *s = (gz_stack){.lo = h->slab_next, .size = size, .map = h->slab_next,
+        gz__warn("%ld guarded greenlet stacks in use, the most "
+                 "vm.max_map_count allows; further stacks have no guard page "
+                 "(an overflow is found at the next switch, after it may "
+                 "have corrupted a neighbour; raise vm.max_map_count or set "
+                 "GZ_GUARDED_STACKS)\n",
+                 __atomic_load_n(&guarded_live, __ATOMIC_RELAXED));
+    *s = (gz_stack){.lo = st->slab_next, .size = size, .map = st->slab_next,
                     .maplen = size, .guarded = false};
-    h->slab_next += size;
-    h->slab_left--;
+    st->slab_next += size;
+    st->slab_left--;
     return 0;
 }
 
 int gz__stack_get(gz_stack *s, size_t size)
 {
-    gz_hub *h = gz__hub_peek();
+    gz_stacks *st = my_stacks();
     size_t ps = page_size();
     size = (size + ps - 1) & ~(ps - 1);
-    while (h && !gz__list_empty(&h->stack_cache)) {
-        gz_cached_stack *c =
-            GZ_CONTAINER(gz__list_pop(&h->stack_cache), gz_cached_stack, node);
-        h->stack_cache_len--;
+    while (st && st->cache) {
+        gz_cached_stack *c = st->cache;
+        st->cache = c->next;
+        st->cache_len--;
         gz_stack found = c->s;
         if (found.size == size) {
             *s = found;
@@ -218,17 +277,19 @@ int gz__stack_get(gz_stack *s, size_t size)
         }
         destroy(&found); /* the stack size changed */
     }
-    if (take_cold(h, s, size))
+    if (take_cold(st, s, size))
         return 0;
-    pthread_once(&budget_once, read_budget);
+    pthread_once(&settings_once, read_settings);
     int rc = (__atomic_load_n(&guarded_live, __ATOMIC_RELAXED) < guard_budget ||
-              !h)
-                 ? map_guarded(s, size, ps)
-                 : carve_unguarded(h, s, size);
+              !st)
+                 ? map_guarded(s, size)
+                 : carve_unguarded(st, s, size);
     if (rc != 0) {
         errno = ENOMEM;
         return -1;
     }
+    /* Read, never written: the lowest page is not given memory for it. */
+    s->canary = (const uint64_t *)(void *)s->lo;
 #ifdef GZ_VALGRIND
     s->vg_id = VALGRIND_STACK_REGISTER(s->lo, s->lo + size);
 #endif
@@ -246,66 +307,115 @@ void gz__stack_reset(gz_stack *s)
 
 void gz__stack_put(gz_stack *s)
 {
-    gz_hub *h = gz__hub_peek();
+    gz_stacks *st = my_stacks();
     if (!s->map)
         return;
     gz__stack_reset(s);
-    if (h && h->stack_cache_len < GZ_STACK_CACHE_MAX) {
+    if (st && st->cache_len < GZ_STACK_CACHE_MAX) {
         /* The node sits at the top, where the next greenlet's first frames
          * go: the low pages stay untouched. */
         gz_cached_stack *c =
             (gz_cached_stack *)(void *)(s->lo + s->size - 64 -
                                         sizeof(gz_cached_stack));
         c->s = *s;
-        gz__list_push_front(&h->stack_cache, &c->node); /* warmest first */
-        h->stack_cache_len++;
+        c->next = st->cache; /* warmest first */
+        st->cache = c;
+        st->cache_len++;
     } else {
-        retire(h, s);
+        retire(st, s);
     }
     s->map = NULL;
 }
 
 void gz__stack_cache_drain(void)
 {
-    gz_hub *h = gz__hub_peek();
-    gz_list *n;
-    while (h && (n = gz__list_pop(&h->stack_cache))) {
-        gz_cached_stack *c = GZ_CONTAINER(n, gz_cached_stack, node);
+    gz_stacks *st = my_stacks();
+    if (!st)
+        return;
+    while (st->cache) {
+        gz_cached_stack *c = st->cache;
+        st->cache = c->next;
         gz_stack s = c->s;
         destroy(&s);
     }
-    if (h) {
-        h->stack_cache_len = 0;
-        for (size_t i = 0; i < h->cold_len; i++)
-            destroy(&h->cold[i]);
-        free(h->cold); /* slabs stay mapped: a leaked greenlet of this hub
-                          may still run on a stack carved from one */
-        h->cold = NULL;
-        h->cold_len = h->cold_cap = h->cold_clean = 0;
-    }
+    st->cache_len = 0;
+    for (size_t i = 0; i < st->cold_len; i++)
+        destroy(&st->cold[i]);
+    free(st->cold); /* slabs stay mapped: a leaked greenlet of this hub
+                       may still run on a stack carved from one */
+    st->cold = NULL;
+    st->cold_len = st->cold_cap = st->cold_clean = 0;
 }
 
-/* ---- guard page hits ---- */
+/* ---- overflows ---- */
 
 static struct sigaction old_segv, old_bus;
 static _Thread_local void *altstack;
 
+static void say_overflow(const gz_greenlet *g, const gz_stack *s,
+                         const char *how)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof msg,
+                     "libgzmq: greenlet %s overflowed its %zu-byte stack%s "
+                     "(set a larger one with gz_set_stack_size or "
+                     "GZ_STACK_SIZE)\n",
+                     gz_name(g), s->size, how);
+    if (n > 0)
+        (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n
+                                                    : sizeof msg - 1);
+}
+
+_Noreturn void gz__stack_overflowed(const gz_greenlet *g, const gz_stack *s)
+{
+    say_overflow(g, s,
+                 ", found when it switched out: the stack has no guard, and "
+                 "the memory below it may be corrupted");
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
+/* The interrupted stack pointer, or 0 where we cannot read it. */
+static uintptr_t fault_sp(void *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.sp;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+/* Whether a fault at ADDR, with the stack pointer at SP, is the overflow
+ * of stack S. Below lo, within the guard region: what any frame up to the
+ * guard's size, or a probed bigger one, hits first. Below lo, however far,
+ * while the stack pointer too is below lo: an unprobed frame bigger than
+ * the guard, which went off the stack (unless the code was running on the
+ * alternate signal stack, a handler's, which can lie anywhere). */
+static bool is_overflow(const gz_stack *s, uintptr_t addr, uintptr_t sp)
+{
+    uintptr_t lo = (uintptr_t)s->lo;
+    if (addr >= lo)
+        return false;
+    if (lo - addr <= guard_len)
+        return true;
+    if (sp == 0 || sp >= lo)
+        return false;
+    stack_t alt;
+    if (sigaltstack(NULL, &alt) == 0 && !(alt.ss_flags & SS_DISABLE) &&
+        sp >= (uintptr_t)alt.ss_sp && sp - (uintptr_t)alt.ss_sp < alt.ss_size)
+        return false;
+    return true;
+}
+
 static void guard_handler(int sig, siginfo_t *si, void *uc)
 {
-    gz_hub *h = gz__hub_peek();
-    gz_greenlet *g = h ? h->current : NULL;
-    char *addr = si->si_addr;
-    if (g && g->stack.map && g->stack.guarded && addr >= g->stack.map - 65536 &&
-        addr < g->stack.lo) {
-        char msg[256];
-        int n = snprintf(msg, sizeof msg,
-                         "libgzmq: greenlet %s overflowed its %zu-byte stack "
-                         "(set a larger one with gz_set_stack_size or "
-                         "GZ_STACK_SIZE)\n",
-                         gz_name(g), g->stack.size);
-        if (n > 0)
-            (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n
-                                                        : sizeof msg - 1);
+    gz_greenlet *g = gz__hub_peek() ? gz_current() : NULL;
+    const gz_stack *s = g ? &g->stack : NULL;
+    if (s && s->map && is_overflow(s, (uintptr_t)si->si_addr, fault_sp(uc))) {
+        say_overflow(g, s, "");
         signal(SIGABRT, SIG_DFL);
         abort();
     }

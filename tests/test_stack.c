@@ -113,6 +113,228 @@ static void stacks_past_the_map_budget_are_unguarded_and_said_so(void **state)
     assert_null(strstr(w + 1, "further stacks have no guard page"));
 }
 
+/* ---- stack clash: frames that step over a guard, and unguarded stacks ---- */
+
+/* The lowest byte of the running greenlet's stack: the greenlet's first
+ * frames sit in its top page, and stacks are whole pages of the size set. */
+static __attribute__((noinline)) char *stack_lo(void)
+{
+    volatile char here = 0;
+    uintptr_t top = ((uintptr_t)&here + 4095) & ~(uintptr_t)4095;
+    return (char *)(top - gz_stack_size()) + here;
+}
+
+/* One 10 KB frame whose lowest byte is written first: called within 3 KiB
+ * of the stack's end, that byte lies about 7 KiB below it, past a one-page
+ * guard and inside the next stack down. */
+static __attribute__((noinline)) int ten_kb_frame(int n)
+{
+    volatile char buf[10 * 1024];
+    buf[0] = (char)n;
+    return buf[0];
+}
+
+/* Recurse on small frames to within NEAR bytes of LO, then call LAST. */
+static int descend(char *lo, size_t near, int (*last)(int), int n)
+{
+    volatile char pad[128];
+    pad[0] = (char)n;
+    if ((size_t)((char *)pad - lo) > near)
+        return descend(lo, near, last, n + 1) + pad[0];
+    return last(n) + pad[0];
+}
+
+enum { PATTERN = 0x5a, NEIGHBOUR_BYTES = 4096 };
+static volatile int neighbour_ready;
+
+/* Keeps a page of locals at the top of its stack, checks it after the
+ * neighbour above it has run: exits 3 if it changed under it. */
+static void *neighbour(void *arg)
+{
+    (void)arg;
+    volatile char mine[NEIGHBOUR_BYTES];
+    for (size_t i = 0; i < sizeof mine; i++)
+        mine[i] = PATTERN;
+    neighbour_ready = 1;
+    for (int i = 0; i < 3; i++)
+        gz_yield();
+    for (size_t i = 0; i < sizeof mine; i++)
+        if (mine[i] != PATTERN)
+            _exit(3);
+    return NULL;
+}
+
+static void *clasher(void *arg)
+{
+    (void)arg;
+    while (!neighbour_ready)
+        gz_yield();
+    return GZ_PTR(descend(stack_lo(), 3072, ten_kb_frame, 0));
+}
+
+/* A recursion whose 10 KB frame lands past the end of its stack: the stack
+ * mapped just below (made next) belongs to a greenlet holding locals. */
+static int clash_child(void)
+{
+    gz_set_stack_size(64 * 1024);
+    gz_greenlet *a = gz_greenlet_new(clasher, NULL);
+    gz_set_name(a, "clasher");
+    gz_start(a); /* its stack is mapped first, above the neighbour's */
+    gz_greenlet *b = gz_spawn(neighbour, NULL);
+    if (!b || gz_join(a, 5.0) != 0 || gz_join(b, 5.0) != 0)
+        return 2;
+    return 0; /* the overflow went unnoticed */
+}
+
+static void *hoarder(void *arg)
+{
+    (void)arg;
+    volatile char big[1 << 20];
+    big[0] = 1;
+    return GZ_PTR(big[0]);
+}
+
+static int huge_child(void)
+{
+    gz_set_stack_size(256 * 1024);
+    gz_greenlet *g = gz_greenlet_new(hoarder, NULL);
+    gz_set_name(g, "hoarder");
+    gz_start(g);
+    gz_join(g, 5.0);
+    return 0;
+}
+
+/* Writes 512 bytes across the end of its stack: about 300 bytes past it. */
+static __attribute__((noinline)) int small_overrun(int n)
+{
+    volatile char buf[512];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (char)(0xa5 ^ n);
+    return buf[0];
+}
+
+static void *overrunner(void *arg)
+{
+    (void)arg;
+    int v = descend(stack_lo(), 384, small_overrun, 0);
+    gz_yield(); /* the switch out finds the overrun */
+    return GZ_PTR(v);
+}
+
+static void *parked(void *arg)
+{
+    (void)arg;
+    gz_sleep(1.0);
+    return NULL;
+}
+
+/* Slab stacks only (GZ_GUARDED_STACKS=0): the first one made lies just
+ * below the second, so the second's overrun lands in it without a fault. */
+static int canary_child(void)
+{
+    gz_set_stack_size(64 * 1024);
+    gz_greenlet *below = gz_spawn(parked, NULL);
+    gz_greenlet *g = gz_greenlet_new(overrunner, NULL);
+    gz_set_name(g, "overrunner");
+    gz_start(g);
+    if (!below || gz_join(g, 5.0) != 0)
+        return 2;
+    return 0; /* the overrun went unnoticed */
+}
+
+/* Spawns and joins one greenlet: the environment's settings were read. */
+static int env_child(void)
+{
+    gz_greenlet *g = gz_spawn(recurse, GZ_PTR(10));
+    void *v;
+    return g && gz_get(g, &v, 5.0) == 0 && GZ_INT(v) == 55 ? 0 : 1;
+}
+
+struct exec_env {
+    const char *name, *value, *mode;
+};
+
+static void exec_with_env(void *arg)
+{
+    const struct exec_env *e = arg;
+    setenv(e->name, e->value, 1);
+    execl(self_path, self_path, e->mode, (char *)NULL);
+    _exit(127);
+}
+
+static int run_with_env(const char *name, const char *value, const char *mode,
+                        char *buf, size_t len)
+{
+    struct exec_env e = {name, value, mode};
+    return gz_test_child(exec_with_env, &e, buf, len);
+}
+
+static void a_10kb_frame_past_the_guard_is_named_not_corrupting(void **state)
+{
+    (void)state;
+    char buf[1024];
+    int status = gz_test_exec(self_path, "--clash", buf, sizeof buf);
+    assert_false(WIFEXITED(status)); /* exit 3: the neighbour's locals changed */
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(buf, "greenlet clasher overflowed its 65536-byte stack"));
+}
+
+static void a_1mib_local_array_is_named(void **state)
+{
+    (void)state;
+    char buf[1024];
+    int status = gz_test_exec(self_path, "--huge", buf, sizeof buf);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(buf, "greenlet hoarder overflowed its 262144-byte stack"));
+}
+
+static void an_unguarded_stack_overrun_is_named_at_the_next_switch(void **state)
+{
+    (void)state;
+    char buf[2048];
+    int status = run_with_env("GZ_GUARDED_STACKS", "0", "--canary", buf, sizeof buf);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(buf, "greenlet overrunner overflowed its 65536-byte stack"));
+}
+
+static void bad_guard_settings_are_rejected_with_a_message(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"abc", "-1", "12x", " 5", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char buf[2048], want[128];
+        int status = run_with_env("GZ_GUARDED_STACKS", bad[i], "--env", buf, sizeof buf);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        snprintf(want, sizeof want, "ignoring GZ_GUARDED_STACKS=%s", bad[i]);
+        assert_non_null(strstr(buf, want));
+        /* the default budget stays: stacks keep their guard */
+        assert_null(strstr(buf, "no guard page"));
+    }
+    static const char *const bad_guard[] = {"abc", "0", "-4096", "1e6", "2147483648000"};
+    for (size_t i = 0; i < sizeof bad_guard / sizeof *bad_guard; i++) {
+        char buf[2048], want[128];
+        int status = run_with_env("GZ_STACK_GUARD", bad_guard[i], "--env", buf, sizeof buf);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        snprintf(want, sizeof want, "ignoring GZ_STACK_GUARD=%s", bad_guard[i]);
+        assert_non_null(strstr(buf, want));
+    }
+}
+
+static void a_good_guard_setting_is_taken_silently(void **state)
+{
+    (void)state;
+    char buf[2048];
+    int status = run_with_env("GZ_STACK_GUARD", "131072", "--env", buf, sizeof buf);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_string_equal(buf, "");
+}
+
 static void overflow_is_named_before_abort(void **state)
 {
     (void)state;
@@ -129,6 +351,14 @@ int main(int argc, char **argv)
         return overflow_child();
     if (argc > 1 && strcmp(argv[1], "--unguarded") == 0)
         return unguarded_child();
+    if (argc > 1 && strcmp(argv[1], "--clash") == 0)
+        return clash_child();
+    if (argc > 1 && strcmp(argv[1], "--huge") == 0)
+        return huge_child();
+    if (argc > 1 && strcmp(argv[1], "--canary") == 0)
+        return canary_child();
+    if (argc > 1 && strcmp(argv[1], "--env") == 0)
+        return env_child();
     self_path = argv[0];
     gz_test_watchdog(60);
     const struct CMUnitTest tests[] = {
@@ -136,6 +366,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(ended_greenlets_stacks_are_reused),
         cmocka_unit_test(overflow_is_named_before_abort),
         cmocka_unit_test(stacks_past_the_map_budget_are_unguarded_and_said_so),
+        cmocka_unit_test(a_10kb_frame_past_the_guard_is_named_not_corrupting),
+        cmocka_unit_test(a_1mib_local_array_is_named),
+        cmocka_unit_test(an_unguarded_stack_overrun_is_named_at_the_next_switch),
+        cmocka_unit_test(bad_guard_settings_are_rejected_with_a_message),
+        cmocka_unit_test(a_good_guard_setting_is_taken_silently),
     };
     return cmocka_run_group_tests_name("stack", tests, NULL, NULL);
 }
