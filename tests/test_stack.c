@@ -127,9 +127,13 @@ static __attribute__((noinline)) char *stack_lo(void)
 /* One 10 KB frame whose lowest byte is written first: called within 3 KiB
  * of the stack's end, that byte lies about 7 KiB below it, past a one-page
  * guard and inside the next stack down. */
+/* The compiler must believe all of BUF is used, or it keeps one byte. */
+#define ESCAPE(buf) __asm__ volatile("" : : "r"(buf) : "memory")
+
 static __attribute__((noinline)) int ten_kb_frame(int n)
 {
     volatile char buf[10 * 1024];
+    ESCAPE(buf);
     buf[0] = (char)n;
     return buf[0];
 }
@@ -190,6 +194,7 @@ static void *hoarder(void *arg)
 {
     (void)arg;
     volatile char big[1 << 20];
+    ESCAPE(big);
     big[0] = 1;
     return GZ_PTR(big[0]);
 }
@@ -323,12 +328,7 @@ static void bad_guard_settings_are_rejected_with_a_message(void **state)
         snprintf(want, sizeof want, "ignoring GZ_STACK_GUARD=%s", bad_guard[i]);
         assert_non_null(strstr(buf, want));
     }
-}
-
-static void a_good_guard_setting_is_taken_silently(void **state)
-{
-    (void)state;
-    char buf[2048];
+    char buf[2048]; /* a good one is taken silently */
     int status = run_with_env("GZ_STACK_GUARD", "131072", "--env", buf, sizeof buf);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -370,7 +370,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_1mib_local_array_is_named),
         cmocka_unit_test(an_unguarded_stack_overrun_is_named_at_the_next_switch),
         cmocka_unit_test(bad_guard_settings_are_rejected_with_a_message),
-        cmocka_unit_test(a_good_guard_setting_is_taken_silently),
     };
     return cmocka_run_group_tests_name("stack", tests, NULL, NULL);
 }
