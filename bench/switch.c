@@ -2,7 +2,8 @@
  *   switch_gz_yield   two greenlets ping-ponging with gz_yield (the scheduler)
  *   switch_bare       the library's register swap (gz__ctx_switch) alone
  *   switch_ucontext   glibc swapcontext ping-pong
- * usage: switch [round trips]   (each round trip is two switches) */
+ * usage: switch [round trips [yield]]   (each round trip is two switches;
+ *        "yield": the gz_yield ping-pong alone, for switch_instructions.sh) */
 #include <gzmq.h>
 #include <ucontext.h>
 
@@ -92,6 +93,8 @@ int main(int argc, char **argv)
 {
     rounds = bench_arg(argc, argv, 1, 5000000);
     bench_result("switch_gz_yield", bench_gz_yield(), "ns");
+    if (argc > 2 && strcmp(argv[2], "yield") == 0)
+        return 0;
     bench_result("switch_bare", bench_bare(), "ns");
     /* swapcontext makes a sigprocmask syscall per switch: fewer rounds */
     bench_result("switch_ucontext", bench_ucontext(rounds / 20 + 1), "ns");

@@ -115,6 +115,14 @@ static void stacks_past_the_map_budget_are_unguarded_and_said_so(void **state)
 
 /* ---- stack clash: frames that step over a guard, and unguarded stacks ---- */
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 /* The lowest byte of the running greenlet's stack: the greenlet's first
  * frames sit in its top page, and stacks are whole pages of the size set. */
 static __attribute__((noinline)) char *stack_lo(void)
@@ -300,6 +308,11 @@ static void an_unguarded_stack_overrun_is_named_at_the_next_switch(void **state)
     (void)state;
     char buf[2048];
     int status = run_with_env("GZ_GUARDED_STACKS", "0", "--canary", buf, sizeof buf);
+#ifdef UNDER_ASAN
+    /* ASan sees the write land in the neighbour's poisoned frames first */
+    if (strstr(buf, "AddressSanitizer: stack-buffer-overflow"))
+        return;
+#endif
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
     assert_non_null(strstr(buf, "greenlet overrunner overflowed its 65536-byte stack"));
