@@ -136,7 +136,7 @@ static int by_address(const void *a, const void *b)
 }
 
 /* Give back the pages of the cold stacks not yet released, one madvise per
- * run of adjacent mappings (guard pages included: madvise spans them), since
+ * run of adjacent mappings (guard regions included: madvise spans them), since
  * each call costs a TLB shootdown. cold[0, cold_clean) are clean. */
 static void release_dirty(gz_stacks *st)
 {
