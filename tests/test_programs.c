@@ -7,7 +7,6 @@
  * (ventilator, two workers of 100 greenlets, sink; 2000 tasks of 5 ms) as
  * separate processes on loopback, checked by their summaries and exit codes.
  * Nothing here is timed but the watchdog. */
-#include <fcntl.h>
 #include <regex.h>
 #include <sys/wait.h>
 #include <time.h>
