@@ -7,7 +7,10 @@
  *
  * With --reliable --ventilator ENDPOINT, repeated ids are expected (tasks
  * done again after a requeue): they are dropped and counted, and every
- * result is acknowledged to the ventilator (see run_reliable below). */
+ * result is acknowledged to the ventilator (see run_reliable below). Exit
+ * status 3 there: the ventilator said FINISHED before this sink had every
+ * result, which happens to a sink restarted mid-run (the results an earlier
+ * sink process acknowledged are not kept anywhere). */
 #include <gzmq.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,7 +30,15 @@
  * too, in case the first ACK was lost) through a DEALER, which is how the
  * ventilator learns a task is finished. After the last result the sink
  * waits (up to PIRATE_TASK_GRACE s) for the ventilator's FINISHED, still
- * acknowledging, so that no lost ACK leaves the ventilator waiting. */
+ * acknowledging, so that no lost ACK leaves the ventilator waiting.
+ *
+ * What the sink acknowledged lives only in this process: a sink killed and
+ * restarted never sees the results its predecessor acknowledged (the
+ * ventilator counts those tasks done and does not send them again), so the
+ * new one hears FINISHED short of N and says so (exit 3). */
+
+/* The exit status of a reliable sink that heard FINISHED short of N. */
+#define EXIT_FINISHED_SHORT 3
 
 static void progress(long got, long tasks)
 {
@@ -54,12 +65,14 @@ static int run_reliable(const char *bind, const char *ventilator, long tasks)
     long got = 0, dups = 0, unknown = 0;
     double t0 = 0, t = 0, deadline = 0;
     bool finished = false;
-    int rc = 0;
+    int rc = 0, err = 0; /* err: what stopped the loop early, if anything */
     while (!finished && (got < tasks || cli_now() < deadline)) {
         zmq_pollitem_t items[] = {{pull, 0, ZMQ_POLLIN, 0}, {acks, 0, ZMQ_POLLIN, 0}};
         long wait = got < tasks ? -1 : (long)((deadline - cli_now()) * 1000) + 1;
-        if ((rc = gz_zmq_poll(items, 2, wait)) < 0)
+        if ((rc = gz_zmq_poll(items, 2, wait)) < 0) {
+            err = errno;
             break;
+        }
         char buf[32];
         int n;
         while ((n = gz_zmq_recv(acks, buf, sizeof buf - 1, ZMQ_DONTWAIT)) >= 0)
@@ -89,16 +102,26 @@ static int run_reliable(const char *bind, const char *ventilator, long tasks)
                 deadline = cli_now() + PIRATE_TASK_GRACE;
             }
         }
+        /* both loops end on a failed recv or send: EAGAIN is the normal end */
         if (rc < 0 || errno != EAGAIN) {
-            rc = -1;
+            err = errno;
             break;
         }
     }
     int status = 0;
-    if (got < tasks) {
-        if (!cli_stopped())
-            fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));
-        fprintf(stderr, PROG ": interrupted with %ld of %ld tasks\n", got, tasks);
+    if (got < tasks && finished) {
+        fprintf(stderr,
+                PROG ": the ventilator reports FINISHED (every task acknowledged); this "
+                     "sink received %ld of %ld results: the results acknowledged to an "
+                     "earlier sink process are not kept (see README, \"Reliable pipeline\")\n",
+                got, tasks);
+        status = EXIT_FINISHED_SHORT;
+    } else if (got < tasks) {
+        if (cli_stopped())
+            fprintf(stderr, PROG ": interrupted with %ld of %ld tasks\n", got, tasks);
+        else
+            fprintf(stderr, PROG ": %s; stopped with %ld of %ld tasks\n", zmq_strerror(err),
+                    got, tasks);
         status = 1;
     } else if (!finished) {
         fprintf(stderr, PROG ": the ventilator did not say FINISHED\n");
@@ -130,7 +153,8 @@ int main(int argc, char **argv)
         {"--tasks", "N", CLI_NUMBER, &tasks, true, 1, 100000000L,
          "results to wait for"},
         {"--reliable", "", CLI_FLAG, &reliable, false, 0, 0,
-         "drop repeated results, acknowledge each to the ventilator (see README)"},
+         "drop repeated results, acknowledge each to the ventilator; exit 3 if the "
+         "ventilator finishes before every result came here (see README)"},
         {"--ventilator", "ENDPOINT", CLI_STRING, &ventilator, false, 0, 0,
          "with --reliable: the ventilator's endpoint, e.g. tcp://host:5557"},
     };

@@ -1,11 +1,15 @@
 /* The ZeroMQ demo programs in $BUILD/bin: argument handling (--help, exit
- * status 2 with a message on bad arguments) and, through
+ * status 2 with a message on bad arguments), gzmq-reqrep-server against a
+ * hostile peer (a DEALER that floods requests and never reads its replies;
+ * a message over --max-msg-size) spoken to by this test with raw libzmq,
+ * and, through
  * demos/zmq_loopback.sh, REQ/REP server + client and the pipeline
  * (ventilator, two workers of 100 greenlets, sink; 2000 tasks of 5 ms) as
  * separate processes on loopback, checked by their summaries and exit codes.
  * Nothing here is timed but the watchdog. */
 #include <regex.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "gz_test.h"
 
@@ -66,6 +70,10 @@ static void bad_arguments_exit_2_with_a_message(void **state)
         {"reqrep-server", "--bind"},                 /* missing value */
         {"reqrep-server", "--bind tcp://127.0.0.1:* --frobnicate 1"},
         {"reqrep-server", "--bind nonsense"},        /* refused endpoint */
+        {"reqrep-server", "--bind tcp://127.0.0.1:* --max-msg-size 0"},
+        {"reqrep-server", "--bind tcp://127.0.0.1:* --max-msg-size -1"},
+        {"reqrep-server", "--bind tcp://127.0.0.1:* --max-msg-size 1MB"},
+        {"reqrep-server", "--bind tcp://127.0.0.1:* --max-msg-size 99999999999"},
         {"reqrep-client", "--connect tcp://127.0.0.1:1"}, /* no --requests */
         {"reqrep-client", "--connect tcp://127.0.0.1:1 --requests ten"},
         {"reqrep-client", "--connect tcp://127.0.0.1:1 --requests 5 --concurrency 0"},
@@ -96,6 +104,226 @@ static void bad_arguments_exit_2_with_a_message(void **state)
     }
 }
 
+/* ---- gzmq-reqrep-server against hostile peers ----
+ *
+ * The server runs as a child with its output in a file; the peers are raw
+ * libzmq sockets of this process. Every wait is bounded by REPLY_MS. */
+
+#define REPLY_MS 20000 /* a watchdog per reply, not a timing assertion */
+
+typedef struct server {
+    pid_t pid;
+    char out[64];        /* its stdout and stderr */
+    char endpoint[128];  /* from its "bound to" line */
+} server;
+
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    char *text = gz_test_read_all(f);
+    fclose(f);
+    return text;
+}
+
+/* Start gzmq-reqrep-server --bind tcp://127.0.0.1:* EXTRA... (NULL-ended)
+ * and wait for the endpoint it announces. */
+static void start_server(server *s, ...)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/bin/gzmq-reqrep-server", build_dir());
+    const char *argv[12] = {path, "--bind", "tcp://127.0.0.1:*"};
+    size_t n = 3;
+    va_list ap;
+    va_start(ap, s);
+    while (n < 11 && (argv[n] = va_arg(ap, const char *)))
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    snprintf(s->out, sizeof s->out, "/tmp/gzmq-programs-XXXXXX");
+    int fd = mkstemp(s->out);
+    assert_true(fd >= 0);
+    fflush(NULL);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    close(fd);
+    double end = seconds() + REPLY_MS / 1000.0;
+    for (;;) {
+        char *text = slurp(s->out);
+        const char *p = strstr(text, "bound to ");
+        const char *nl = p ? strchr(p, '\n') : NULL;
+        if (nl) {
+            snprintf(s->endpoint, sizeof s->endpoint, "%.*s", (int)(nl - p - 9), p + 9);
+            free(text);
+            return;
+        }
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid || seconds() > end) {
+            unlink(s->out);
+            fail_msg("gzmq-reqrep-server did not announce its endpoint:\n%s", text);
+        }
+        free(text);
+        usleep(20000);
+    }
+}
+
+/* SIGTERM the server; its exit status (-1 if it did not exit within the
+ * limit: then it is killed) and, in *OUT, what it printed. */
+static int stop_server(server *s, char **out)
+{
+    kill(s->pid, SIGTERM);
+    double end = seconds() + REPLY_MS / 1000.0;
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(s->pid, &st, WNOHANG)) == 0 && seconds() < end)
+        usleep(20000);
+    if (r != s->pid) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+    }
+    *out = slurp(s->out);
+    unlink(s->out);
+    return r == s->pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void *peer(void *ctx, int type, const char *endpoint)
+{
+    void *z = zmq_socket(ctx, type);
+    assert_non_null(z);
+    int zero = 0, ms = REPLY_MS;
+    zmq_setsockopt(z, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(z, ZMQ_RCVTIMEO, &ms, sizeof ms);
+    zmq_setsockopt(z, ZMQ_SNDTIMEO, &ms, sizeof ms);
+    assert_int_equal(zmq_connect(z, endpoint), 0);
+    return z;
+}
+
+/* One request on each REQ socket, then every reply, checked. True if all
+ * came back (false when a receive timed out). */
+static bool round_trip(void **reqs, size_t n, int round)
+{
+    for (size_t i = 0; i < n; i++) {
+        char msg[64];
+        int len = snprintf(msg, sizeof msg, "client %zu request %d", i, round);
+        assert_int_equal(zmq_send(reqs[i], msg, (size_t)len, 0), len);
+    }
+    bool all = true;
+    for (size_t i = 0; i < n; i++) {
+        char want[64], got[64];
+        int len = snprintf(want, sizeof want, "client %zu request %d", i, round);
+        int k = zmq_recv(reqs[i], got, sizeof got, 0);
+        if (k != len || memcmp(got, want, (size_t)len) != 0) {
+            fprintf(stderr, "client %zu, request %d: %s\n", i, round,
+                    k < 0 ? zmq_strerror(errno) : "wrong reply");
+            all = false;
+        }
+    }
+    return all;
+}
+
+/* Send up to N 1 KB requests on the never-reading DEALER F; stops early
+ * only when the server has stopped reading for REPLY_MS. The count sent. */
+static long flood(void *f, long n)
+{
+    static char kb[1024];
+    long sent = 0;
+    for (; sent < n; sent++)
+        if (zmq_send(f, kb, sizeof kb, 0) < 0)
+            break;
+    return sent;
+}
+
+/* A DEALER sends 1 KB requests and never reads its replies. Five REQ
+ * clients must get every reply meanwhile, and new clients once it left. */
+static void reqrep_server_serves_others_while_a_peer_never_reads(void **state)
+{
+    (void)state;
+    server s;
+    start_server(&s, NULL);
+    void *ctx = zmq_ctx_new();
+    void *f = peer(ctx, ZMQ_DEALER, s.endpoint);
+    void *reqs[5];
+    for (int i = 0; i < 5; i++)
+        reqs[i] = peer(ctx, ZMQ_REQ, s.endpoint);
+    bool served = true;
+    long flooded = 0;
+    for (int round = 0; round < 5 && served; round++) {
+        flooded += flood(f, 10000);
+        served = round_trip(reqs, 5, round);
+    }
+    printf("the flooder sent %ld requests; the 5 clients were %s\n", flooded,
+           served ? "served" : "not served");
+    zmq_close(f); /* the flooder is gone: new clients must be served */
+    void *late[2] = {NULL, NULL}; /* zmq_close(NULL) fails harmlessly */
+    for (int i = 0; i < 2 && served; i++)
+        late[i] = peer(ctx, ZMQ_REQ, s.endpoint);
+    for (int round = 0; round < 5 && served; round++)
+        served = round_trip(late, 2, round);
+    char *out = NULL;
+    int rc = stop_server(&s, &out);
+    printf("%s", out);
+    assert_true(served);
+    for (int i = 0; i < 5; i++)
+        zmq_close(reqs[i]);
+    for (int i = 0; i < 2; i++)
+        zmq_close(late[i]);
+    zmq_ctx_term(ctx);
+    assert_int_equal(rc, 0);
+    assert_true(has_line(out, "^gzmq-reqrep-server: dropped [1-9][0-9]* replies: "
+                              "[0-9]+ to peers at their high-water mark, "
+                              "[0-9]+ to peers gone$"));
+    assert_true(has_line(out, "^gzmq-reqrep-server: served [0-9]+ requests$"));
+    free(out);
+}
+
+/* A message over --max-msg-size costs the sender its connection (libzmq
+ * refuses to buffer it); the server goes on serving. */
+static void reqrep_server_disconnects_a_peer_over_max_msg_size(void **state)
+{
+    (void)state;
+    server s;
+    start_server(&s, "--max-msg-size", "1000", NULL);
+    void *ctx = zmq_ctx_new();
+    void *big = peer(ctx, ZMQ_DEALER, s.endpoint);
+    assert_int_equal(zmq_socket_monitor(big, "inproc://big", ZMQ_EVENT_DISCONNECTED), 0);
+    void *mon = peer(ctx, ZMQ_PAIR, "inproc://big");
+    static char kb2[2000];
+    assert_int_equal(zmq_send(big, kb2, sizeof kb2, 0), (int)sizeof kb2);
+    zmq_msg_t ev;
+    zmq_msg_init(&ev);
+    int k = zmq_msg_recv(&ev, mon, 0); /* the event frame */
+    assert_true(k >= 6);
+    uint16_t event;
+    memcpy(&event, zmq_msg_data(&ev), sizeof event);
+    assert_int_equal(event, ZMQ_EVENT_DISCONNECTED);
+    zmq_msg_close(&ev);
+    void *req = peer(ctx, ZMQ_REQ, s.endpoint);
+    assert_true(round_trip(&req, 1, 0));
+    char *out = NULL;
+    int rc = stop_server(&s, &out);
+    zmq_close(big);
+    zmq_close(mon);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+    assert_int_equal(rc, 0);
+    assert_true(has_line(out, "^gzmq-reqrep-server: served 1 requests$"));
+    free(out);
+}
+
 static void server_client_and_pipeline_run_on_loopback(void **state)
 {
     (void)state;
@@ -123,6 +351,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_program_has_help),
         cmocka_unit_test(bad_arguments_exit_2_with_a_message),
+        cmocka_unit_test(reqrep_server_serves_others_while_a_peer_never_reads),
+        cmocka_unit_test(reqrep_server_disconnects_a_peer_over_max_msg_size),
         cmocka_unit_test(server_client_and_pipeline_run_on_loopback),
     };
     return cmocka_run_group_tests_name("programs", tests, NULL, NULL);

@@ -7,6 +7,10 @@
  *     10.77.2.0/24, which exist only inside the namespaces this test
  *     creates and removes); one worker's link is taken down mid-run. Needs
  *     root and `ip netns`; skipped otherwise.
+ *   - on loopback: the sink killed with SIGKILL mid-run and restarted: the
+ *     new sink must say that the ventilator finished while it had only
+ *     part of the results (those acknowledged to the first are not kept)
+ *     and exit 3, not report a stray errno;
  * and, first, the sink's half of the protocol (ACKs, dropped repeats,
  * FINISHED) spoken to by the test itself. After the kill, the surviving
  * workers must reconnect to a new ventilator and do a second run.
@@ -335,6 +339,55 @@ static void sink_acknowledges_each_result_and_drops_repeats(void **state)
     gz_zmq_close(push);
 }
 
+/* The sink killed with SIGKILL mid-run, restarted on the same endpoint: the
+ * ventilator finishes once the new sink has acknowledged what the first did
+ * not, and the new sink says that it heard FINISHED with only part of the
+ * results (the first one's are gone with it) and exits 3. */
+static void sink_killed_and_restarted_says_what_it_lacks(void **state)
+{
+    (void)state;
+    char vep[1][128], sep[1][128], caps[2][128];
+    pid_t vent = start(NULL, "ventilator", "ventilator", "--reliable", "--bind",
+                       "tcp://127.0.0.1:*", "--tasks", "3000", "--ms", "10",
+                       "--workers", "2", NULL);
+    await_line("ventilator", "^gzmq-ventilator: bound to (.+)$", vep, 1);
+    pid_t sink = start(NULL, "sink1", "sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
+                       "--tasks", "3000", "--ventilator", vep[0], NULL);
+    await_line("sink1", "^gzmq-sink: bound to (.+)$", sep, 1);
+    pid_t w[2];
+    for (int i = 0; i < 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "worker%d", i + 1);
+        w[i] = start(NULL, name, "worker", "--reliable", "--pull", vep[0], "--push", sep[0],
+                     "--concurrency", "5", NULL);
+    }
+    await_line("sink1", "^gzmq-sink: 900 of 3000 tasks$", NULL, 0); /* mid-run */
+    assert_int_equal(kill(sink, SIGKILL), 0);
+    assert_int_equal(wait_exit(sink, STEP_LIMIT), -1); /* killed, not exited */
+    sink = start(NULL, "sink2", "sink", "--reliable", "--bind", sep[0], "--tasks", "3000",
+                 "--ventilator", vep[0], NULL);
+    int rc = wait_exit(sink, STEP_LIMIT);
+    dump("sink2");
+    assert_int_equal(rc, 3);
+    assert_true(find_line("sink2",
+                          "^gzmq-sink: the ventilator reports FINISHED \\(every task "
+                          "acknowledged\\); this sink received ([0-9]+) of ([0-9]+) results: "
+                          "the results acknowledged to an earlier sink process are not kept",
+                          caps, 2));
+    long got = strtol(caps[0], NULL, 10);
+    assert_int_equal(strtol(caps[1], NULL, 10), 3000);
+    assert_true(got > 0 && got <= 3000 - 900);
+    assert_false(find_line("sink2", "Resource temporarily unavailable", NULL, 0));
+    assert_false(find_line("sink2", "interrupted", NULL, 0));
+    assert_int_equal(wait_exit(vent, STEP_LIMIT), 0);
+    assert_true(find_line("ventilator", "^gzmq-ventilator: 3000 tasks done, confirmed by the "
+                                        "sink", NULL, 0));
+    for (int i = 0; i < 2; i++)
+        kill(w[i], SIGTERM);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(wait_exit(w[i], STEP_LIMIT), 0);
+}
+
 /* Run "ip ARGS": true on success. */
 static bool ip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static bool ip(const char *fmt, ...)
@@ -424,6 +477,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(sink_acknowledges_each_result_and_drops_repeats,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(kill_one_of_three_workers_nothing_lost, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(sink_killed_and_restarted_says_what_it_lacks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(workers_on_other_hosts_one_link_cut_nothing_lost,
                                         setup, teardown),
