@@ -86,15 +86,28 @@ deps:
 	echo '#include <expat.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libexpat1-dev"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v c++ >/dev/null 2>&1 || missing="$$missing g++"; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+	command -v meson >/dev/null 2>&1 || missing="$$missing meson"; \
+	command -v ninja >/dev/null 2>&1 || missing="$$missing ninja-build"; \
+	export DEBIAN_FRONTEND=noninteractive; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q && apt-get install -y -q $$missing; \
-	else echo "dependencies present"; fi
+	  apt-get update -q && apt-get -o DPkg::Lock::Timeout=600 install -y -q $$missing || exit 1; \
+	fi; \
+	static=$$(CC="$(CC)" sh build-aux/static-deps.sh 2>/dev/null) || \
+	  { apt-get update -q >/dev/null; static=$$(CC="$(CC)" sh build-aux/static-deps.sh) || exit 1; }; \
+	if [ -n "$$static" ]; then \
+	  echo "installing for static links:" $$static; \
+	  apt-get -o DPkg::Lock::Timeout=600 install -y -q $$static || exit 1; \
+	elif [ -z "$$missing" ]; then echo "dependencies present"; fi
 
 # ---- the library ----
 $(BUILD)/obj/%.o: libgzmq/%.c $(wildcard libgzmq/*.h) $(HEADERS) | $(BUILD)/obj
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+# version.c does not build when include/gzmq.h's numbers are not VERSION's.
+$(BUILD)/obj/version.o: ALL_CPPFLAGS += $(addprefix -DGZ_BUILD_VERSION_,$(join MAJOR= MINOR= PATCH=,$(subst ., ,$(VERSION))))
 
 $(BUILD)/obj/%.o: libgzmq/%.S | $(BUILD)/obj
 	$(CC) $(ALL_CPPFLAGS) -fPIC -c $< -o $@
@@ -156,6 +169,8 @@ check-tsan: deps
 # memcheck over the default build; greenlet stacks are registered with
 # VALGRIND_STACK_REGISTER (stack.c).
 check-valgrind: deps
+	@command -v valgrind >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q valgrind || \
+	  { apt-get update -q && apt-get install -y -q valgrind; }; }
 	$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/tests/valgrind.supp" \
 	  sh tests/run.sh $(TESTS)
