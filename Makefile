@@ -50,7 +50,7 @@ TUTORIALS  := $(patsubst demos/tutorial/%.c,$(BUILD)/demos/tutorial/%,$(wildcard
 PROGRAMS   := $(patsubst demos/%.c,$(BUILD)/bin/gzmq-%,$(wildcard demos/*.c))
 DEMO_COMMON := $(wildcard demos/common/*.c)
 
-.PHONY: all lib demos tests test check-asan check-debug check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
+.PHONY: all lib demos tests test check-fresh check-asan check-debug check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
         uninstall clean help install-check
 
 all: lib demos tests
@@ -68,6 +68,7 @@ help:
 	@echo "make check-valgrind  the test suites under valgrind memcheck"
 	@echo "make check-ucontext  the test suites on the ucontext fallback"
 	@echo "make check-aarch64 the aarch64 context switch under qemu-user"
+	@echo "make check-fresh   as root: make demo + make test in a fresh minimal Debian chroot"
 	@echo "make install       PREFIX=/usr/local DESTDIR= : header, libs, pc, demos"
 	@echo "make uninstall     remove what install put there"
 	@echo "make soak          SOAK_SCALE=1 : 10M greenlets and ZeroMQ messages, RSS must stay flat"
@@ -190,11 +191,22 @@ check-ucontext: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-ucontext CTX=ucontext all
 	BUILD=$(BUILD)-ucontext sh tests/run.sh $(patsubst $(BUILD)/%,$(BUILD)-ucontext/%,$(TESTS))
 
+# The README's quick start on a fresh debootstrap (tests/fresh_debian.sh);
+# tests the committed HEAD, needs root and the network.
+check-fresh:
+	sh tests/fresh_debian.sh
+
 demo: deps
 	$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) sh demos/run_demos.sh
 
 # ---- installation ----
+# cmake/*.cmake.in -> lib/cmake/gzmq/ (find_package(gzmq) in CMake projects).
+CMAKE_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+  -e 's|@SOVERSION@|$(SOVERSION)|' -e 's|@VERSION_MAJOR@|$(word 1,$(subst ., ,$(VERSION)))|' \
+  -e 's|@VERSION_MINOR@|$(word 2,$(subst ., ,$(VERSION)))|' \
+  -e "s|@SIZEOF_VOID_P@|$$(echo | $(CC) -dM -E - | sed -n 's/^\#define __SIZEOF_POINTER__ //p')|"
+
 install: lib demos
 	install -d $(DESTDIR)$(PREFIX)/include/gzmq $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/gzmq.h $(DESTDIR)$(PREFIX)/include/
@@ -205,6 +217,8 @@ install: lib demos
 	ln -sf libgzmq.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgzmq.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	  pkgconfig/libgzmq.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq.pc
+	install -d $(DESTDIR)$(LIBDIR)/cmake/gzmq
+	for f in gzmqConfig gzmqConfigVersion; do sed $(CMAKE_SUBST) cmake/$$f.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gzmq/$$f.cmake; done
 	$(if $(PROGRAMS),install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/)
 
 uninstall:
@@ -212,6 +226,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/gzmq
 	rm -f $(DESTDIR)$(LIBDIR)/libgzmq.a $(DESTDIR)$(LIBDIR)/libgzmq.so*
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq.pc
+	rm -rf $(DESTDIR)$(LIBDIR)/cmake/gzmq
 	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(PREFIX)/bin/%,$(PROGRAMS))
 
 # Install into a scratch prefix and build a program against it with
