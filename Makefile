@@ -150,6 +150,7 @@ $(BUILD)/tests/%: tests/%.c tests/gz_test.h $(STATIC) $(HEADERS) | $(BUILD)/test
 
 test: deps
 	$(MAKE) --no-print-directory all
+	echo '#include <gzmq.h>' | $(CXX) -std=c++11 $(WARN) -Iinclude -fsyntax-only -x c++ -
 	BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 	$(MAKE) --no-print-directory BUILD=$(BUILD) install-check
 
