@@ -96,8 +96,8 @@ deps:
 	  echo "installing:$$missing"; \
 	  apt-get update -q && apt-get -o DPkg::Lock::Timeout=600 install -y -q $$missing || exit 1; \
 	fi; \
-	static=$$(CC="$(CC)" sh build-aux/static-deps.sh 2>/dev/null) || \
-	  { apt-get update -q >/dev/null; static=$$(CC="$(CC)" sh build-aux/static-deps.sh) || exit 1; }; \
+	static=$$(CC="$(CC)" sh tools/static-deps.sh 2>/dev/null) || \
+	  { apt-get update -q >/dev/null; static=$$(CC="$(CC)" sh tools/static-deps.sh) || exit 1; }; \
 	if [ -n "$$static" ]; then \
 	  echo "installing for static links:" $$static; \
 	  apt-get -o DPkg::Lock::Timeout=600 install -y -q $$static || exit 1; \
