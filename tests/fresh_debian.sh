@@ -39,6 +39,8 @@ cp /etc/resolv.conf "$dir/etc/resolv.conf"
 git clone -q "$repo" "$dir/root/libgzmq"
 echo "check-fresh: $(git -C "$dir/root/libgzmq" log --oneline -1) in $dir"
 mount --bind "$dir" "$dir"
+# Private, so that the test's `ip netns` mounts stay under it and go with it.
+mount --make-rprivate "$dir"
 trap 'umount -R "$dir" || echo "check-fresh: mounts under $dir are left"' EXIT
 mount -t proc proc "$dir/proc"
 chroot "$dir" sh -c 'cd /root/libgzmq && make demo </dev/null && make test </dev/null'
