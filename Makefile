@@ -55,7 +55,7 @@ TUTORIALS  := $(patsubst demos/tutorial/%.c,$(BUILD)/demos/tutorial/%,$(wildcard
 PROGRAMS   := $(patsubst demos/%.c,$(BUILD)/bin/gzmq-%,$(wildcard demos/*.c))
 DEMO_COMMON := $(wildcard demos/common/*.c)
 
-.PHONY: all lib demos tests test check-asan check-debug check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
+.PHONY: all lib demos tests test check-fresh check-asan check-debug check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
         uninstall clean help install-check
 
 all: lib demos tests
@@ -73,6 +73,7 @@ help:
 	@echo "make check-valgrind  the test suites under valgrind memcheck"
 	@echo "make check-ucontext  the test suites on the ucontext fallback"
 	@echo "make check-aarch64 the aarch64 context switch under qemu-user"
+	@echo "make check-fresh   as root: make demo + make test in a fresh minimal Debian chroot"
 	@echo "make install       PREFIX=/usr/local DESTDIR= : header, libs, pc, demos"
 	@echo "make uninstall     remove what install put there"
 	@echo "make soak          SOAK_SCALE=1 : 10M greenlets and ZeroMQ messages, RSS must stay flat"
@@ -91,15 +92,28 @@ deps:
 	echo '#include <expat.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libexpat1-dev"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v c++ >/dev/null 2>&1 || missing="$$missing g++"; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+	command -v meson >/dev/null 2>&1 || missing="$$missing meson"; \
+	command -v ninja >/dev/null 2>&1 || missing="$$missing ninja-build"; \
+	export DEBIAN_FRONTEND=noninteractive; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q && apt-get install -y -q $$missing; \
-	else echo "dependencies present"; fi
+	  apt-get update -q && apt-get -o DPkg::Lock::Timeout=600 install -y -q $$missing || exit 1; \
+	fi; \
+	static=$$(CC="$(CC)" sh tools/static-deps.sh 2>/dev/null) || \
+	  { apt-get update -q >/dev/null; static=$$(CC="$(CC)" sh tools/static-deps.sh) || exit 1; }; \
+	if [ -n "$$static" ]; then \
+	  echo "installing for static links:" $$static; \
+	  apt-get -o DPkg::Lock::Timeout=600 install -y -q $$static || exit 1; \
+	elif [ -z "$$missing" ]; then echo "dependencies present"; fi
 
 # ---- the library ----
 $(BUILD)/obj/%.o: libgzmq/%.c $(wildcard libgzmq/*.h) $(HEADERS) | $(BUILD)/obj
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+# version.c does not build when include/gzmq.h's numbers are not VERSION's.
+$(BUILD)/obj/version.o: ALL_CPPFLAGS += $(addprefix -DGZ_BUILD_VERSION_,$(join MAJOR= MINOR= PATCH=,$(subst ., ,$(VERSION))))
 
 $(BUILD)/obj/%.o: libgzmq/%.S | $(BUILD)/obj
 	$(CC) $(ALL_CPPFLAGS) -fPIC -c $< -o $@
@@ -141,6 +155,7 @@ $(BUILD)/tests/%: tests/%.c tests/gz_test.h $(STATIC) $(HEADERS) | $(BUILD)/test
 
 test: deps
 	$(MAKE) --no-print-directory all
+	echo '#include <gzmq.h>' | $(CXX) -std=c++11 $(WARN) -Iinclude -fsyntax-only -x c++ -
 	BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 	$(MAKE) --no-print-directory BUILD=$(BUILD) install-check
 
@@ -161,6 +176,8 @@ check-tsan: deps
 # memcheck over the default build; greenlet stacks are registered with
 # VALGRIND_STACK_REGISTER (stack.c).
 check-valgrind: deps
+	@command -v valgrind >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q valgrind || \
+	  { apt-get update -q && apt-get install -y -q valgrind; }; }
 	$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/tests/valgrind.supp" \
 	  sh tests/run.sh $(TESTS)
@@ -180,11 +197,22 @@ check-ucontext: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-ucontext CTX=ucontext all
 	BUILD=$(BUILD)-ucontext sh tests/run.sh $(patsubst $(BUILD)/%,$(BUILD)-ucontext/%,$(TESTS))
 
+# The README's quick start on a fresh debootstrap (tests/fresh_debian.sh);
+# tests the committed HEAD, needs root and the network.
+check-fresh:
+	sh tests/fresh_debian.sh
+
 demo: deps
 	$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) sh demos/run_demos.sh
 
 # ---- installation ----
+# cmake/*.cmake.in -> lib/cmake/gzmq/ (find_package(gzmq) in CMake projects).
+CMAKE_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+  -e 's|@SOVERSION@|$(SOVERSION)|' -e 's|@VERSION_MAJOR@|$(word 1,$(subst ., ,$(VERSION)))|' \
+  -e 's|@VERSION_MINOR@|$(word 2,$(subst ., ,$(VERSION)))|' \
+  -e "s|@SIZEOF_VOID_P@|$$(echo | $(CC) -dM -E - | sed -n 's/^\#define __SIZEOF_POINTER__ //p')|"
+
 install: lib demos
 	install -d $(DESTDIR)$(PREFIX)/include/gzmq $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/gzmq.h $(DESTDIR)$(PREFIX)/include/
@@ -195,6 +223,8 @@ install: lib demos
 	ln -sf libgzmq.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgzmq.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	  pkgconfig/libgzmq.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq.pc
+	install -d $(DESTDIR)$(LIBDIR)/cmake/gzmq
+	for f in gzmqConfig gzmqConfigVersion; do sed $(CMAKE_SUBST) cmake/$$f.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gzmq/$$f.cmake; done
 	$(if $(PROGRAMS),install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/)
 
 uninstall:
@@ -202,6 +232,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/gzmq
 	rm -f $(DESTDIR)$(LIBDIR)/libgzmq.a $(DESTDIR)$(LIBDIR)/libgzmq.so*
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq.pc
+	rm -rf $(DESTDIR)$(LIBDIR)/cmake/gzmq
 	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(PREFIX)/bin/%,$(PROGRAMS))
 
 # Install into a scratch prefix and build a program against it with

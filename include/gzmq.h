@@ -8,9 +8,17 @@
 #ifndef GZMQ_H
 #define GZMQ_H
 
-#define GZMQ_VERSION_MAJOR 0
-#define GZMQ_VERSION_MINOR 1
-#define GZMQ_VERSION_PATCH 0
+/* The version of this header; gz_version() gives the library's. The
+ * Makefile's VERSION is the one source: the build fails when these differ. */
+#define GZ_VERSION_MAJOR 0
+#define GZ_VERSION_MINOR 1
+#define GZ_VERSION_PATCH 0
+#define GZ_MAKE_VERSION(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
+#define GZ_VERSION GZ_MAKE_VERSION(GZ_VERSION_MAJOR, GZ_VERSION_MINOR, GZ_VERSION_PATCH)
+/* The names of 0.1.0, kept. */
+#define GZMQ_VERSION_MAJOR GZ_VERSION_MAJOR
+#define GZMQ_VERSION_MINOR GZ_VERSION_MINOR
+#define GZMQ_VERSION_PATCH GZ_VERSION_PATCH
 
 #include <zmq.h>
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install into a scratch prefix (and a DESTDIR), then build a program
 # against it with pkg-config: dynamically, and statically against an
-# install that holds only the archive.
+# install that holds only the archive; the README's ten-line example as
+# C++, through CMake's find_package(gzmq) and through meson.
 set -eu
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
@@ -31,6 +32,86 @@ out=$(LD_LIBRARY_PATH="$prefix/lib" "$tmp/app")
 [ "$out" = installed ] || { echo "install-check: dynamic app printed '$out'"; exit 1; }
 readelf -d "$prefix/lib/libgzmq.so.0" | grep -q 'SONAME.*libgzmq.so.0' ||
     { echo "install-check: no soname libgzmq.so.0"; exit 1; }
+passed=2
+
+# The README's ten-line example, as it stands there.
+sed -n '/^## Ten lines/,/^## /p' README.md | sed -n '/^```c$/,/^```$/{/^```/d;p}' > "$tmp/ten.c"
+grep -q 'int main' "$tmp/ten.c" || { echo "install-check: no ten-line example in README.md"; exit 1; }
+cp "$tmp/ten.c" "$tmp/ten.cc"
+ten_expected=$(printf 'task a done\ntask b done')
+ten_ok() {  # PROGRAM WHAT: runs PROGRAM, which must print what the example prints
+    out=$(LD_LIBRARY_PATH="$prefix/lib" "$1") && [ "$out" = "$ten_expected" ] ||
+        { echo "install-check: $2 printed '$out'"; exit 1; }
+    passed=$((passed + 1))
+}
+
+# C++: the header compiles and links as C++11 and C++20, warnings as errors.
+for cxx in g++ clang++; do
+    command -v $cxx >/dev/null || { echo "install-check: skipped: $cxx not installed"; continue; }
+    for std in c++11 c++20; do
+        $cxx -std=$std -Wall -Wextra -Werror -o "$tmp/ten-$cxx-$std" "$tmp/ten.cc" \
+            $(pkg-config --cflags --libs libgzmq)
+        ten_ok "$tmp/ten-$cxx-$std" "the example as $std ($cxx)"
+    done
+done
+
+# CMake: gzmq::gzmq (shared), gzmq::gzmq-static, and a version it refuses.
+if command -v cmake >/dev/null; then
+    mkdir "$tmp/cmake"
+    cp "$tmp/ten.c" "$tmp/ten.cc" "$tmp/cmake/"
+    cat > "$tmp/cmake/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.13)
+project(ten C CXX)
+find_package(gzmq ${WANT} REQUIRED)
+add_executable(ten ten.c)
+target_link_libraries(ten PRIVATE gzmq::gzmq)
+add_executable(ten-static ten.c)
+target_link_libraries(ten-static PRIVATE gzmq::gzmq-static)
+add_executable(ten-cxx ten.cc)
+set_property(TARGET ten-cxx PROPERTY CXX_STANDARD 11)
+target_link_libraries(ten-cxx PRIVATE gzmq::gzmq-static)
+CMAKE
+    want=$(pkg-config --modversion libgzmq)
+    cmake -S "$tmp/cmake" -B "$tmp/cmake/b" -DCMAKE_PREFIX_PATH="$prefix" -DWANT="$want" >"$tmp/cmake.log" 2>&1 &&
+        cmake --build "$tmp/cmake/b" >>"$tmp/cmake.log" 2>&1 ||
+        { cat "$tmp/cmake.log"; echo "install-check: the CMake project failed"; exit 1; }
+    ten_ok "$tmp/cmake/b/ten" "CMake's gzmq::gzmq"
+    ten_ok "$tmp/cmake/b/ten-static" "CMake's gzmq::gzmq-static"
+    ten_ok "$tmp/cmake/b/ten-cxx" "CMake's C++ program"
+    ldd "$tmp/cmake/b/ten" | grep -q 'libgzmq.so.0 => ' ||
+        { echo "install-check: gzmq::gzmq did not link libgzmq.so.0"; exit 1; }
+    if ldd "$tmp/cmake/b/ten-static" | grep -q gzmq; then
+        echo "install-check: gzmq::gzmq-static still needs libgzmq.so"; exit 1
+    fi
+    next=$(echo "$want" | awk -F. '{ printf "%d.%d", $1, $2 + 1 }')
+    if cmake -S "$tmp/cmake" -B "$tmp/cmake/newer" -DCMAKE_PREFIX_PATH="$prefix" -DWANT="$next" \
+         >"$tmp/cmake.log" 2>&1; then
+        echo "install-check: find_package(gzmq $next) accepted $want"; exit 1
+    fi
+    passed=$((passed + 1))
+else
+    echo "install-check: skipped: cmake not installed (make deps installs it)"
+fi
+
+# meson: dependency('libgzmq') through pkg-config, C and C++.
+if command -v meson >/dev/null && command -v ninja >/dev/null; then
+    mkdir "$tmp/meson"
+    cp "$tmp/ten.c" "$tmp/ten.cc" "$tmp/meson/"
+    cat > "$tmp/meson/meson.build" <<'MESON'
+project('ten', 'c', 'cpp', default_options: ['warning_level=2', 'werror=true'])
+gzmq = dependency('libgzmq', version: '>=0.1')
+executable('ten', 'ten.c', dependencies: gzmq)
+executable('ten-cxx', 'ten.cc', dependencies: gzmq, override_options: ['cpp_std=c++11'])
+MESON
+    meson setup "$tmp/meson/b" "$tmp/meson" >"$tmp/meson.log" 2>&1 &&
+        ninja -C "$tmp/meson/b" >>"$tmp/meson.log" 2>&1 ||
+        { cat "$tmp/meson.log"; echo "install-check: the meson project failed"; exit 1; }
+    ten_ok "$tmp/meson/b/ten" "meson's program"
+    ten_ok "$tmp/meson/b/ten-cxx" "meson's C++ program"
+else
+    echo "install-check: skipped: meson or ninja not installed (make deps installs them)"
+fi
+
 # Static: an install with only libgzmq.a, linked with pkg-config --static.
 # Debian 12's norm.pc (pulled in by libzmq.pc) names a bare "libprotokit.a";
 # link where that name resolves, working around that packaging bug.
@@ -43,11 +124,14 @@ if ldd "$tmp/app-static" | grep -q gzmq; then
 fi
 out=$("$tmp/app-static")
 [ "$out" = installed ] || { echo "install-check: static app printed '$out'"; exit 1; }
+passed=$((passed + 1))
 # DESTDIR staging and uninstall.
 $MAKE --no-print-directory -s BUILD="$BUILD" install DESTDIR="$tmp/stage" PREFIX=/usr >/dev/null
-[ -f "$tmp/stage/usr/include/gzmq.h" ] && [ -f "$tmp/stage/usr/lib/pkgconfig/libgzmq.pc" ] ||
+[ -f "$tmp/stage/usr/include/gzmq.h" ] && [ -f "$tmp/stage/usr/lib/pkgconfig/libgzmq.pc" ] &&
+    [ -f "$tmp/stage/usr/lib/cmake/gzmq/gzmqConfig.cmake" ] ||
     { echo "install-check: DESTDIR install incomplete"; exit 1; }
 $MAKE --no-print-directory -s BUILD="$BUILD" uninstall DESTDIR="$tmp/stage" PREFIX=/usr >/dev/null
 left=$(find "$tmp/stage" -type f | wc -l)
 [ "$left" -eq 0 ] || { echo "install-check: uninstall left $left files"; exit 1; }
-echo "install-check: 4 passed, 0 failed"
+passed=$((passed + 2))
+echo "install-check: $passed passed, 0 failed"

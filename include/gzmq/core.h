@@ -14,6 +14,18 @@ extern "C" {
 
 struct ev_loop;
 
+/* gz_exit and gz_fail never return, said in the includer's language: the
+ * header compiles as C11 and later and as C++11 and later. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define GZ_NORETURN [[noreturn]]
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define GZ_NORETURN _Noreturn
+#elif defined(__GNUC__)
+#define GZ_NORETURN __attribute__((noreturn))
+#else
+#define GZ_NORETURN
+#endif
+
 /* Conventions: functions returning int give 0 (or a count) on success and -1
  * with errno on failure; pointer returns give NULL with errno. Timeouts are
  * relative seconds; GZ_FOREVER (any negative value) waits without limit, 0
@@ -31,6 +43,13 @@ struct ev_loop;
  * freed or released object passed to any function aborts the process with
  * "libgzmq: <function>: <pointer> is not a live <type> (freed or released?)". */
 #define GZ_FOREVER (-1.0)
+
+/* ---- Version ---- */
+
+/* The version of the library linked in (GZ_VERSION_* in <gzmq.h> are those
+ * of the header compiled against). Any pointer may be NULL: that number is
+ * not stored. Never fails. */
+void gz_version(int *major, int *minor, int *patch);
 
 /* ---- Hub: one per OS thread, created on first use ---- */
 
@@ -121,11 +140,11 @@ int gz_killall(gz_greenlet *const *gs, size_t n, double timeout);
 int gz_link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg);
 
 /* End the current greenlet successfully with VALUE (exit(0) from main). */
-_Noreturn void gz_exit(void *value);
+GZ_NORETURN void gz_exit(void *value);
 /* End the current greenlet with error CODE (an errno value, 0 becomes EIO)
  * and a printf-style message: the C "exception". From main: prints it and
  * exits the process with status 1. */
-_Noreturn void gz_fail(int code, const char *fmt, ...)
+GZ_NORETURN void gz_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* State queries: false (or NULL) for NULL (EINVAL) and for another thread's
