@@ -1,17 +1,19 @@
 #ifndef GZ_FD_H
 #define GZ_FD_H
 
+#include <math.h>
+#include <poll.h>
 #include <stdbool.h>
 
 #include <ev.h>
 
 #include "hub.h"
 
-/* Plain fds (io.c). Per hub and fd number, in the fd layer's table: the
- * greenlets waiting on the fd, so that gz_close can wake them and stop
- * their watchers before the number is reused, and a byte that net.c keeps
- * about the last calls. gz_close clears both: a reused number starts
- * fresh. */
+/* Plain fds: waiting for readiness (io.c) and I/O (fdio.c). Per hub and fd
+ * number, in the fd layer's table: the greenlets waiting on the fd, so that
+ * gz_close can wake them and stop their watchers before the number is
+ * reused, and a byte that fdio.c keeps about the last calls. gz_close
+ * clears both: a reused number starts fresh. */
 
 /* One greenlet's watcher on one fd. */
 typedef struct gz_fdwait {
@@ -23,7 +25,7 @@ typedef struct gz_fdwait {
 
 typedef struct gz_fdslot {
     gz_fdwait *first, *last;        /* by pointer, not a list head: the table moves */
-    unsigned char bits;             /* net.c's */
+    unsigned char bits;             /* fdio.c's */
 } gz_fdslot;
 
 typedef struct gz_fdtab {
@@ -51,6 +53,21 @@ GZ_INLINE gz_fdslot *gz__fd_peek(const gz_hub *h, int fd)
     const gz_fdtab *t = gz__layer_state(h, &gz__fd_layer);
     return t && (size_t)fd < t->cap ? &t->slots[fd] : NULL;
 }
+/* The callback of every watcher a greenlet parks on for an fd: wakes the
+ * greenlet in w->data with success. */
+void gz__fd_ready_cb(struct ev_loop *loop, ev_io *w, int revents);
+/* The libev events (EV_READ | EV_WRITE) to watch for poll(2) EVENTS;
+ * EV_READ when they ask for neither, as poll(2) reports errors and hangups
+ * all the same. */
+static inline int gz__ev_events(short events)
+{
+    int ev = (events & (POLLIN | POLLPRI) ? EV_READ : 0) | (events & POLLOUT ? EV_WRITE : 0);
+    return ev ? ev : EV_READ;
+}
+/* Is FD ready for poll(2) EVENTS right now? 1 yes, 0 no, -1 with errno
+ * (EBADF for a closed fd). */
+int gz__fd_ready_now(int fd, short events);
+
 /* Start W watching FD for EV_EVENTS (EV_READ / EV_WRITE) on behalf of the
  * current greenlet, which a readiness or gz_close wakes; -1 ENOMEM. */
 int gz__fdwait_start(gz_hub *h, gz_fdwait *w, int fd, int ev_events);
@@ -58,9 +75,49 @@ int gz__fdwait_start(gz_hub *h, gz_fdwait *w, int fd, int ev_events);
 bool gz__fdwait_stop(gz_hub *h, gz_fdwait *w);
 
 /* Park the current greenlet until FD has EV_EVENTS, without first asking
- * poll(2): for a caller that has just seen EAGAIN. As gz__park otherwise,
- * and -1 EBADF when gz_close closed FD meanwhile; the caller has done
- * gz__enter. */
-int gz__park_fd(gz_hub *h, int fd, int ev_events, double timeout);
+ * poll(2): for a caller that has just seen EAGAIN. As gz__park_until
+ * otherwise, and -1 EBADF when gz_close closed FD meanwhile; the caller has
+ * done gz__enter. */
+int gz__park_fd_until(gz_hub *h, int fd, int ev_events, double deadline);
+
+/* The start of a green call on FD: the caller's hub, or NULL with EBADF
+ * (negative FD) or gz__check_entry's errno. */
+static inline gz_hub *gz__fd_begin(int fd, double timeout)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return NULL;
+    }
+    gz_hub *h = gz__hub();
+    return gz__check_entry(h, timeout) ? NULL : h;
+}
+
+/* A call on an fd that may wait several times (gz_read, gz_accept...): its
+ * deadline is fixed at its first wait, so that a call that never waits
+ * never reads the clock. */
+typedef struct gz_fdcall {
+    double timeout;
+    double deadline; /* NAN until the first wait */
+    bool waited;
+} gz_fdcall;
+
+static inline gz_fdcall gz__fdcall(double timeout)
+{
+    return (gz_fdcall){.timeout = timeout, .deadline = NAN};
+}
+/* After an EAGAIN, wait until FD has EV_EVENTS within call C's deadline:
+ * -1 ETIMEDOUT once it has passed, else as gz__park_fd_until. */
+int gz__fdcall_wait(gz_hub *h, gz_fdcall *c, int fd, int ev_events);
+/* Call C has completed: if it never waited, it counts towards the fairness
+ * yield (gz__no_wait). */
+static inline void gz__fdcall_done(gz_hub *h, const gz_fdcall *c)
+{
+    if (!c->waited)
+        gz__no_wait(h);
+}
+
+/* FD is a new file (accept(2) has just returned it): forget what fdio.c
+ * knew of the calls on its number. */
+void gz__fdio_forget(gz_hub *h, int fd);
 
 #endif

@@ -236,7 +236,7 @@ int gz_start_later(gz_greenlet *g, double seconds)
     if (prepare(h, g) != 0)
         return -1;
     g->state = GZ_LATER;
-    gz__timer_start(&g->timer, seconds > 0 ? seconds : 0.0);
+    gz__timer_start_at(&g->timer, gz__deadline(h, seconds > 0 ? seconds : 0.0));
     return 0;
 }
 
@@ -452,7 +452,7 @@ int gz_join(gz_greenlet *g, double timeout)
 {
     GZ_CHECK_LIVE(g, greenlet);
     gz_hub *h = own(g);
-    if (!h || gz__check_timeout(timeout) || gz__enter(h))
+    if (gz__check_entry(h, timeout))
         return -1;
     if (g->state == GZ_DEAD) {
         gz__no_wait(h);
@@ -488,19 +488,6 @@ int gz_get(gz_greenlet *g, void **value, double timeout)
     return 0;
 }
 
-/* Time left until END on the loop clock (never negative). */
-static double remaining(gz_hub *h, double end)
-{
-    double left = end - ev_now(h->loop);
-    return left > 0 ? left : 0.0;
-}
-
-static double deadline(gz_hub *h, double timeout)
-{
-    ev_now_update(h->loop);
-    return timeout < 0 ? -1.0 : ev_now(h->loop) + timeout;
-}
-
 /* Refuse a NULL array with N > 0 and, as own() does, each element. */
 static int check_array(gz_greenlet *const *gs, size_t n)
 {
@@ -519,7 +506,7 @@ static int check_array(gz_greenlet *const *gs, size_t n)
 static size_t wait_all(gz_hub *h, gz_greenlet *const *gs, size_t n,
                        double timeout)
 {
-    double end = deadline(h, timeout);
+    double end = gz__deadline(h, timeout);
     size_t done = 0;
     int err = 0;
     for (size_t i = 0; i < n; i++) {
@@ -527,7 +514,7 @@ static size_t wait_all(gz_hub *h, gz_greenlet *const *gs, size_t n,
             continue;
         if (err)
             continue;
-        if (gz_join(gs[i], end < 0 ? -1.0 : remaining(h, end)) != 0)
+        if (gz_join(gs[i], gz__remaining(h, end)) != 0)
             err = errno;
     }
     for (size_t i = 0; i < n; i++)

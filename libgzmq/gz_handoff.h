@@ -33,7 +33,7 @@ static inline void gz__hand_off(gz_waiter *w, void *data, int flags)
 
 /* The common start of a blocking call on object P (with a gz_obj): the
  * caller's hub, or NULL with errno (EINVAL for a NULL object or NaN timeout,
- * EXDEV for another thread's object, then gz__enter's errors). */
+ * EXDEV for another thread's object, then gz__check_entry's). */
 #define gz__begin(p, timeout) gz__begin_obj(GZ_OBJ_OF(p), (timeout))
 static inline gz_hub *gz__begin_obj(const gz_obj *o, double timeout)
 {
@@ -42,7 +42,7 @@ static inline gz_hub *gz__begin_obj(const gz_obj *o, double timeout)
         return NULL;
     }
     gz_hub *h = gz__hub_peek();
-    if (gz__check_hub(o->hub, h) || gz__check_timeout(timeout) || gz__enter(h))
+    if (gz__check_hub(o->hub, h) || gz__check_entry(h, timeout))
         return NULL;
     return h;
 }
@@ -70,7 +70,7 @@ static inline int gz__wait_on(gz_hub *h, gz_list *list, gz_waiter *w,
         return -1;
     }
     gz__list_push(list, &w->node);
-    int rc = gz__park(h, timeout < 0 ? -1.0 : timeout);
+    int rc = gz__park(h, timeout);
     gz__list_remove(&w->node);
     return rc;
 }

@@ -333,14 +333,14 @@ int gz__enter_slow(gz_hub *h)
     return -1;
 }
 
-int gz__park(gz_hub *h, double timeout)
+int gz__park_until(gz_hub *h, double deadline)
 {
     gz_greenlet *g = h->current;
     g->calls_without_wait = 0;
     g->wake_code = 0;
     g->state = GZ_PARKED;
-    if (timeout >= 0)
-        gz__timer_start(&g->timer, timeout);
+    if (deadline != GZ_NEVER)
+        gz__timer_start_at(&g->timer, deadline);
     dispatch(h);
     if (gz__timer_active(&g->timer))
         gz__timer_stop(&g->timer);
@@ -370,7 +370,7 @@ void gz__unhold(gz_hub *h) { ev_unref(h->loop); }
 int gz_yield(void)
 {
     gz_hub *h = gz__hub();
-    if (GZ_UNLIKELY(!h) || gz__enter(h))
+    if (gz__check_entry(h, GZ_FOREVER))
         return -1;
     gz_greenlet *g = h->current;
     g->calls_without_wait = 0;
@@ -385,10 +385,10 @@ int gz_sleep(double seconds)
     if (seconds == 0)
         return gz_yield();
     gz_hub *h = gz__hub();
-    if (!h || gz__check_timeout(seconds) || gz__enter(h))
+    if (gz__check_entry(h, seconds))
         return -1;
     gz_greenlet *g = h->current;
-    if (gz__park(h, seconds < 0 ? -1.0 : seconds) == 0)
+    if (gz__park(h, seconds) == 0)
         return 0; /* nothing wakes a sleeper with success but... nothing */
     if (errno == ETIMEDOUT && !g->fired)
         return 0; /* its own timer: the sleep is over */
@@ -401,7 +401,7 @@ int gz_sleep(double seconds)
 int gz_run(void)
 {
     gz_hub *h = gz__hub();
-    if (!h || gz__enter(h))
+    if (gz__check_entry(h, GZ_FOREVER))
         return -1;
     if (h->current != &h->main) {
         errno = EPERM;
@@ -410,7 +410,7 @@ int gz_run(void)
     for (;;) {
         if (h->greenlets.nlive > 0 || !gz__list_empty(&h->runq)) {
             h->main_waits_live = true;
-            int rc = gz__park(h, -1.0);
+            int rc = gz__park_until(h, GZ_NEVER);
             h->main_waits_live = false;
             if (rc != 0)
                 return errno == ECANCELED ? 0 : -1; /* ECANCELED: shutdown */
@@ -457,7 +457,7 @@ void gz_shutdown(void)
     /* From main: let them end. */
     while (h->greenlets.nlive > 0) {
         h->main_waits_live = true;
-        int rc = gz__park(h, -1.0);
+        int rc = gz__park_until(h, GZ_NEVER);
         h->main_waits_live = false;
         if (rc != 0 && errno != ECANCELED)
             break;

@@ -92,11 +92,47 @@ static inline int gz__check_timeout(double t)
     }
     return 0;
 }
-/* Park the current greenlet until gz__wake, TIMEOUT (negative: none), a kill
- * or a gz_timeout. Returns 0 when woken with code 0, else -1 with errno =
- * the code (ETIMEDOUT, ECANCELED, EDEADLK, or what the waker passed). The
+/* The entry check of every blocking call, on the caller's hub H (NULL when
+ * gz__hub failed: errno is set) with its TIMEOUT argument: 0, or -1 with
+ * EINVAL (NaN timeout) or gz__enter's errno. */
+static inline int gz__check_entry(gz_hub *h, double timeout)
+{
+    return GZ_UNLIKELY(!h) || gz__check_timeout(timeout) || gz__enter(h) ? -1 : 0;
+}
+
+/* Deadlines: an absolute time on the loop clock (ev_now), or GZ_NEVER. A
+ * call that may wait several times converts its timeout once, so that its
+ * waits together keep to it. */
+#define GZ_NEVER (-1.0)
+/* The deadline TIMEOUT seconds from now; GZ_NEVER for a negative one. */
+static inline double gz__deadline(gz_hub *h, double timeout)
+{
+    if (timeout < 0)
+        return GZ_NEVER;
+    if (timeout > 0)
+        ev_now_update(h->loop); /* greenlets may have run long since a poll */
+    return ev_now(h->loop) + timeout;
+}
+/* The time left until DEADLINE as a timeout argument: GZ_FOREVER for
+ * GZ_NEVER, 0 once it has passed. */
+static inline double gz__remaining(const gz_hub *h, double deadline)
+{
+    if (deadline == GZ_NEVER)
+        return GZ_FOREVER;
+    double left = deadline - ev_now(h->loop);
+    return left > 0 ? left : 0.0;
+}
+
+/* Park the current greenlet until gz__wake, DEADLINE (GZ_NEVER: none), a
+ * kill or a gz_timeout. Returns 0 when woken with code 0, else -1 with errno
+ * = the code (ETIMEDOUT, ECANCELED, EDEADLK, or what the waker passed). The
  * caller unlinks its waiter node afterwards if it is still linked. */
-int gz__park(gz_hub *h, double timeout);
+int gz__park_until(gz_hub *h, double deadline);
+/* gz__park_until for TIMEOUT seconds from now (negative: no limit). */
+static inline int gz__park(gz_hub *h, double timeout)
+{
+    return gz__park_until(h, gz__deadline(h, timeout));
+}
 
 /* Count a green call that completed without waiting; after about a thousand
  * in a row, yield once so a busy greenlet cannot starve the others. */

@@ -1,6 +1,8 @@
 /* Readiness of plain file descriptors: gz_wait_read, gz_wait_write and
  * gz_poll, each parking only the calling greenlet on ev_io watchers, and
- * gz_close, which ends those waits before the fd goes. */
+ * gz_close, which ends those waits before the fd goes. Every green wait on
+ * an fd is made here (fd.h): the per-fd table, the watcher callback, the
+ * park and the deadline of a call that may wait several times. */
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +50,7 @@ nomem:
     return NULL;
 }
 
-static void fd_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
+void gz__fd_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     (void)revents;
@@ -60,7 +62,7 @@ int gz__fdwait_start(gz_hub *h, gz_fdwait *w, int fd, int ev_events)
     gz_fdslot *s = gz__fd_slot(h, fd);
     if (!s)
         return -1;
-    ev_io_init(&w->io, fd_ready_cb, fd, ev_events);
+    ev_io_init(&w->io, gz__fd_ready_cb, fd, ev_events);
     w->io.data = h->current;
     w->next = NULL;
     w->prev = s->last;
@@ -89,8 +91,7 @@ bool gz__fdwait_stop(gz_hub *h, gz_fdwait *w)
 
 /* ---- waiting ---- */
 
-/* Is FD ready for EVENTS right now? 1 yes, 0 no, -1 error (errno). */
-static int ready_now(int fd, short events)
+int gz__fd_ready_now(int fd, short events)
 {
     struct pollfd p = {.fd = fd, .events = events};
     int r = poll(&p, 1, 0);
@@ -101,16 +102,12 @@ static int ready_now(int fd, short events)
     return r;
 }
 
-static int wait_fd(int fd, int ev_events, short poll_events, double timeout)
+static int wait_fd(int fd, short events, double timeout)
 {
-    if (fd < 0) {
-        errno = EBADF;
+    gz_hub *h = gz__fd_begin(fd, timeout);
+    if (!h)
         return -1;
-    }
-    gz_hub *h = gz__hub();
-    if (!h || gz__check_timeout(timeout) || gz__enter(h))
-        return -1;
-    int r = ready_now(fd, poll_events);
+    int r = gz__fd_ready_now(fd, events);
     if (r != 0) {
         if (r > 0)
             gz__no_wait(h);
@@ -120,15 +117,15 @@ static int wait_fd(int fd, int ev_events, short poll_events, double timeout)
         errno = ETIMEDOUT;
         return -1;
     }
-    return gz__park_fd(h, fd, ev_events, timeout);
+    return gz__park_fd_until(h, fd, gz__ev_events(events), gz__deadline(h, timeout));
 }
 
-int gz__park_fd(gz_hub *h, int fd, int ev_events, double timeout)
+int gz__park_fd_until(gz_hub *h, int fd, int ev_events, double deadline)
 {
     gz_fdwait w;
     if (gz__fdwait_start(h, &w, fd, ev_events))
         return -1;
-    int rc = gz__park(h, timeout);
+    int rc = gz__park_until(h, deadline);
     int e = errno;
     /* Woken by readiness just before gz_close ran: the fd is gone all the
      * same, and its number may already name another file. A kill wins. */
@@ -140,14 +137,29 @@ int gz__park_fd(gz_hub *h, int fd, int ev_events, double timeout)
     return rc;
 }
 
+int gz__fdcall_wait(gz_hub *h, gz_fdcall *c, int fd, int ev_events)
+{
+    if (isnan(c->deadline))
+        c->deadline = gz__deadline(h, c->timeout);
+    if (gz__remaining(h, c->deadline) == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    c->waited = true;
+    /* The caller has just seen EAGAIN: no need to ask poll(2) again. */
+    if (gz__enter(h))
+        return -1;
+    return gz__park_fd_until(h, fd, ev_events, c->deadline);
+}
+
 int gz_wait_read(int fd, double timeout)
 {
-    return wait_fd(fd, EV_READ, POLLIN, timeout);
+    return wait_fd(fd, POLLIN, timeout);
 }
 
 int gz_wait_write(int fd, double timeout)
 {
-    return wait_fd(fd, EV_WRITE, POLLOUT, timeout);
+    return wait_fd(fd, POLLOUT, timeout);
 }
 
 /* poll(2) once; an fd that gz_close took away is POLLNVAL, as poll(2)
@@ -173,7 +185,7 @@ int gz_poll(struct pollfd *fds, nfds_t n, double timeout)
         return -1;
     }
     gz_hub *h = gz__hub();
-    if (!h || gz__check_timeout(timeout) || gz__enter(h))
+    if (gz__check_entry(h, timeout))
         return -1;
     if (n == 0) /* poll(NULL, 0, t): a sleep */
         return gz_sleep(timeout < 0 ? GZ_FOREVER : timeout) ? -1 : 0;
@@ -191,26 +203,22 @@ int gz_poll(struct pollfd *fds, nfds_t n, double timeout)
     for (; started < n; started++) {
         const struct pollfd *p = &fds[started];
         gz_fdwait *w = &ws[started];
-        int ev = (p->events & (POLLIN | POLLPRI) ? EV_READ : 0) |
-                 (p->events & POLLOUT ? EV_WRITE : 0);
         if (p->fd < 0) { /* ignored, as by poll(2) */
-            ev_io_init(&w->io, fd_ready_cb, p->fd, EV_READ);
+            ev_io_init(&w->io, gz__fd_ready_cb, p->fd, EV_READ);
             w->linked = w->closed = false;
-        } else if (gz__fdwait_start(h, w, p->fd, ev ? ev : EV_READ)) {
+        } else if (gz__fdwait_start(h, w, p->fd, gz__ev_events(p->events))) {
             r = -1;
             goto out;
         }
     }
-    ev_now_update(h->loop);
-    double end = timeout < 0 ? -1.0 : ev_now(h->loop) + timeout;
+    double deadline = gz__deadline(h, timeout);
     for (;;) {
-        double left = end < 0 ? -1.0 : end - ev_now(h->loop);
-        if (end >= 0 && left <= 0) {
+        if (gz__remaining(h, deadline) == 0) {
             r = 0;
             break;
         }
         /* EBADF: gz_close took one of the fds, which poll_now reports. */
-        if (gz__park(h, left) != 0 && errno != EBADF) {
+        if (gz__park_until(h, deadline) != 0 && errno != EBADF) {
             bool own_timeout = errno == ETIMEDOUT && !h->current->fired;
             r = own_timeout ? poll_now(fds, ws, n) : -1;
             break;

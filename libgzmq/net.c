@@ -1,279 +1,22 @@
-/* Network I/O that blocks only the calling greenlet: every call tries the
- * syscall without blocking first and, on EAGAIN, waits for readiness with
- * gz_wait_read / gz_wait_write (which handle timeout, kill and deadlock),
- * then tries again. Also the TCP listen / connect helpers. */
+/* Sockets that block only the calling greenlet: gz_accept and gz_connect
+ * try the syscall without blocking first and, on EAGAIN, wait for
+ * readiness (io.c's gz__fdcall_wait handles the deadline, kills and
+ * deadlock). Name lookup on a worker thread, and the TCP listen / connect
+ * helpers. Reading and writing are fdio.c's. */
 #include <fcntl.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gz_internal.h"
 #include "gzmq/net.h"
 
 #include "gzmq/thread.h"
-
-/* The deadline of a call that may wait several times: set on the first wait
- * (the fast path never reads the clock), NAN until then. */
-typedef struct deadline {
-    double timeout;
-    double end;
-    bool waited;
-} deadline;
-
-static deadline deadline_of(double timeout)
-{
-    return (deadline){.timeout = timeout, .end = NAN};
-}
-
-/* Wait until FD is readable (or writable) within D. */
-static int wait_ready(gz_hub *h, int fd, bool for_write, deadline *d)
-{
-    double left = GZ_FOREVER;
-    if (d->timeout >= 0) {
-        if (isnan(d->end)) {
-            ev_now_update(h->loop);
-            d->end = ev_now(h->loop) + d->timeout;
-        }
-        left = d->end - ev_now(h->loop);
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-    }
-    d->waited = true;
-    /* The caller has just seen EAGAIN: no need to ask poll(2) again. */
-    if (gz__enter(h))
-        return -1;
-    return gz__park_fd(h, fd, for_write ? EV_WRITE : EV_READ, left);
-}
-
-/* The common start of every call here: a valid fd and a runnable caller. */
-static gz_hub *fd_call_begin(int fd, double timeout)
-{
-    if (fd < 0) {
-        errno = EBADF;
-        return NULL;
-    }
-    gz_hub *h = gz__hub();
-    if (!h || gz__check_timeout(timeout) || gz__enter(h))
-        return NULL;
-    return h;
-}
-
-/* A call that completed without waiting counts towards the fairness yield. */
-static void count_if_not_waited(gz_hub *h, const deadline *d)
-{
-    if (!d->waited)
-        gz__no_wait(h);
-}
-
-/* Is FD ready now? 1 yes, 0 no, -1 error. */
-static int ready_now(int fd, short events)
-{
-    struct pollfd p = {.fd = fd, .events = events};
-    int r = poll(&p, 1, 0);
-    if (r > 0 && (p.revents & POLLNVAL)) {
-        errno = EBADF;
-        return -1;
-    }
-    return r;
-}
-
-/* ---- what the last calls on a socket saw ---- */
-
-/* Request-response on a socket (a server answering, a client awaiting the
- * answer): once the reader has had to wait, the read after a write almost
- * never finds data, and trying costs a recv(2) that fails with EAGAIN. So
- * such a read waits for readiness first (the classic event-loop order) and
- * reads once: one syscall fewer per exchange. Two bits per fd, in its
- * gz_fdslot; gz_close clears them. A stale pair (the fd closed by a plain
- * close(2) and reused) costs at most one readiness round trip, never a
- * missed byte. */
-enum { FD_READ_WAITED = 1, FD_WROTE = 2 };
-
-/* The bits of FD: 0 when nothing is remembered. */
-static unsigned fd_peek(const gz_hub *h, int fd)
-{
-    const gz_fdslot *s = gz__fd_peek(h, fd);
-    return s ? s->bits : 0;
-}
-
-/* FD's bits become (bits & KEEP) | ADD (with no memory for the table,
- * nothing is remembered). Only for an fd a syscall has just accepted. */
-static void fd_note(gz_hub *h, int fd, unsigned keep, unsigned add)
-{
-    gz_fdslot *s = gz__fd_slot(h, fd);
-    if (s)
-        s->bits = (unsigned char)((s->bits & keep) | add);
-}
-
-/* ---- read ---- */
-
-/* A non-socket (pipe, tty, file) may be in blocking mode, which we must not
- * change (the flag is shared with other processes): read only once poll says
- * a read will not block. */
-static ssize_t read_plain(gz_hub *h, int fd, void *buf, size_t n, deadline *d)
-{
-    for (;;) {
-        int r = ready_now(fd, POLLIN);
-        if (r < 0)
-            return -1;
-        if (r > 0) {
-            ssize_t got = read(fd, buf, n);
-            if (got >= 0)
-                return got;
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                return -1;
-        }
-        if (wait_ready(h, fd, false, d))
-            return -1;
-    }
-}
-
-ssize_t gz_read(int fd, void *buf, size_t n, double timeout)
-{
-    gz_hub *h = fd_call_begin(fd, timeout);
-    if (!h)
-        return -1;
-    if (!buf && n) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (n > SSIZE_MAX)
-        n = SSIZE_MAX;
-    deadline d = deadline_of(timeout);
-    if (fd_peek(h, fd) == (FD_READ_WAITED | FD_WROTE) && timeout != 0 && n &&
-        wait_ready(h, fd, false, &d))
-        return -1;
-    bool sock = true;
-    ssize_t got = 0;
-    while (n) {
-        got = recv(fd, buf, n, MSG_DONTWAIT);
-        if (got >= 0)
-            break;
-        if (errno == ENOTSOCK) {
-            got = read_plain(h, fd, buf, n, &d);
-            if (got < 0)
-                return -1;
-            sock = false;
-            break;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        if (wait_ready(h, fd, false, &d))
-            return -1;
-    }
-    if (sock && n) /* remembered for sockets only */
-        fd_note(h, fd, 0, d.waited ? FD_READ_WAITED : 0);
-    count_if_not_waited(h, &d);
-    return got;
-}
-
-/* ---- write ---- */
-
-/* write(2) on a non-socket with SIGPIPE blocked for this thread; a SIGPIPE
- * the write raised is taken off the pending set before unblocking, so that
- * a vanished reader is EPIPE and never the death of the process. */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
-{
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigpending(&pending);
-    bool was_pending = sigismember(&pending, SIGPIPE);
-    ssize_t r = write(fd, buf, n);
-    int saved = errno;
-    if (r < 0 && saved == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = saved;
-    return r;
-}
-
-/* A blocking pipe that poll calls writable takes PIPE_BUF bytes without
- * blocking, not necessarily more; a regular file or a non-blocking fd takes
- * what it can. */
-static ssize_t write_plain(gz_hub *h, int fd, const char *p, size_t n, deadline *d)
-{
-    int fl = fcntl(fd, F_GETFL);
-    struct stat st;
-    if (fl < 0 || fstat(fd, &st) < 0)
-        return -1;
-    size_t chunk = (fl & O_NONBLOCK) || S_ISREG(st.st_mode) ? n : PIPE_BUF;
-    size_t left = n;
-    while (left) {
-        int r = ready_now(fd, POLLOUT);
-        if (r < 0)
-            return -1;
-        if (r > 0) {
-            ssize_t put = write_nosigpipe(fd, p, left < chunk ? left : chunk);
-            if (put > 0) {
-                p += put;
-                left -= (size_t)put;
-                continue;
-            }
-            if (put < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                return -1;
-        }
-        if (wait_ready(h, fd, true, d))
-            return -1;
-    }
-    return (ssize_t)n;
-}
-
-ssize_t gz_write(int fd, const void *buf, size_t n, double timeout)
-{
-    gz_hub *h = fd_call_begin(fd, timeout);
-    if (!h)
-        return -1;
-    if (!buf && n) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (n > SSIZE_MAX) {
-        errno = EINVAL;
-        return -1;
-    }
-    deadline d = deadline_of(timeout);
-    const char *p = buf;
-    size_t left = n;
-    bool sock = true;
-    while (left) {
-        ssize_t put = send(fd, p, left, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (put >= 0) {
-            p += put;
-            left -= (size_t)put;
-            continue;
-        }
-        if (errno == ENOTSOCK) {
-            if (write_plain(h, fd, p, left, &d) < 0)
-                return -1;
-            sock = false;
-            break;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        if (wait_ready(h, fd, true, &d))
-            return -1;
-    }
-    if (sock && n) /* remembered for sockets only */
-        fd_note(h, fd, FD_READ_WAITED | FD_WROTE, FD_WROTE);
-    count_if_not_waited(h, &d);
-    return (ssize_t)n;
-}
 
 /* ---- accept, connect ---- */
 
@@ -313,7 +56,7 @@ static bool transient_accept_error(int e)
 
 int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout)
 {
-    gz_hub *h = fd_call_begin(fd, timeout);
+    gz_hub *h = gz__fd_begin(fd, timeout);
     if (!h)
         return -1;
     if (addr && !len) {
@@ -322,24 +65,24 @@ int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout)
     }
     if (make_nonblocking(fd))
         return -1;
-    deadline d = deadline_of(timeout);
+    gz_fdcall call = gz__fdcall(timeout);
     for (;;) {
         int c = accept4(fd, addr, addr ? len : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) {
-            fd_note(h, c, 0, 0); /* a new connection on a reused number */
-            count_if_not_waited(h, &d);
+            gz__fdio_forget(h, c); /* a new connection on a reused number */
+            gz__fdcall_done(h, &call);
             return c;
         }
         if (!transient_accept_error(errno))
             return -1;
-        if (wait_ready(h, fd, false, &d))
+        if (gz__fdcall_wait(h, &call, fd, EV_READ))
             return -1;
     }
 }
 
 int gz_connect(int fd, const struct sockaddr *addr, socklen_t len, double timeout)
 {
-    gz_hub *h = fd_call_begin(fd, timeout);
+    gz_hub *h = gz__fd_begin(fd, timeout);
     if (!h)
         return -1;
     if (!addr) {
@@ -348,15 +91,15 @@ int gz_connect(int fd, const struct sockaddr *addr, socklen_t len, double timeou
     }
     if (make_nonblocking(fd))
         return -1;
-    deadline d = deadline_of(timeout);
+    gz_fdcall call = gz__fdcall(timeout);
     if (connect(fd, addr, len) == 0) {
-        count_if_not_waited(h, &d);
+        gz__fdcall_done(h, &call);
         return 0;
     }
     if (errno != EINPROGRESS && errno != EINTR)
         return -1;
     for (;;) {
-        if (wait_ready(h, fd, true, &d))
+        if (gz__fdcall_wait(h, &call, fd, EV_WRITE))
             return -1;
         int err = 0;
         socklen_t elen = sizeof err;
@@ -519,29 +262,23 @@ int gz_tcp_listen(const char *host, int port, int backlog)
 
 int gz_tcp_connect(const char *host, int port, double timeout)
 {
-    if (!host || !*host || port <= 0 || port > 65535 || isnan(timeout)) {
+    if (!host || !*host || port <= 0 || port > 65535) {
         errno = EINVAL;
         return -1;
     }
     gz_hub *h = gz__hub();
-    if (!h || gz__enter(h))
+    if (gz__check_entry(h, timeout))
         return -1;
-    ev_now_update(h->loop);
-    double end = timeout < 0 ? -1.0 : ev_now(h->loop) + timeout;
+    double deadline = gz__deadline(h, timeout);
     struct addrinfo *res = resolve(host, port, 0, timeout);
     if (!res)
         return -1;
     int fd = -1;
     for (struct addrinfo *a = res; a; a = a->ai_next) {
-        double left = GZ_FOREVER;
-        if (end >= 0) {
-            left = end - ev_now(h->loop);
-            if (left < 0)
-                left = 0;
-        }
         fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     a->ai_protocol);
-        if (fd >= 0 && gz_connect(fd, a->ai_addr, a->ai_addrlen, left) == 0)
+        if (fd >= 0 && gz_connect(fd, a->ai_addr, a->ai_addrlen,
+                                  gz__remaining(h, deadline)) == 0)
             break;
         int saved = errno;
         if (fd >= 0)

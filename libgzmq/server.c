@@ -101,7 +101,7 @@ static int wait_slot(gz_server *s)
         return -1;
     gz_waiter w = {.g = h->current};
     gz__list_push(&s->slot_waiters, &w.node);
-    int rc = gz__park(h, GZ_FOREVER);
+    int rc = gz__park_until(h, GZ_NEVER);
     gz__list_remove(&w.node);
     return rc;
 }
@@ -257,21 +257,17 @@ static size_t others_live(gz_server *s)
     return n;
 }
 
-/* Wait until only the caller is left, or until END (negative: no limit). */
-static int wait_ended(gz_server *s, gz_hub *h, double end)
+/* Wait until only the caller is left, or until DEADLINE. */
+static int wait_ended(gz_server *s, gz_hub *h, double deadline)
 {
     while (others_live(s) > 0) {
-        double left = GZ_FOREVER;
-        if (end >= 0) {
-            left = end - ev_now(h->loop);
-            if (left <= 0) {
-                errno = ETIMEDOUT;
-                return -1;
-            }
+        if (gz__remaining(h, deadline) == 0) {
+            errno = ETIMEDOUT;
+            return -1;
         }
         gz_waiter w = {.g = h->current};
         gz__list_push(&s->end_waiters, &w.node);
-        int rc = gz__park(h, left);
+        int rc = gz__park_until(h, deadline);
         gz__list_remove(&w.node);
         if (rc < 0)
             return -1;
@@ -296,17 +292,16 @@ int gz_server_stop(gz_server *s, double timeout)
         kill_all(s, true);
         return -1;
     }
-    ev_now_update(h->loop);
-    double end = timeout < 0 ? -1.0 : ev_now(h->loop) + timeout;
+    double deadline = gz__deadline(h, timeout);
     kill_all(s, false);
-    if (wait_ended(s, h, end) == 0)
+    if (wait_ended(s, h, deadline) == 0)
         return 0;
     if (errno != ETIMEDOUT || h->current->fired) {
         kill_all(s, true);
         return -1;
     }
     kill_all(s, true);
-    return wait_ended(s, h, -1.0);
+    return wait_ended(s, h, GZ_NEVER);
 }
 
 size_t gz_server_connections(const gz_server *s)

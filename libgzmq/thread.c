@@ -227,7 +227,7 @@ int gz__run_in_thread(gz_fn fn, void *arg, void **value, double timeout,
         goto dropped;
     }
     gz_hub *h = gz__hub();
-    if (!h || gz__check_timeout(timeout) || gz__enter(h))
+    if (gz__check_entry(h, timeout))
         goto dropped;
     if (timeout == 0) { /* 0 never blocks, and a thread always takes time */
         errno = ETIMEDOUT;
@@ -262,7 +262,7 @@ int gz__run_in_thread(gz_fn fn, void *arg, void **value, double timeout,
     /* The job is an event libev cannot see: keep the loop from counting as
      * idle (which would make a blocked main fail with EDEADLK). */
     gz__hold(h);
-    int rc = gz__park(h, timeout < 0 ? -1.0 : timeout);
+    int rc = gz__park(h, timeout);
     int err = errno;
     gz__unhold(h);
 

@@ -39,7 +39,7 @@ gz_timeout *gz_timeout_start(double seconds)
     t->timer.cb = expired;
     gz__list_push(&t->owner->timeouts, &t->node);
     if (seconds >= 0)
-        gz__timer_start(&t->timer, seconds);
+        gz__timer_start_at(&t->timer, gz__deadline(h, seconds));
     return t;
 }
 

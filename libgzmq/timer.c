@@ -51,7 +51,7 @@ static void rearm(gz_timers *ts, struct ev_loop *loop)
     ev_timer_start(loop, &ts->watcher);
 }
 
-void gz__timer_start(gz_timer *t, double after)
+void gz__timer_start_at(gz_timer *t, double at)
 {
     gz_hub *h = gz__tl_hub;
     gz_timers *ts = &h->timers;
@@ -67,9 +67,7 @@ void gz__timer_start(gz_timer *t, double after)
         ts->heap = nh;
         ts->cap = cap;
     }
-    if (after > 0)
-        ev_now_update(h->loop); /* greenlets may have run long since a poll */
-    t->at = ev_now(h->loop) + after;
+    t->at = at;
     t->seq = ++ts->seq;
     size_t i = ts->len++;
     ts->heap[i] = t;

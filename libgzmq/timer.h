@@ -26,9 +26,9 @@ typedef struct gz_timers {
 void gz__timers_init(gz_timers *ts);
 void gz__timers_fini(gz_timers *ts, struct ev_loop *loop);
 
-/* Arm T (re-arming it if armed) to call t->cb AFTER seconds from now, on
- * this thread's hub. */
-void gz__timer_start(gz_timer *t, double after);
+/* Arm T (re-arming it if armed) to call t->cb at AT, a time on the loop
+ * clock (gz__deadline makes one), on this thread's hub. */
+void gz__timer_start_at(gz_timer *t, double at);
 void gz__timer_stop(gz_timer *t);
 static inline bool gz__timer_active(const gz_timer *t) { return t->idx != 0; }
 
