@@ -17,7 +17,17 @@
  *    hub's before-poll hook does the same before it polls at all, which spares
  *    the poll syscall when a waiter can already proceed).
  * Nothing here reads ZMQ_EVENTS while nobody waits: a successful operation
- * with no other waiter costs one hash-table test at most. */
+ * with no other waiter costs one hash-table test at most.
+ *
+ * POLLOUT can lie: an XPUB with ZMQ_XPUB_NODROP always claims it, a ROUTER
+ * with ZMQ_ROUTER_MANDATORY claims it when any peer has room, not the one
+ * this send goes to. A writer whose retry failed after the claim is marked
+ * W_TRIED and the claim no longer wakes it, or it would retry in a loop;
+ * what can let it through is a command from libzmq (ZMQ_FD turns readable)
+ * or another operation on the socket, and those clear the mark (untry).
+ * ZMQ_EVENTS drains the command mailbox: before a check reads it while a
+ * writer is marked, a zero-timeout poll on ZMQ_FD tells whether commands
+ * are pending, and so whether the read may carry news for that writer. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +40,7 @@ enum {
     W_WOKEN = 1,  /* woken to retry and has not run yet */
     W_CLOSED = 2, /* gz_zmq_close freed the socket's state under it */
     W_FRESH = 4,  /* a deferred reader nothing has looked at yet */
+    W_TRIED = 8,  /* a writer that failed since the socket last changed */
 };
 
 typedef struct zsock {
@@ -41,6 +52,8 @@ typedef struct zsock {
     gz_list active;   /* in zstate.active while anyone waits */
     unsigned rwoken;  /* readers / writers marked W_WOKEN */
     unsigned wwoken;
+    unsigned nwriters;
+    unsigned wtried;  /* writers marked W_TRIED */
     bool rdefer;      /* its last recv had to wait: see defer_recv */
     bool sent;        /* a whole message was sent since the last recv */
     gz_list fresh;    /* in zstate.fresh while its only reader is W_FRESH */
@@ -56,6 +69,7 @@ typedef struct zstate {
     gz_list fresh;    /* zsock whose deferred reader has yet to try, FIFO */
     ev_prepare prepare;
     ev_idle idle;     /* keeps the loop from blocking after prepare woke someone */
+    unsigned wtried;  /* W_TRIED writers on every socket */
     bool checked;     /* before_poll just checked every socket: prepare may skip */
 } zstate;
 
@@ -138,8 +152,36 @@ static bool has_waiters(const zsock *s)
 static bool worth_checking(const zsock *s)
 {
     return (!gz__list_empty(&s->readers) && s->rwoken == 0) ||
-           (!gz__list_empty(&s->writers) && s->wwoken == 0) ||
+           (s->nwriters > s->wtried && s->wwoken == 0) ||
            !gz__list_empty(&s->pollers);
+}
+
+/* S may have changed: every writer may try again. */
+static void untry(zstate *z, zsock *s)
+{
+    if (s->wtried == 0)
+        return;
+    for (gz_list *n = s->writers.next; n != &s->writers; n = n->next)
+        GZ_CONTAINER(n, gz_waiter, node)->flags &= ~W_TRIED;
+    z->wtried -= s->wtried;
+    s->wtried = 0;
+}
+
+static void mark_tried(zstate *z, zsock *s, gz_waiter *w)
+{
+    if (w->flags & W_TRIED)
+        return;
+    w->flags |= W_TRIED;
+    s->wtried++;
+    z->wtried++;
+}
+
+/* Has libzmq posted a command to S since its mailbox was last drained? Its
+ * ZMQ_FD is readable exactly then. */
+static bool signalled(const zsock *s)
+{
+    struct pollfd p = {.fd = s->io.fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
 }
 
 static void mark_woken(gz_waiter *w, unsigned *woken)
@@ -155,6 +197,18 @@ static void wake_all(gz_list *list, unsigned *woken)
 {
     for (gz_list *n = list->next; n != list; n = n->next)
         mark_woken(GZ_CONTAINER(n, gz_waiter, node), woken);
+}
+
+/* The first writer that has not failed since S last changed. */
+static void wake_untried_writer(zsock *s)
+{
+    for (gz_list *n = s->writers.next; n != &s->writers; n = n->next) {
+        gz_waiter *w = GZ_CONTAINER(n, gz_waiter, node);
+        if (!(w->flags & W_TRIED)) {
+            mark_woken(w, &s->wwoken);
+            return;
+        }
+    }
 }
 
 /* W, S's deferred reader, is looked at: off zstate.fresh. */
@@ -180,8 +234,12 @@ static void first_look(zsock *s, gz_waiter *w, int ev)
  * writer) at a time is enough: when it completes it checks again and wakes
  * the next one. A socket in error (ETERM ...) wakes everyone: each retry
  * meets the error itself. */
-static void check(zsock *s)
+static void check(zstate *z, zsock *s)
 {
+    if (s->wtried && signalled(s))
+        untry(z, s);
+    if (!worth_checking(s))
+        return; /* every waiter has seen the state and nothing changed it */
     int ev = 0;
     size_t len = sizeof ev;
     if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &ev, &len) != 0) {
@@ -193,8 +251,8 @@ static void check(zsock *s)
             first_look(s, GZ_CONTAINER(s->readers.next, gz_waiter, node), ev);
         if ((ev & ZMQ_POLLIN) && s->rwoken == 0 && !gz__list_empty(&s->readers))
             mark_woken(GZ_CONTAINER(s->readers.next, gz_waiter, node), &s->rwoken);
-        if ((ev & ZMQ_POLLOUT) && s->wwoken == 0 && !gz__list_empty(&s->writers))
-            mark_woken(GZ_CONTAINER(s->writers.next, gz_waiter, node), &s->wwoken);
+        if ((ev & ZMQ_POLLOUT) && s->wwoken == 0)
+            wake_untried_writer(s);
     }
     for (gz_list *n = s->pollers.next; n != &s->pollers; n = n->next) {
         gz_waiter *w = GZ_CONTAINER(n, gz_waiter, node);
@@ -203,17 +261,20 @@ static void check(zsock *s)
     }
 }
 
+/* ev_io.data is the zstate: a command arrived, so every writer may retry. */
 static void zsock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     (void)revents;
-    check(GZ_CONTAINER(w, zsock, io));
+    zsock *s = GZ_CONTAINER(w, zsock, io);
+    untry(w->data, s);
+    check(w->data, s);
 }
 
 static void check_active(zstate *z)
 {
     for (gz_list *n = z->active.next; n != &z->active; n = n->next)
-        check(GZ_CONTAINER(n, zsock, active));
+        check(z, GZ_CONTAINER(n, zsock, active));
 }
 
 /* Wake the deferred reader of S (in zstate.fresh) to try its recv. */
@@ -255,7 +316,7 @@ static bool before_poll(gz_hub *h, void *state)
         zsock *s = GZ_CONTAINER(n, zsock, active);
         if (s == own)
             continue;
-        check(s);
+        check(z, s);
         if (!gz__list_empty(&h->runq)) {
             gz__list_remove(n);
             gz__list_push(&z->active, n);
@@ -263,7 +324,7 @@ static bool before_poll(gz_hub *h, void *state)
         }
     }
     if (own) {
-        check(own);
+        check(z, own);
         if (!gz__list_empty(&h->runq))
             return true;
     }
@@ -355,6 +416,7 @@ static zsock *sock_state(gz_hub *h, void *sock)
     }
     s->sock = sock;
     ev_io_init(&s->io, zsock_io_cb, -1, EV_READ);
+    s->io.data = z;
     gz__list_init(&s->readers);
     gz__list_init(&s->writers);
     gz__list_init(&s->pollers);
@@ -412,8 +474,8 @@ static void settle(zstate *z, zsock *s)
 {
     if (!has_waiters(s))
         deactivate(z, s);
-    else if (worth_checking(s))
-        check(s);
+    else
+        check(z, s);
 }
 
 /* Forget S when its first wait failed before anything waited on it. */
@@ -463,8 +525,9 @@ static void completed_now(gz_hub *h, void *sock, bool more, bool out)
         zsock *s = lookup(z, sock);
         if (s) {
             s->sent = out;
+            untry(z, s);
             if (z->nactive && worth_checking(s))
-                check(s);
+                check(z, s);
         }
     }
     if (!h->greenlets.in_callback)
@@ -481,6 +544,19 @@ static int try_now(gz_hub *h, const zop *op, bool out)
         completed_now(h, op->sock, more, out);
     }
     return rc;
+}
+
+/* A try that failed may have drained commands that the marked writers of
+ * its socket never saw: let them try again. */
+static void failed_now(gz_hub *h, void *sock)
+{
+    zstate *z = gz__layer_state(h, &zmq_layer);
+    if (z && z->wtried) {
+        zsock *s = lookup(z, sock);
+        if (s)
+            untry(z, s);
+    }
+    errno = EAGAIN;
 }
 
 /* Wait until OP completes. DEFERRED: it has not been tried yet. */
@@ -511,6 +587,8 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
     }
     if (!out)
         s->rdefer = true;
+    else
+        s->nwriters++;
     gz__list_push(list, &w.node);
     if (deferred)
         gz__list_push(&z->fresh, &s->fresh);
@@ -544,15 +622,28 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
         }
         if ((rc = gz__enter(h)) != 0)
             break;
+        bool news = s->wtried && signalled(s);
         rc = try_op(op);
         if (rc >= 0 || errno != EAGAIN)
             break;
+        if (news) /* this try drained commands the marked writers never saw */
+            untry(z, s);
+        if (out)
+            mark_tried(z, s, &w);
     }
     int e = errno;
-    if (rc >= 0)
+    if (rc >= 0) {
         s->sent = out;
+        untry(z, s);
+    }
     if (w.flags & W_FRESH)
         unfresh(s, &w);
+    if (w.flags & W_TRIED) {
+        s->wtried--;
+        z->wtried--;
+    }
+    if (out)
+        s->nwriters--;
     gz__list_remove(&w.node);
     settle(z, s);
     errno = e;
@@ -593,7 +684,10 @@ static int green_op(const zop *op, bool out)
     if (!out && defer_recv(h, op))
         return wait_op(h, op, false, true);
     int rc = try_now(h, op, out);
-    if (rc >= 0 || errno != EAGAIN || (op->flags & ZMQ_DONTWAIT))
+    if (rc >= 0 || errno != EAGAIN)
+        return rc;
+    failed_now(h, op->sock);
+    if (op->flags & ZMQ_DONTWAIT)
         return rc;
     return wait_op(h, op, out, false);
 }
@@ -670,6 +764,7 @@ int gz_zmq_close(void *socket)
         close_waiters(&s->writers);
         close_waiters(&s->pollers);
         gz__list_remove(&s->fresh);
+        z->wtried -= s->wtried;
         deactivate(z, s);
         erase(z, s);
         free(s);
@@ -718,13 +813,16 @@ static short from_poll(short re)
 
 /* Set every item's revents from ZMQ_EVENTS and poll(2): the number of items
  * ready, or -1 with a socket's error. */
-static int scan(zmq_pollitem_t *items, int n, struct pollfd *pfd)
+static int scan(zstate *z, zmq_pollitem_t *items, int n, struct pollfd *pfd)
 {
     int ready = 0, nfd = 0;
     for (int i = 0; i < n; i++) {
         zmq_pollitem_t *it = &items[i];
         it->revents = 0;
         if (it->socket) {
+            zsock *s = z && z->wtried ? lookup(z, it->socket) : NULL;
+            if (s && s->wtried && signalled(s))
+                untry(z, s); /* the read below drains what they wait for */
             int ev = 0;
             size_t len = sizeof ev;
             if (zmq_getsockopt(it->socket, ZMQ_EVENTS, &ev, &len) != 0)
@@ -808,7 +906,7 @@ static int poll_wait(gz_hub *h, zmq_pollitem_t *items, int n, long timeout_ms,
         }
         if ((rc = gz__enter(h)) != 0)
             break;
-        rc = scan(items, n, pfd);
+        rc = scan(z, items, n, pfd);
     }
     int e = errno;
     for (int i = 0; i < n; i++) {
@@ -860,7 +958,7 @@ int gz_zmq_poll(zmq_pollitem_t *items, int nitems, long timeout_ms)
     } else {
         memset(sl_local, 0, sizeof sl_local);
     }
-    int rc = scan(items, nitems, pfd);
+    int rc = scan(gz__layer_state(h, &zmq_layer), items, nitems, pfd);
     if (rc == 0 && timeout_ms != 0)
         rc = poll_wait(h, items, nitems, timeout_ms, sl, pfd);
     else if (rc >= 0 && !h->greenlets.in_callback)

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "gz_test.h"
@@ -1222,6 +1223,161 @@ static void ping_pong_costs_the_syscalls_of_raw_libzmq(void **state)
     assert_true(green <= raw + raw / 4 + 64);
 }
 
+/* ---- sends that POLLOUT cannot promise ---- */
+
+/* CPU seconds this thread (the hub and every greenlet) has used. */
+static double thread_cpu(void)
+{
+    struct rusage ru;
+    assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* A generous bound: a waiting send uses next to nothing, a retrying one
+ * all of the second. */
+#define IDLE_CPU 0.1
+
+/* Send to S with ZMQ_DONTWAIT until its pipes are full: the frames sent. */
+static int fill(void *s, const char *peer)
+{
+    int n = 0;
+    for (; n < 10000; n++) {
+        if (peer && gz_zmq_send(s, peer, strlen(peer), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            break;
+        if (gz_zmq_send(s, "m", 1, ZMQ_DONTWAIT) < 0)
+            break;
+    }
+    assert_int_equal(errno, EAGAIN);
+    return n;
+}
+
+static void *send_m(void *arg)
+{
+    call *c = arg;
+    c->started = true;
+    errno = 0;
+    c->rc = gz_zmq_send(c->s, "m", 1, 0);
+    c->err = errno;
+    return NULL;
+}
+
+/* An XPUB with ZMQ_XPUB_NODROP claims POLLOUT even when its subscriber's
+ * pipe is full: the claim must not keep a waiting send retrying. */
+static void xpub_nodrop_send_waits_without_spinning(void **state)
+{
+    (void)state;
+    char buf[8];
+    void *pub = sock(ZMQ_XPUB);
+    set_int(pub, ZMQ_XPUB_NODROP, 1);
+    set_int(pub, ZMQ_SNDHWM, 2);
+    assert_int_equal(zmq_bind(pub, "inproc://nodrop"), 0);
+    void *sub = sock(ZMQ_SUB);
+    set_int(sub, ZMQ_RCVHWM, 2);
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0), 0);
+    assert_int_equal(zmq_connect(sub, "inproc://nodrop"), 0);
+    assert_int_equal(gz_zmq_recv(pub, buf, sizeof buf, 0), 1); /* subscription */
+    int sent = fill(pub, NULL);
+    assert_true(sent > 0);
+    zmq_pollitem_t it = {.socket = pub, .events = ZMQ_POLLOUT};
+    assert_int_equal(zmq_poll(&it, 1, 0), 1); /* the claim, as raw libzmq makes it */
+
+    set_int(pub, ZMQ_SNDTIMEO, 1000);
+    double cpu = thread_cpu();
+    assert_fails(gz_zmq_send(pub, "m", 1, 0), EAGAIN);
+    double used = thread_cpu() - cpu;
+    print_message("CPU over a 1 s blocked XPUB send: %.3f s\n", used);
+    assert_true(used < IDLE_CPU);
+
+    set_int(pub, ZMQ_SNDTIMEO, -1);
+    gz_timeout *t = gz_timeout_start(0.5);
+    cpu = thread_cpu();
+    assert_fails(gz_zmq_send(pub, "m", 1, 0), ETIMEDOUT);
+    used = thread_cpu() - cpu;
+    gz_timeout_cancel(t);
+    assert_true(used < IDLE_CPU / 2);
+
+    /* Two waiting senders, then the subscriber reads: both go through. */
+    call c[2] = {{.s = pub, .rc = 99}, {.s = pub, .rc = 99}};
+    gz_greenlet *g[2] = {gz_spawn(send_m, &c[0]), gz_spawn(send_m, &c[1])};
+    assert_int_equal(gz_sleep(0.05), 0);
+    assert_true(c[0].started && c[1].started);
+    assert_int_equal(c[0].rc + c[1].rc, 198);
+    for (int i = 0; i < sent + 2; i++)
+        assert_int_equal(gz_zmq_recv(sub, buf, sizeof buf, 0), 1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(finish(g[i]), 0);
+        assert_int_equal(c[i].rc, 1);
+    }
+    gz_zmq_close(sub);
+    gz_zmq_close(pub);
+}
+
+static void *send_to_slow(void *arg)
+{
+    call *c = arg;
+    c->started = true;
+    errno = 0;
+    c->rc = gz_zmq_send(c->s, "slow", 4, ZMQ_SNDMORE);
+    if (c->rc == 4)
+        c->rc = gz_zmq_send(c->s, "m", 1, 0);
+    c->err = errno;
+    return NULL;
+}
+
+/* A ROUTER with ZMQ_ROUTER_MANDATORY claims POLLOUT when any peer has room:
+ * a send to the full one waits without spinning, beside a reader as in a
+ * server, while the other peer is served; when the full peer goes, the
+ * send fails with EHOSTUNREACH. */
+static void router_mandatory_send_to_a_full_peer_waits_then_fails(void **state)
+{
+    (void)state;
+    char buf[16];
+    void *router = sock(ZMQ_ROUTER);
+    set_int(router, ZMQ_ROUTER_MANDATORY, 1);
+    set_int(router, ZMQ_SNDHWM, 1);
+    assert_int_equal(zmq_bind(router, "inproc://mandatory"), 0);
+    void *slow = sock(ZMQ_DEALER), *fast = sock(ZMQ_DEALER);
+    set_int(slow, ZMQ_RCVHWM, 1);
+    assert_int_equal(zmq_setsockopt(slow, ZMQ_ROUTING_ID, "slow", 4), 0);
+    assert_int_equal(zmq_setsockopt(fast, ZMQ_ROUTING_ID, "fast", 4), 0);
+    assert_int_equal(zmq_connect(slow, "inproc://mandatory"), 0);
+    assert_int_equal(zmq_connect(fast, "inproc://mandatory"), 0);
+    assert_int_equal(gz_zmq_send(slow, "hi", 2, 0), 2);
+    assert_int_equal(gz_zmq_send(fast, "hi", 2, 0), 2);
+    for (int i = 0; i < 4; i++)
+        assert_true(gz_zmq_recv(router, buf, sizeof buf, 0) > 0);
+    assert_true(fill(router, "slow") > 0);
+
+    call rd = {.s = router, .rc = 99}, wr = {.s = router, .rc = 99};
+    gz_greenlet *reader = gz_spawn(recv_once, &rd);
+    gz_greenlet *writer = gz_spawn(send_to_slow, &wr);
+    double cpu = thread_cpu();
+    assert_int_equal(gz_sleep(1.0), 0);
+    double used = thread_cpu() - cpu;
+    print_message("CPU over a 1 s blocked ROUTER send: %.3f s\n", used);
+    assert_true(wr.started && rd.started);
+    assert_int_equal(wr.rc, 99);
+    assert_true(used < IDLE_CPU);
+
+    /* The peer with room is served meanwhile. */
+    assert_int_equal(gz_zmq_send(router, "fast", 4, ZMQ_SNDMORE), 4);
+    assert_int_equal(gz_zmq_send(router, "to-fast", 7, 0), 7);
+    assert_int_equal(gz_zmq_recv(fast, buf, sizeof buf, 0), 7);
+    assert_int_equal(wr.rc, 99);
+
+    assert_int_equal(zmq_close(slow), 0);
+    assert_int_equal(finish(writer), 0);
+    assert_int_equal(wr.rc, -1);
+    assert_int_equal(wr.err, EHOSTUNREACH);
+
+    assert_int_equal(gz_zmq_send(fast, "bye", 3, 0), 3);
+    assert_int_equal(finish(reader), 0);
+    assert_int_equal(rd.rc, 4); /* the routing id frame of "bye" */
+    gz_zmq_close(fast);
+    gz_zmq_close(router);
+}
+
 int main(void)
 {
     gz_test_watchdog(240);
@@ -1250,6 +1406,8 @@ int main(void)
         T(every_socket_type_works_over_inproc_ipc_and_tcp),
         T(deferred_recv_keeps_every_rule_of_recv),
         T(ping_pong_costs_the_syscalls_of_raw_libzmq),
+        T(xpub_nodrop_send_waits_without_spinning),
+        T(router_mandatory_send_to_a_full_peer_waits_then_fails),
 #undef T
     };
     return cmocka_run_group_tests_name("zmq", tests, NULL, NULL);
