@@ -236,10 +236,12 @@ static void first_look(zsock *s, gz_waiter *w, int ev)
  * meets the error itself. */
 static void check(zstate *z, zsock *s)
 {
-    if (s->wtried && signalled(s))
-        untry(z, s);
-    if (!worth_checking(s))
-        return; /* every waiter has seen the state and nothing changed it */
+    if (s->wtried) {
+        if (signalled(s))
+            untry(z, s);
+        else if (!worth_checking(s))
+            return; /* nothing changed since each waiter last looked */
+    }
     int ev = 0;
     size_t len = sizeof ev;
     if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &ev, &len) != 0) {
@@ -474,7 +476,7 @@ static void settle(zstate *z, zsock *s)
 {
     if (!has_waiters(s))
         deactivate(z, s);
-    else
+    else if (worth_checking(s))
         check(z, s);
 }
 
