@@ -321,7 +321,8 @@ $(BUILD)/fuzz/xmlrpc_handler: FUZZ_LIBS = -lhttp_parser -lexpat
 $(BUILD)/fuzz/xmlrpc_handler: demos/xmlrpc/handler.c demos/xmlrpc/handler.h
 $(BUILD)/fuzz/cli: FUZZ_SRC = demos/common/cli.c demos/xmlrpc/options.c
 $(BUILD)/fuzz/cli: FUZZ_LIBS = -Wl,--wrap=exit $(STATIC) $(LIBS)
-$(BUILD)/fuzz/cli: demos/common/cli.c demos/common/cli.h demos/xmlrpc/options.c $(STATIC)
+$(BUILD)/fuzz/cli: demos/common/cli.c demos/common/cli.h demos/xmlrpc/options.c \
+                   demos/xmlrpc/options.h demos/xmlrpc/handler.h $(STATIC)
 
 $(BUILD)/fuzz:
 	mkdir -p $@

@@ -3,6 +3,7 @@
  *
  *   gzmq-xmlrpc-server --port P [--host H] [--max-connections N]
  *                      [--idle-timeout S] [--request-timeout S]
+ *                      [--max-gen N] [--max-response BYTES] [--write-budget BYTES]
  *
  * Methods: add(a, b) (ints or doubles), gen(n) (a string of n zeros) and
  * system.listMethods(). HTTP/1.1 with keep-alive, parsed by libhttp-parser;
@@ -10,7 +11,11 @@
  * XML-RPC faults (-32700 malformed XML, -32600 not a method call, -32601
  * unknown method, -32602 wrong parameters), HTTP 400 for malformed HTTP, 413
  * for bodies over 1 MiB, 408 for a request not complete within the request
- * timeout; idle keep-alive connections are closed after the idle timeout.
+ * timeout, 503 for a client past the connection limit; idle keep-alive
+ * connections are closed after the idle timeout. What one call may cost is
+ * capped (gen's n, the size of one response, and the bytes of responses
+ * waiting for slow readers, over all connections): past a cap the call gets
+ * a fault at once, before anything big is built.
  * SIGINT / SIGTERM stop it gracefully. The request handling, free of I/O,
  * is demos/xmlrpc/handler.c; the command line demos/xmlrpc/options.c. */
 #include <netinet/in.h>
@@ -32,6 +37,12 @@
 static double idle_timeout;    /* between requests on a connection */
 static double request_timeout; /* from a request's first byte to its end */
 static double write_timeout = 30.0;
+static xr_limits limits;       /* what one request may cost; the bytes queued */
+static size_t max_connections; /* served at once; 0: no limit */
+static size_t served;          /* connections being served now */
+/* Past max_connections, this many more are accepted only to be answered 503
+ * at once; beyond those, new clients wait in the listen backlog. */
+#define REFUSALS 64
 
 /* Feed DATA to the connection's parser, sending each answer; -1 to close.
  * Pipelined bytes left after a request are copied aside before the answer
@@ -57,8 +68,16 @@ static int serve(xr_conn *c, int fd, const char *data, size_t len)
             memcpy(spare, data, len);
             data = spare;
         }
-        if (out.failed || gz_write(fd, out.data, out.len, write_timeout) < 0 ||
-            step == XR_CLOSE) {
+        if (out.failed) {
+            rc = -1;
+            break;
+        }
+        /* Counted while it waits for the client to read it: a client that
+         * never reads holds its response until the write timeout. */
+        limits.queued += out.len;
+        int w = gz_write(fd, out.data, out.len, write_timeout);
+        limits.queued -= out.len;
+        if (w < 0 || step == XR_CLOSE) {
             rc = -1;
             break;
         }
@@ -93,16 +112,19 @@ static void linger_close(int fd)
  * Per-connection memory stays small with 10000 clients. */
 static char rbuf[64 * 1024];
 
-static void handle(int fd, void *arg)
+/* An error answer that ends the connection (408, 503). */
+static void send_error(int fd, xr_conn *c, int status, const char *reason)
 {
-    (void)arg;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    xr_conn *c = xr_conn_new();
-    if (!c) {
-        gz_close(fd);
-        return;
-    }
+    xr_buf out = {0};
+    xr_error(c, status, reason, &out);
+    if (!out.failed)
+        gz_write(fd, out.data, out.len, write_timeout);
+    xr_buf_free(&out);
+}
+
+/* Read, answer and write requests on FD until it ends. */
+static void converse(int fd, xr_conn *c)
+{
     double started = 0;
     for (;;) {
         double t = idle_timeout;
@@ -113,11 +135,7 @@ static void handle(int fd, void *arg)
         }
         ssize_t n = gz_read(fd, rbuf, sizeof rbuf, t);
         if (n < 0 && errno == ETIMEDOUT && xr_in_request(c)) {
-            xr_buf out = {0}; /* a slow client */
-            xr_error(c, 408, "Request Timeout", &out);
-            if (!out.failed)
-                gz_write(fd, out.data, out.len, write_timeout);
-            xr_buf_free(&out);
+            send_error(fd, c, 408, "Request Timeout"); /* a slow client */
             break;
         }
         if (n <= 0)
@@ -128,6 +146,27 @@ static void handle(int fd, void *arg)
             break;
         if (!xr_in_request(c))
             started = 0;
+    }
+}
+
+static void handle(int fd, void *arg)
+{
+    (void)arg;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    xr_conn *c = xr_conn_new(&limits);
+    if (!c) {
+        gz_close(fd);
+        return;
+    }
+    /* Over the limit: a clear answer now, not a wait the client cannot tell
+     * from a dead server. */
+    if (max_connections && served >= max_connections) {
+        send_error(fd, c, 503, "Service Unavailable");
+    } else {
+        served++;
+        converse(fd, c);
+        served--;
     }
     if (xr_linger(c))
         linger_close(fd);
@@ -157,6 +196,9 @@ int main(int argc, char **argv)
     const char *host = opt.host;
     idle_timeout = opt.idle_timeout;
     request_timeout = opt.request_timeout;
+    limits = (xr_limits){.max_gen = opt.max_gen, .max_response = opt.max_response,
+                         .write_budget = opt.write_budget};
+    max_connections = opt.max_connections;
     /* One descriptor per client: take the hard limit. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -174,7 +216,7 @@ int main(int argc, char **argv)
     getsockname(lfd, (struct sockaddr *)&ss, &sl);
     int real_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                    : ((struct sockaddr_in *)&ss)->sin_port);
-    server = gz_server_new(lfd, handle, NULL, opt.max_connections);
+    server = gz_server_new(lfd, handle, NULL, max_connections ? max_connections + REFUSALS : 0);
     if (!server || gz_server_start(server) < 0) {
         fprintf(stderr, "gzmq-xmlrpc-server: %s\n", strerror(errno));
         return 1;

@@ -90,6 +90,9 @@ static void fuzz_xr_options(int argc, char **argv)
     CHECK(o.max_connections <= 1000000000u);
     CHECK(o.idle_timeout >= 0.001 && o.idle_timeout <= 1e9);
     CHECK(o.request_timeout >= 0.001 && o.request_timeout <= 1e9);
+    CHECK(o.max_gen <= XR_MAX_BYTES);
+    CHECK(o.max_response >= 4096 && o.max_response <= XR_MAX_BYTES);
+    CHECK(o.write_budget >= o.max_response && o.write_budget <= XR_MAX_BYTES);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -90,6 +90,39 @@ static void bad_command_lines_are_refused(void **state)
     assert_int_equal(run(help), 0);
 }
 
+/* Exit status 2 and a message on stderr that contains WANT. */
+static void refused_with(char *const argv[], const char *want)
+{
+    char err[2048];
+    int st = gz_test_child(gz_test_exec_argv, (void *)argv, err, sizeof err);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 2);
+    if (!strstr(err, want))
+        fail_msg("expected '%s' in: %s", want, err);
+}
+
+static void bad_limits_are_refused_with_a_message(void **state)
+{
+    (void)state;
+    char *gen_neg[] = {server_bin, "--port", "0", "--max-gen", "-1", NULL};
+    char *gen_frac[] = {server_bin, "--port", "0", "--max-gen", "1.5", NULL};
+    char *gen_word[] = {server_bin, "--port", "0", "--max-gen", "lots", NULL};
+    char *resp_small[] = {server_bin, "--port", "0", "--max-response", "100", NULL};
+    char *resp_huge[] = {server_bin, "--port", "0", "--max-response", "1e300", NULL};
+    char *budget_empty[] = {server_bin, "--port", "0", "--write-budget", "", NULL};
+    char *budget_small[] = {server_bin, "--port", "0", "--max-response", "100000",
+                            "--write-budget", "50000", NULL};
+    char *conn_frac[] = {server_bin, "--port", "0", "--max-connections", "2.5", NULL};
+    refused_with(gen_neg, "bad value for --max-gen: '-1'");
+    refused_with(gen_frac, "bad value for --max-gen: '1.5'");
+    refused_with(gen_word, "bad value for --max-gen: 'lots'");
+    refused_with(resp_small, "bad value for --max-response: '100'");
+    refused_with(resp_huge, "bad value for --max-response: '1e300'");
+    refused_with(budget_empty, "bad value for --write-budget: ''");
+    refused_with(budget_small, "--write-budget 50000 is less than --max-response 100000");
+    refused_with(conn_frac, "bad value for --max-connections: '2.5'");
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -109,6 +142,7 @@ int main(int argc, char **argv)
     };
     const struct CMUnitTest cli[] = {
         cmocka_unit_test(bad_command_lines_are_refused),
+        cmocka_unit_test(bad_limits_are_refused_with_a_message),
     };
     int failed = cmocka_run_group_tests_name("xmlrpc_server", tests, start_server, stop_server);
     return failed + cmocka_run_group_tests_name("xmlrpc_server_cli", cli, NULL, NULL);

@@ -60,6 +60,11 @@ f = fault_of(lambda: s.gen(-1))
 check(f is not None and f.faultCode == -32602, "gen(-1): Fault -32602")
 f = fault_of(lambda: s.gen([1, 2]))
 check(f is not None and f.faultCode == -32602, "gen(array): Fault -32602")
+check(s.gen(1000000) == "0" * 1000000, "gen(1000000), the default --max-gen")
+f = fault_of(lambda: s.gen(16777216))
+check(f is not None and f.faultCode == -32602 and
+      f.faultString == "gen: n=16777216 exceeds the limit 1000000 (--max-gen)",
+      "gen(16777216): Fault -32602 naming --max-gen")
 
 # Keep-alive: the same connection serves many calls (http.client reuses it).
 for i in range(100):

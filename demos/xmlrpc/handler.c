@@ -15,28 +15,37 @@
 #include "xmlrpc/handler.h"
 
 #define MAX_BODY XR_MAX_BODY
-#define MAX_GEN XR_MAX_GEN
 #define MAX_PARAMS 8
 #define GET_BODY "Hello from gzmq-xmlrpc-server\n"
+#define HTTP_HEAD_MAX 256 /* respond()'s status line and headers fit in this */
 
 /* ---- a growable byte buffer ---- */
 
-void xr_buf_add(xr_buf *b, const char *s, size_t n)
+/* Room for N more bytes at least, exactly that much when EXACT: a response
+ * whose size is known up front is allocated once, not doubled past it. */
+static bool xr_buf_grow(xr_buf *b, size_t n, bool exact)
 {
     if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            b->failed = true;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
+        return false;
+    if (b->len + n + 1 <= b->cap)
+        return true;
+    size_t cap = exact ? b->len + n + 1 : b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d) {
+        b->failed = true;
+        return false;
     }
+    b->data = d;
+    b->cap = cap;
+    return true;
+}
+
+void xr_buf_add(xr_buf *b, const char *s, size_t n)
+{
+    if (!xr_buf_grow(b, n, false))
+        return;
     memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = 0;
@@ -221,15 +230,12 @@ static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
 
 /* ---- the methods ---- */
 
-static void response_start(xr_buf *out)
-{
-    xr_buf_str(out, "<?xml version=\"1.0\"?>\n<methodResponse><params><param><value>");
-}
+#define RESPONSE_START "<?xml version=\"1.0\"?>\n<methodResponse><params><param><value>"
+#define RESPONSE_END "</value></param></params></methodResponse>\n"
 
-static void response_end(xr_buf *out)
-{
-    xr_buf_str(out, "</value></param></params></methodResponse>\n");
-}
+static void response_start(xr_buf *out) { xr_buf_str(out, RESPONSE_START); }
+
+static void response_end(xr_buf *out) { xr_buf_str(out, RESPONSE_END); }
 
 static void fault(xr_buf *out, int code, const char *msg)
 {
@@ -274,21 +280,59 @@ static void method_add(const call *c, xr_buf *out)
     response_end(out);
 }
 
-static void method_gen(const call *c, xr_buf *out)
+/* Whether a methodResponse of SIZE bytes may be built now; if not, OUT holds
+ * a fault naming the limit. Checked before building, so that a refused
+ * request costs nothing. */
+static bool may_build(const xr_limits *lim, size_t size, xr_buf *out)
+{
+    char why[256];
+    if (size > lim->max_response) {
+        snprintf(why, sizeof why,
+                 "the response would take %zu bytes, over the limit %zu (--max-response)",
+                 size, lim->max_response);
+        fault(out, -32602, why);
+        return false;
+    }
+    size_t http = size + HTTP_HEAD_MAX;
+    if (http > XR_SMALL_RESPONSE &&
+        (lim->queued > lim->write_budget || http > lim->write_budget - lim->queued)) {
+        snprintf(why, sizeof why,
+                 "server busy: %zu bytes of responses wait for slow readers, and %zu more "
+                 "would pass the limit %zu (--write-budget); try again later",
+                 lim->queued, http, lim->write_budget);
+        fault(out, -32400, why);
+        return false;
+    }
+    return true;
+}
+
+static void method_gen(const call *c, const xr_limits *lim, xr_buf *out)
 {
     const param *n = &c->params[0];
-    if (c->nparams != 1 || n->type != V_INT || n->bad || n->i < 0 || n->i > MAX_GEN) {
-        fault(out, -32602, "gen(n) takes one int, 0 <= n <= 16777216");
+    if (c->nparams != 1 || n->type != V_INT || n->bad || n->i < 0) {
+        fault(out, -32602, "gen(n) takes one int n >= 0");
         return;
     }
+    if ((uint64_t)n->i > lim->max_gen) {
+        char why[128];
+        snprintf(why, sizeof why, "gen: n=%" PRId64 " exceeds the limit %zu (--max-gen)",
+                 n->i, lim->max_gen);
+        fault(out, -32602, why);
+        return;
+    }
+    static const char tag[] = "<string>", end_tag[] = "</string>";
+    size_t size = sizeof RESPONSE_START - 1 + sizeof tag - 1 + (size_t)n->i +
+                  sizeof end_tag - 1 + sizeof RESPONSE_END - 1;
+    if (!may_build(lim, size, out) || !xr_buf_grow(out, size, true))
+        return;
     response_start(out);
-    xr_buf_str(out, "<string>");
+    xr_buf_str(out, tag);
     static char zeros[4096];
     if (!zeros[0])
         memset(zeros, '0', sizeof zeros);
     for (int64_t left = n->i; left > 0; left -= (int64_t)sizeof zeros)
         xr_buf_add(out, zeros, left < (int64_t)sizeof zeros ? (size_t)left : sizeof zeros);
-    xr_buf_str(out, "</string>");
+    xr_buf_str(out, end_tag);
     response_end(out);
 }
 
@@ -305,7 +349,7 @@ static void method_list(const call *c, xr_buf *out)
     response_end(out);
 }
 
-void xr_call(const char *body, size_t len, xr_buf *out)
+void xr_call(const char *body, size_t len, const xr_limits *lim, xr_buf *out)
 {
     call c = {0};
     XML_Parser p = XML_ParserCreate("UTF-8");
@@ -336,7 +380,7 @@ void xr_call(const char *body, size_t len, xr_buf *out)
         if (n == 3 && !memcmp(name, "add", 3)) {
             method_add(&c, out);
         } else if (n == 3 && !memcmp(name, "gen", 3)) {
-            method_gen(&c, out);
+            method_gen(&c, lim, out);
         } else if (n == 18 && !memcmp(name, "system.listMethods", 18)) {
             method_list(&c, out);
         } else {
@@ -353,6 +397,7 @@ void xr_call(const char *body, size_t len, xr_buf *out)
 
 struct xr_conn {
     http_parser parser;
+    const xr_limits *lim;
     bool in_request;    /* some bytes of a request have arrived */
     bool complete;      /* on_message_complete ran: the parser is paused */
     bool too_large;
@@ -431,6 +476,7 @@ static const http_parser_settings settings = {
 static void respond(xr_buf *out, int status, const char *reason, const char *type,
                     const char *body, size_t len, bool keep_alive)
 {
+    xr_buf_grow(out, HTTP_HEAD_MAX + len, true);
     xr_buf_printf(out, "HTTP/1.1 %d %s\r\nServer: gzmq-xmlrpc-server\r\n", status, reason);
     xr_buf_printf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n", type, len);
     xr_buf_str(out, keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
@@ -456,7 +502,7 @@ static enum xr_step answer(conn *c, xr_buf *out)
         if (c->body.failed)
             fault(&res, -32603, "out of memory");
         else
-            xr_call(c->body.data, c->body.len, &res);
+            xr_call(c->body.data, c->body.len, c->lim, &res);
         if (res.failed) {
             xr_error(c, 500, "Internal Server Error", out);
             keep = false;
@@ -498,11 +544,12 @@ enum xr_step xr_feed(conn *c, const char *data, size_t len, size_t *used, xr_buf
     return answer(c, out);
 }
 
-xr_conn *xr_conn_new(void)
+xr_conn *xr_conn_new(const xr_limits *lim)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    c->lim = lim;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     return c;

@@ -10,7 +10,24 @@
 #include <stddef.h>
 
 #define XR_MAX_BODY (1u << 20) /* larger request bodies get 413 */
-#define XR_MAX_GEN (16u << 20) /* gen(n) answers at most this many zeros */
+
+/* What one request may cost. Past a limit the call gets a fault at once,
+ * before anything big is built. */
+typedef struct xr_limits {
+    size_t max_gen;       /* gen(n): n at most this */
+    size_t max_response;  /* bytes of one methodResponse */
+    /* Bytes of HTTP responses built and not yet written, over every
+     * connection: the server adds a response's size before writing it and
+     * takes it off after. A response bigger than XR_SMALL_RESPONSE is built
+     * only if it fits in write_budget - queued; a smaller one always is (one
+     * per connection, so the connection limit bounds those). */
+    size_t write_budget;
+    size_t queued;
+} xr_limits;
+
+#define XR_SMALL_RESPONSE (16u << 10)
+#define XR_LIMITS_DEFAULT \
+    {.max_gen = 1000000, .max_response = 16u << 20, .write_budget = 64u << 20, .queued = 0}
 
 /* A growable byte buffer, NUL-terminated. */
 typedef struct xr_buf {
@@ -25,14 +42,15 @@ void xr_buf_add(xr_buf *b, const char *s, size_t n);
 void xr_buf_free(xr_buf *b);
 
 /* Parse BODY as an XML-RPC methodCall, run it (add, gen, system.listMethods)
- * and write the methodResponse, or a fault, into OUT. */
-void xr_call(const char *body, size_t len, xr_buf *out);
+ * within LIM and write the methodResponse, or a fault, into OUT. */
+void xr_call(const char *body, size_t len, const xr_limits *lim, xr_buf *out);
 
 /* The HTTP state of one connection. */
 typedef struct xr_conn xr_conn;
 
-/* A connection's parser; NULL with ENOMEM. */
-xr_conn *xr_conn_new(void);
+/* A connection's parser, answering within LIM (shared by every connection,
+ * kept by the caller while C lives); NULL with ENOMEM. */
+xr_conn *xr_conn_new(const xr_limits *lim);
 /* Free C; NULL is ignored. */
 void xr_conn_free(xr_conn *c);
 
