@@ -27,6 +27,7 @@ WARN      := -Wall -Wextra -Werror
 HARDEN    := -fstack-clash-protection
 ALL_CPPFLAGS := -Iinclude -Ilibgzmq -D_GNU_SOURCE $(CPPFLAGS)
 ALL_CFLAGS   := -std=gnu11 -fPIC $(WARN) $(HARDEN) $(CFLAGS)
+ALL_LDFLAGS  := $(LDFLAGS)
 ifneq ($(SAN),)
 ALL_CFLAGS   += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 ALL_LDFLAGS  += -fsanitize=$(SAN)
@@ -56,7 +57,7 @@ PROGRAMS   := $(patsubst demos/%.c,$(BUILD)/bin/gzmq-%,$(wildcard demos/*.c))
 DEMO_COMMON := $(wildcard demos/common/*.c)
 
 .PHONY: all lib man demos tests test check-fresh check-asan check-debug check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
-        uninstall clean help install-check
+        uninstall clean help install-check deb check-deb
 
 all: lib demos tests man
 
@@ -77,6 +78,8 @@ help:
 	@echo "make man           the manual pages (doc/man/*.scd) into $(BUILD)/man"
 	@echo "make install       PREFIX=/usr/local DESTDIR= : header, libs, pc, cmake, man pages, demos"
 	@echo "make uninstall     remove what install put there"
+	@echo "make deb           Debian packages (debian/) into $(BUILD)/deb, then lintian"
+	@echo "make check-deb     as root: install the .debs in a chroot copy, build and run against them"
 	@echo "make soak          SOAK_SCALE=1 : 10M greenlets and ZeroMQ messages, RSS must stay flat"
 	@echo "make fuzz          FUZZ_SECONDS=60 : each libFuzzer target (clang) for that long"
 	@echo "make clean         remove build output"
@@ -258,6 +261,24 @@ uninstall:
 # pkg-config, dynamically and statically.
 install-check: lib demos man
 	BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/install_check.sh
+
+# ---- Debian packages: dpkg-buildpackage on a copy of the tree (build
+# output and .git left out), the .debs collected in $(BUILD)/deb ----
+deb:
+	rm -rf $(BUILD)/deb
+	mkdir -p $(BUILD)/deb/src
+	tar -c --exclude='./build*' --exclude=./.git -f - . | tar -x -C $(BUILD)/deb/src
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
+	rm -rf $(BUILD)/deb/src
+	ls $(BUILD)/deb/*.deb
+	if command -v lintian >/dev/null; then lintian --fail-on error $(BUILD)/deb/*.changes; \
+	else echo "deb: lintian not installed, not run"; fi
+
+# Installs the three packages in a copy of /work/chroot/bookworm (or, if
+# there is none, on this machine) and builds and runs programs against them
+# (tests/check_deb.sh). Needs root; never part of make test.
+check-deb:
+	BUILD=$(BUILD) sh tests/check_deb.sh
 
 clean:
 	rm -rf build build-asan build-ucontext build-*

@@ -2,7 +2,8 @@
 # The manual pages in $BUILD/man (make man): every page renders without a
 # warning, every function the shared library exports has a page (its own or
 # a .so link to its topic), every link names an exported function, and each
-# topic's EXAMPLE compiles.
+# topic's EXAMPLE compiles. Also: debian/changelog's version is the
+# Makefile's VERSION.
 set -eu
 BUILD=${BUILD:-build}
 VERSION=${VERSION:?VERSION not set}
@@ -52,6 +53,10 @@ for src in doc/man/*.scd; do
         bad "$src: its EXAMPLE does not compile:"; cat "$tmp/cc.log"
     fi
 done
+
+# The Debian package's version is the library's.
+deb=$(sed -n '1s/^[^(]*(\([^)-]*\).*/\1/p' debian/changelog 2>/dev/null || true)
+if [ "$deb" = "$VERSION" ]; then pass=$((pass + 1)); else bad "debian/changelog says '$deb', the Makefile's VERSION is $VERSION"; fi
 
 echo "man-check: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
