@@ -138,7 +138,7 @@ $(SHARED): $(LIB_OBJ) libgzmq/libgzmq.map
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/demos/tutorial $(BUILD)/bin:
 	mkdir -p $@
 
-# ---- manual pages: doc/man/*.scd -> $(BUILD)/man/man3, man7 (tools/man.sh) ----
+# ---- manual pages: doc/man/*.scd -> $(BUILD)/man/man1, man3, man7 (tools/man.sh) ----
 MAN_SRC := $(wildcard doc/man/*.scd)
 
 man: $(BUILD)/man/.stamp
@@ -244,7 +244,8 @@ install: lib demos man
 	install -d $(DESTDIR)$(LIBDIR)/cmake/gzmq
 	for f in gzmqConfig gzmqConfigVersion; do sed $(CMAKE_SUBST) cmake/$$f.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gzmq/$$f.cmake; done
 	$(if $(PROGRAMS),install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/)
-	install -d $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 644 $(BUILD)/man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 $(BUILD)/man/man3/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 $(BUILD)/man/man7/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 

@@ -20,7 +20,7 @@ nm -D --defined-only "$lib" | awk '/ T gz_/ { print $3 }' | sort > "$tmp/exporte
 [ -s "$tmp/exported" ] || { echo "man-check: no gz_ function exported by $lib"; exit 1; }
 
 # Rendering: groff's every warning class; .so resolves from the man directory.
-for page in "$man"/man3/*.3 "$man"/man7/*.7; do
+for page in "$man"/man1/*.1 "$man"/man3/*.3 "$man"/man7/*.7; do
     rel=${page#"$man"/}
     out=$(cd "$man" && groff -ww -man -z "$rel" 2>&1) || out="$out (groff failed)"
     [ -z "$out" ] || { bad "$rel: $out"; continue; }
@@ -42,8 +42,15 @@ for page in "$man"/man3/*.3; do
     grep -qx "$f" "$tmp/exported" || bad "man3/$f.3 documents $f, which libgzmq.so does not export"
 done
 
-# The topic pages' examples compile against the headers.
-for src in doc/man/*.scd; do
+# Every program has a page.
+for prog in "$BUILD"/bin/gzmq-*; do
+    [ -e "$prog" ] || continue
+    p=$(basename "$prog")
+    if [ -f "$man/man1/$p.1" ]; then pass=$((pass + 1)); else bad "$p has no manual page (add it to doc/man/gzmq-tools.1.scd)"; fi
+done
+
+# The library pages' examples compile against the headers.
+for src in doc/man/*.[37].scd; do
     awk '/^# EXAMPLE/ { on = 1; next } /^# / { on = 0 } on && /^```/ { code = !code; next } on && code' \
         "$src" > "$tmp/example.c"
     [ -s "$tmp/example.c" ] || { bad "$src has no EXAMPLE"; continue; }

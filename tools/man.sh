@@ -1,9 +1,9 @@
 #!/bin/sh
 # Manual pages from doc/man/*.scd (scdoc markup), one source per topic.
-#   sh tools/man.sh build OUT VERSION   OUT/man3/TOPIC.3, OUT/man7/TOPIC.7, and
+#   sh tools/man.sh build OUT VERSION   OUT/manN/TOPIC.N (sections 1, 3, 7) and
 #                                       for every other name on a source's NAME
-#                                       line a page holding ".so man3/TOPIC.3"
-#   sh tools/man.sh list                every page, as man3/NAME.3 (for uninstall)
+#                                       line a page holding ".so manN/TOPIC.N"
+#   sh tools/man.sh list                every page, as manN/NAME.N (for uninstall)
 # The NAME line is the one list of what a topic documents, so whatis, the
 # links and the check (tests/man_check.sh) cannot disagree.
 set -eu
@@ -26,7 +26,7 @@ pages() {
 case "${1:-}" in
 build)
     out=$2 version=$3
-    mkdir -p "$out/man3" "$out/man7"
+    mkdir -p "$out/man1" "$out/man3" "$out/man7"
     pages | while read -r page topic; do
         sec=${topic##*.}
         if [ "$page" = "man$sec/$topic" ]; then
