@@ -27,6 +27,7 @@ WARN      := -Wall -Wextra -Werror
 HARDEN    := -fstack-clash-protection
 ALL_CPPFLAGS := -Iinclude -Ilibgzmq -D_GNU_SOURCE $(CPPFLAGS)
 ALL_CFLAGS   := -std=gnu11 -fPIC $(WARN) $(HARDEN) $(CFLAGS)
+ALL_LDFLAGS  := $(LDFLAGS)
 ifneq ($(SAN),)
 ALL_CFLAGS   += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 ALL_LDFLAGS  += -fsanitize=$(SAN)
@@ -55,10 +56,10 @@ TUTORIALS  := $(patsubst demos/tutorial/%.c,$(BUILD)/demos/tutorial/%,$(wildcard
 PROGRAMS   := $(patsubst demos/%.c,$(BUILD)/bin/gzmq-%,$(wildcard demos/*.c))
 DEMO_COMMON := $(wildcard demos/common/*.c)
 
-.PHONY: all lib demos tests test check-fresh check-asan check-debug check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
-        uninstall clean help install-check
+.PHONY: all lib man demos tests test check-fresh check-asan check-debug check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
+        uninstall clean help install-check deb check-deb
 
-all: lib demos tests
+all: lib demos tests man
 
 lib: $(STATIC) $(SHARED)
 
@@ -74,8 +75,11 @@ help:
 	@echo "make check-ucontext  the test suites on the ucontext fallback"
 	@echo "make check-aarch64 the aarch64 context switch under qemu-user"
 	@echo "make check-fresh   as root: make demo + make test in a fresh minimal Debian chroot"
-	@echo "make install       PREFIX=/usr/local DESTDIR= : header, libs, pc, demos"
+	@echo "make man           the manual pages (doc/man/*.scd) into $(BUILD)/man"
+	@echo "make install       PREFIX=/usr/local DESTDIR= : header, libs, pc, cmake, man pages, demos"
 	@echo "make uninstall     remove what install put there"
+	@echo "make deb           Debian packages (debian/) into $(BUILD)/deb, then lintian"
+	@echo "make check-deb     as root: install the .debs in a chroot copy, build and run against them"
 	@echo "make soak          SOAK_SCALE=1 : 10M greenlets and ZeroMQ messages, RSS must stay flat"
 	@echo "make fuzz          FUZZ_SECONDS=60 : each libFuzzer target (clang) for that long"
 	@echo "make clean         remove build output"
@@ -96,6 +100,9 @@ deps:
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v meson >/dev/null 2>&1 || missing="$$missing meson"; \
 	command -v ninja >/dev/null 2>&1 || missing="$$missing ninja-build"; \
+	command -v scdoc >/dev/null 2>&1 || missing="$$missing scdoc"; \
+	command -v groff >/dev/null 2>&1 || missing="$$missing groff-base"; \
+	command -v nm >/dev/null 2>&1 || missing="$$missing binutils"; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -131,6 +138,16 @@ $(SHARED): $(LIB_OBJ) libgzmq/libgzmq.map
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/demos/tutorial $(BUILD)/bin:
 	mkdir -p $@
 
+# ---- manual pages: doc/man/*.scd -> $(BUILD)/man/man1, man3, man7 (tools/man.sh) ----
+MAN_SRC := $(wildcard doc/man/*.scd)
+
+man: $(BUILD)/man/.stamp
+
+$(BUILD)/man/.stamp: $(MAN_SRC) tools/man.sh Makefile
+	rm -rf $(BUILD)/man
+	sh tools/man.sh build $(BUILD)/man $(VERSION)
+	touch $@
+
 # ---- demos, tests (linked against the static library) ----
 demos: $(TUTORIALS) $(PROGRAMS)
 
@@ -157,6 +174,7 @@ test: deps
 	$(MAKE) --no-print-directory all
 	echo '#include <gzmq.h>' | $(CXX) -std=c++11 $(WARN) -Iinclude -fsyntax-only -x c++ -
 	BUILD=$(BUILD) sh tests/run.sh $(TESTS)
+	BUILD=$(BUILD) VERSION=$(VERSION) CC="$(CC)" sh tests/man_check.sh
 	$(MAKE) --no-print-directory BUILD=$(BUILD) install-check
 
 check-asan: deps
@@ -213,7 +231,7 @@ CMAKE_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSI
   -e 's|@VERSION_MINOR@|$(word 2,$(subst ., ,$(VERSION)))|' \
   -e "s|@SIZEOF_VOID_P@|$$(echo | $(CC) -dM -E - | sed -n 's/^\#define __SIZEOF_POINTER__ //p')|"
 
-install: lib demos
+install: lib demos man
 	install -d $(DESTDIR)$(PREFIX)/include/gzmq $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/gzmq.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(wildcard include/gzmq/*.h) $(DESTDIR)$(PREFIX)/include/gzmq/
@@ -226,6 +244,10 @@ install: lib demos
 	install -d $(DESTDIR)$(LIBDIR)/cmake/gzmq
 	for f in gzmqConfig gzmqConfigVersion; do sed $(CMAKE_SUBST) cmake/$$f.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gzmq/$$f.cmake; done
 	$(if $(PROGRAMS),install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/)
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 644 $(BUILD)/man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(BUILD)/man/man3/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 644 $(BUILD)/man/man7/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/gzmq.h
@@ -234,11 +256,30 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq.pc
 	rm -rf $(DESTDIR)$(LIBDIR)/cmake/gzmq
 	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(PREFIX)/bin/%,$(PROGRAMS))
+	for p in $$(sh tools/man.sh list); do rm -f $(DESTDIR)$(PREFIX)/share/man/$$p; done
 
 # Install into a scratch prefix and build a program against it with
 # pkg-config, dynamically and statically.
-install-check: lib demos
+install-check: lib demos man
 	BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/install_check.sh
+
+# ---- Debian packages: dpkg-buildpackage on a copy of the tree (build
+# output and .git left out), the .debs collected in $(BUILD)/deb ----
+deb:
+	rm -rf $(BUILD)/deb
+	mkdir -p $(BUILD)/deb/src
+	tar -c --exclude='./build*' --exclude=./.git -f - . | tar -x -C $(BUILD)/deb/src
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
+	rm -rf $(BUILD)/deb/src
+	ls $(BUILD)/deb/*.deb
+	if command -v lintian >/dev/null; then lintian --fail-on error $(BUILD)/deb/*.changes; \
+	else echo "deb: lintian not installed, not run"; fi
+
+# Installs the three packages in a copy of /work/chroot/bookworm (or, if
+# there is none, on this machine) and builds and runs programs against them
+# (tests/check_deb.sh). Needs root; never part of make test.
+check-deb:
+	BUILD=$(BUILD) sh tests/check_deb.sh
 
 clean:
 	rm -rf build build-asan build-ucontext build-*

@@ -130,8 +130,16 @@ $MAKE --no-print-directory -s BUILD="$BUILD" install DESTDIR="$tmp/stage" PREFIX
 [ -f "$tmp/stage/usr/include/gzmq.h" ] && [ -f "$tmp/stage/usr/lib/pkgconfig/libgzmq.pc" ] &&
     [ -f "$tmp/stage/usr/lib/cmake/gzmq/gzmqConfig.cmake" ] ||
     { echo "install-check: DESTDIR install incomplete"; exit 1; }
+# The manual: a function's link page leads to its topic, and the overview.
+man="$tmp/stage/usr/share/man"
+[ -f "$man/man7/libgzmq.7" ] && grep -qx '.so man3/gz_greenlet.3' "$man/man3/gz_spawn.3" &&
+    [ -f "$man/man3/gz_greenlet.3" ] || { echo "install-check: manual pages not installed"; exit 1; }
+if command -v man >/dev/null; then
+    MANPATH="$man" MANWIDTH=80 man gz_spawn 2>/dev/null | grep -q 'gz_spawn_later' ||
+        { echo "install-check: 'man gz_spawn' does not show the greenlet page"; exit 1; }
+fi
 $MAKE --no-print-directory -s BUILD="$BUILD" uninstall DESTDIR="$tmp/stage" PREFIX=/usr >/dev/null
 left=$(find "$tmp/stage" -type f | wc -l)
 [ "$left" -eq 0 ] || { echo "install-check: uninstall left $left files"; exit 1; }
-passed=$((passed + 2))
+passed=$((passed + 3))
 echo "install-check: $passed passed, 0 failed"
