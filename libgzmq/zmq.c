@@ -34,6 +34,7 @@
 
 #include "gz_internal.h"
 #include "gzmq/zmq.h"
+#include "zmq_table.h"
 
 /* gz_waiter.flags bits. */
 enum {
@@ -62,8 +63,7 @@ typedef struct zsock {
 /* Per-hub state, registered as the hub's zmq_layer. */
 typedef struct zstate {
     gz_hub *h;
-    zsock **slots;    /* open addressing, linear probing, keyed by socket */
-    size_t cap, len;
+    gz_ztable socks;  /* socket -> zsock, for every socket waited on */
     gz_list active;   /* zsock with waiters */
     size_t nactive;
     gz_list fresh;    /* zsock whose deferred reader has yet to try, FIFO */
@@ -73,71 +73,10 @@ typedef struct zstate {
     bool checked;     /* before_poll just checked every socket: prepare may skip */
 } zstate;
 
-/* ---- the socket table ---- */
-
-static size_t home(const zstate *z, const void *sock)
+/* The socket S of SOCK on Z, or NULL: nobody has waited on SOCK. */
+static inline zsock *lookup(const zstate *z, const void *sock)
 {
-    uint64_t x = (uint64_t)(uintptr_t)sock * UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(x >> 32) & (z->cap - 1);
-}
-
-static zsock *lookup(const zstate *z, const void *sock)
-{
-    if (z->len == 0)
-        return NULL;
-    for (size_t i = home(z, sock);; i = (i + 1) & (z->cap - 1)) {
-        zsock *s = z->slots[i];
-        if (!s || s->sock == sock)
-            return s;
-    }
-}
-
-static void place(zstate *z, zsock *s)
-{
-    size_t i = home(z, s->sock);
-    while (z->slots[i])
-        i = (i + 1) & (z->cap - 1);
-    z->slots[i] = s;
-}
-
-static int insert(zstate *z, zsock *s)
-{
-    if ((z->len + 1) * 2 > z->cap) {
-        size_t old = z->cap, cap = old ? 2 * old : 16;
-        zsock **prev = z->slots, **slots = calloc(cap, sizeof *slots);
-        if (!slots) {
-            errno = ENOMEM;
-            return -1;
-        }
-        z->slots = slots;
-        z->cap = cap;
-        for (size_t i = 0; i < old; i++)
-            if (prev[i])
-                place(z, prev[i]);
-        free(prev);
-    }
-    place(z, s);
-    z->len++;
-    return 0;
-}
-
-/* Remove S, shifting later entries of its probe run back into the hole. */
-static void erase(zstate *z, zsock *s)
-{
-    size_t mask = z->cap - 1, i = home(z, s->sock);
-    while (z->slots[i] != s)
-        i = (i + 1) & mask;
-    z->slots[i] = NULL;
-    for (size_t j = (i + 1) & mask; z->slots[j]; j = (j + 1) & mask) {
-        size_t k = home(z, z->slots[j]->sock);
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) {
-            z->slots[i] = z->slots[j];
-            z->slots[j] = NULL;
-            i = j;
-        }
-    }
-    z->len--;
+    return gz__ztable_lookup(&z->socks, sock);
 }
 
 /* ---- waking ---- */
@@ -363,10 +302,11 @@ static void zstate_free(void *p)
         return;
     gz_hub *h = z->h;
     struct ev_loop *loop = h->loop;
-    for (size_t i = 0; i < z->cap; i++) {
-        if (z->slots[i]) {
-            ev_io_stop(loop, &z->slots[i]->io);
-            free(z->slots[i]);
+    for (size_t i = 0; i < z->socks.cap; i++) {
+        zsock *s = z->socks.slots[i].value;
+        if (s) {
+            ev_io_stop(loop, &s->io);
+            free(s);
         }
     }
     if (ev_is_active(&z->prepare)) {
@@ -374,7 +314,7 @@ static void zstate_free(void *p)
         ev_prepare_stop(loop, &z->prepare);
     }
     ev_idle_stop(loop, &z->idle);
-    free(z->slots);
+    gz__ztable_free(&z->socks);
     free(z);
 }
 
@@ -422,7 +362,7 @@ static zsock *sock_state(gz_hub *h, void *sock)
     gz__list_init(&s->readers);
     gz__list_init(&s->writers);
     gz__list_init(&s->pollers);
-    if (insert(z, s) != 0) {
+    if (gz__ztable_insert(&z->socks, sock, s) != 0) {
         free(s);
         return NULL;
     }
@@ -485,7 +425,7 @@ static void forget(zstate *z, zsock *s)
 {
     if (has_waiters(s) || gz__list_linked(&s->active))
         return;
-    erase(z, s);
+    gz__ztable_erase(&z->socks, s->sock);
     free(s);
 }
 
@@ -523,7 +463,7 @@ static void completed_now(gz_hub *h, void *sock, bool more, bool out)
     if (more)
         return;
     zstate *z = gz__layer_state(h, &zmq_layer);
-    if (z && z->len) {
+    if (z && z->socks.len) {
         zsock *s = lookup(z, sock);
         if (s) {
             s->sent = out;
@@ -668,7 +608,7 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
 static bool defer_recv(gz_hub *h, const zop *op)
 {
     zstate *z = gz__layer_state(h, &zmq_layer);
-    if (!z || z->len == 0 || (op->flags & ZMQ_DONTWAIT))
+    if (!z || z->socks.len == 0 || (op->flags & ZMQ_DONTWAIT))
         return false;
     zsock *s = lookup(z, op->sock);
     return s && s->rdefer && s->sent && gz__list_empty(&s->readers);
@@ -768,7 +708,7 @@ int gz_zmq_close(void *socket)
         gz__list_remove(&s->fresh);
         z->wtried -= s->wtried;
         deactivate(z, s);
-        erase(z, s);
+        gz__ztable_erase(&z->socks, s->sock);
         free(s);
     }
     return zmq_close(socket);
