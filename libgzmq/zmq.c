@@ -36,7 +36,7 @@ enum {
 };
 
 typedef struct zsock {
-    void *sock;
+    void *sock;       /* first: the socket table's key */
     ev_io io;         /* on ZMQ_FD; started while anyone waits */
     gz_list readers;  /* gz_waiter, FIFO */
     gz_list writers;
@@ -370,7 +370,7 @@ static void zstate_free(void *p)
     gz_hub *h = z->h;
     struct ev_loop *loop = h->loop;
     for (size_t i = 0; i < z->socks.cap; i++) {
-        zsock *s = z->socks.slots[i].value;
+        zsock *s = z->socks.slots[i];
         if (s) {
             ev_io_stop(loop, &s->io);
             free(s);
@@ -429,7 +429,7 @@ static zsock *sock_state(gz_hub *h, void *sock)
     gz__list_init(&s->readers);
     gz__list_init(&s->writers);
     gz__list_init(&s->pollers);
-    if (gz__ztable_insert(&z->socks, sock, s) != 0) {
+    if (gz__ztable_insert(&z->socks, s) != 0) {
         free(s);
         return NULL;
     }

@@ -5,19 +5,19 @@
 
 #include "zmq_table.h"
 
-static void place(gz_ztable *t, const void *key, void *value)
+static void place(gz_ztable *t, void *value)
 {
-    size_t i = gz__ztable_home(t, key);
-    while (t->slots[i].key)
+    size_t i = gz__ztable_home(t, gz__ztable_key(value));
+    while (t->slots[i])
         i = (i + 1) & (t->cap - 1);
-    t->slots[i] = (gz_zslot){key, value};
+    t->slots[i] = value;
 }
 
-int gz__ztable_insert(gz_ztable *t, const void *key, void *value)
+int gz__ztable_insert(gz_ztable *t, void *value)
 {
     if ((t->len + 1) * 2 > t->cap) {
         size_t old = t->cap, cap = old ? 2 * old : 16;
-        gz_zslot *prev = t->slots, *slots = calloc(cap, sizeof *slots);
+        void **prev = t->slots, **slots = calloc(cap, sizeof *slots);
         if (!slots) {
             errno = ENOMEM;
             return -1;
@@ -25,11 +25,11 @@ int gz__ztable_insert(gz_ztable *t, const void *key, void *value)
         t->slots = slots;
         t->cap = cap;
         for (size_t i = 0; i < old; i++)
-            if (prev[i].key)
-                place(t, prev[i].key, prev[i].value);
+            if (prev[i])
+                place(t, prev[i]);
         free(prev);
     }
-    place(t, key, value);
+    place(t, value);
     t->len++;
     return 0;
 }
@@ -39,15 +39,15 @@ int gz__ztable_insert(gz_ztable *t, const void *key, void *value)
 void gz__ztable_erase(gz_ztable *t, const void *key)
 {
     size_t mask = t->cap - 1, i = gz__ztable_home(t, key);
-    while (t->slots[i].key != key)
+    while (gz__ztable_key(t->slots[i]) != key)
         i = (i + 1) & mask;
-    t->slots[i].key = NULL;
-    for (size_t j = (i + 1) & mask; t->slots[j].key; j = (j + 1) & mask) {
-        size_t k = gz__ztable_home(t, t->slots[j].key);
+    t->slots[i] = NULL;
+    for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+        size_t k = gz__ztable_home(t, gz__ztable_key(t->slots[j]));
         bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
         if (!stays) {
             t->slots[i] = t->slots[j];
-            t->slots[j].key = NULL;
+            t->slots[j] = NULL;
             i = j;
         }
     }

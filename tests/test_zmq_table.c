@@ -3,10 +3,20 @@
 
 #include "zmq_table.h"
 
-/* Keys that look like sockets: distinct, aligned, some sharing high bits. */
+/* Keys that look like sockets: distinct, aligned, some sharing high bits;
+ * each value starts with its key, as the table requires. */
 static char arena[4096 * 16];
 #define KEY(i) ((const void *)&arena[(size_t)(i) * 16])
-#define VAL(i) ((void *)(uintptr_t)(1000 + (i)))
+static const void *entry[4096];
+#define VAL(i) ((void *)&entry[(i)])
+
+static int fill_entries(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 4096; i++)
+        entry[i] = KEY(i);
+    return 0;
+}
 
 static void an_empty_table_finds_nothing(void **state)
 {
@@ -21,8 +31,8 @@ static void insert_then_lookup_then_erase(void **state)
 {
     (void)state;
     gz_ztable t = {0};
-    assert_int_equal(gz__ztable_insert(&t, KEY(1), VAL(1)), 0);
-    assert_int_equal(gz__ztable_insert(&t, KEY(2), VAL(2)), 0);
+    assert_int_equal(gz__ztable_insert(&t, VAL(1)), 0);
+    assert_int_equal(gz__ztable_insert(&t, VAL(2)), 0);
     assert_ptr_equal(gz__ztable_lookup(&t, KEY(1)), VAL(1));
     assert_ptr_equal(gz__ztable_lookup(&t, KEY(2)), VAL(2));
     assert_null(gz__ztable_lookup(&t, KEY(3)));
@@ -38,7 +48,7 @@ static void grows_and_stays_at_most_half_full(void **state)
     (void)state;
     gz_ztable t = {0};
     for (int i = 0; i < 100; i++) {
-        assert_int_equal(gz__ztable_insert(&t, KEY(i), VAL(i)), 0);
+        assert_int_equal(gz__ztable_insert(&t, VAL(i)), 0);
         assert_true(t.len * 2 <= t.cap);
     }
     assert_int_equal(t.len, 100);
@@ -64,7 +74,7 @@ static void many_keys_survive_interleaved_erases(void **state)
             gz__ztable_erase(&t, KEY(i));
             in[i] = false;
         } else {
-            assert_int_equal(gz__ztable_insert(&t, KEY(i), VAL(i)), 0);
+            assert_int_equal(gz__ztable_insert(&t, VAL(i)), 0);
             in[i] = true;
         }
         if (round % 997 == 0) {
@@ -134,5 +144,5 @@ int main(void)
         cmocka_unit_test(many_keys_survive_interleaved_erases),
         cmocka_unit_test(many_sockets_each_wake_their_own_reader),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, fill_entries, NULL);
 }
