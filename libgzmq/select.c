@@ -55,7 +55,7 @@ static int check_case(const gz_case *c)
 }
 
 /* Take C if it is ready now; a case in error (C->err) counts as ready. */
-static bool try_case(gz_hub *h, gz_case *c, const sel_node *nd)
+GZ_INLINE bool try_case(gz_hub *h, gz_case *c, const sel_node *nd)
 {
     int r;
     switch (c->op) {
@@ -90,7 +90,7 @@ static bool try_case(gz_hub *h, gz_case *c, const sel_node *nd)
 }
 
 /* The lowest index of a case ready now (taken), or -1. */
-static int scan(gz_hub *h, gz_case *cases, size_t n, const sel_node *nd)
+GZ_INLINE int scan(gz_hub *h, gz_case *cases, size_t n, const sel_node *nd)
 {
     for (size_t i = 0; i < n; i++)
         if (try_case(h, &cases[i], nd ? &nd[i] : NULL))
@@ -163,15 +163,28 @@ static int fired(gz_case *c, const gz_waiter *w, int code, int i)
     return i;
 }
 
-/* Nothing was ready at entry: park on every case until one fires. */
-static int select_wait(gz_hub *h, gz_case *cases, size_t n, double deadline,
-                       sel_node *nd)
+/* Nothing was ready at entry: park on every case until one fires. Kept
+ * out of gz_select, whose path through a ready case stays short. */
+static __attribute__((noinline)) int select_wait(gz_hub *h, gz_case *cases,
+                                                 size_t n, double deadline)
 {
+    sel_node local[4];
+    sel_node *nd = n <= 4 ? local : malloc(n * sizeof *nd);
+    if (!nd) {
+        errno = ENOMEM;
+        return -1;
+    }
     gz_claim claim = {0};
     int rc = -1, e = 0;
     size_t parked = 0;
-    for (size_t i = 0; i < n; i++)
-        nd[i] = (sel_node){.w = {.g = h->current, .claim = &claim}};
+    for (size_t i = 0; i < n; i++) { /* the fd watcher is set up when used */
+        nd[i].w.node.next = NULL;
+        nd[i].w.g = h->current;
+        nd[i].w.data = NULL;
+        nd[i].w.flags = 0;
+        nd[i].w.claim = &claim;
+        nd[i].on = false;
+    }
     for (;;) {
         parked = 0;
         for (size_t i = 0; i < n; i++) {
@@ -213,6 +226,8 @@ static int select_wait(gz_hub *h, gz_case *cases, size_t n, double deadline,
 out:
     for (size_t i = 0; i < n; i++)
         unpark_case(h, &cases[i], &nd[i]);
+    if (nd != local)
+        free(nd);
     errno = e;
     return rc;
 }
@@ -243,17 +258,5 @@ int gz_select(gz_case *cases, size_t n, double timeout)
         errno = ETIMEDOUT;
         return -1;
     }
-    sel_node local[4];
-    sel_node *nd = n <= 4 ? local : malloc(n * sizeof *nd);
-    if (!nd) {
-        errno = ENOMEM;
-        return -1;
-    }
-    rc = select_wait(h, cases, n, gz__deadline(h, timeout), nd);
-    if (nd != local) {
-        int e = errno;
-        free(nd);
-        errno = e;
-    }
-    return rc;
+    return select_wait(h, cases, n, gz__deadline(h, timeout));
 }
