@@ -79,7 +79,7 @@ int gz_event_wait(gz_event *e, double timeout)
 
 int gz__event_select_check(gz_event *e)
 {
-    GZ_CHECK_LIVE(e, event);
+    GZ_CHECK_LIVE_IN(e, event, "gz_select");
     return gz__usable(e) ? 0 : -1;
 }
 

@@ -702,7 +702,7 @@ const gz_error *gz_exception(const gz_greenlet *g)
 
 int gz__greenlet_select_check(gz_greenlet *g)
 {
-    GZ_CHECK_LIVE(g, greenlet);
+    GZ_CHECK_LIVE_IN(g, greenlet, "gz_select");
     return own(g) ? 0 : -1;
 }
 

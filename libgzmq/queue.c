@@ -401,7 +401,7 @@ int gz_queue_join(gz_queue *q, double timeout)
 
 int gz__queue_select_check(gz_queue *q)
 {
-    GZ_CHECK_LIVE(q, queue);
+    GZ_CHECK_LIVE_IN(q, queue, "gz_select");
     return gz__usable(q) ? 0 : -1;
 }
 

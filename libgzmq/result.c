@@ -152,7 +152,7 @@ const gz_error *gz_result_exception(const gz_result *r)
 
 int gz__result_select_check(gz_result *r)
 {
-    GZ_CHECK_LIVE(r, result);
+    GZ_CHECK_LIVE_IN(r, result, "gz_select");
     return gz__usable(r) ? 0 : -1;
 }
 

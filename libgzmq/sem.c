@@ -90,7 +90,7 @@ unsigned gz_sem_value(const gz_sem *s)
 
 int gz__sem_select_check(gz_sem *s)
 {
-    GZ_CHECK_LIVE(s, sem);
+    GZ_CHECK_LIVE_IN(s, sem, "gz_select");
     return gz__usable(s) ? 0 : -1;
 }
 
