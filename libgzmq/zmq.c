@@ -17,17 +17,8 @@
  *    hub's before-poll hook does the same before it polls at all, which spares
  *    the poll syscall when a waiter can already proceed).
  * Nothing here reads ZMQ_EVENTS while nobody waits: a successful operation
- * with no other waiter costs one hash-table test at most.
- *
- * POLLOUT can lie: an XPUB with ZMQ_XPUB_NODROP always claims it, a ROUTER
- * with ZMQ_ROUTER_MANDATORY claims it when any peer has room, not the one
- * this send goes to. A writer whose retry failed after the claim is marked
- * W_TRIED and the claim no longer wakes it, or it would retry in a loop;
- * what can let it through is a command from libzmq (ZMQ_FD turns readable)
- * or another operation on the socket, and those clear the mark (untry).
- * ZMQ_EVENTS drains the command mailbox: before a check reads it while a
- * writer is marked, a zero-timeout poll on ZMQ_FD tells whether commands
- * are pending, and so whether the read may carry news for that writer. */
+ * with no other waiter costs one socket-table test at most (zmq_table.h).
+ * Who is woken, and when, beyond that rule: "the waking rules" below. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +26,7 @@
 #include "gz_internal.h"
 #include "gz_select.h"
 #include "gzmq/zmq.h"
+#include "zmq_table.h"
 
 /* gz_waiter.flags bits. */
 enum {
@@ -45,7 +37,7 @@ enum {
 };
 
 typedef struct zsock {
-    void *sock;
+    void *sock;       /* first: the socket table's key */
     ev_io io;         /* on ZMQ_FD; started while anyone waits */
     gz_list readers;  /* gz_waiter, FIFO */
     gz_list writers;
@@ -63,8 +55,7 @@ typedef struct zsock {
 /* Per-hub state, registered as the hub's zmq_layer. */
 typedef struct zstate {
     gz_hub *h;
-    zsock **slots;    /* open addressing, linear probing, keyed by socket */
-    size_t cap, len;
+    gz_ztable socks;  /* socket -> zsock, for every socket waited on */
     gz_list active;   /* zsock with waiters */
     size_t nactive;
     gz_list fresh;    /* zsock whose deferred reader has yet to try, FIFO */
@@ -74,74 +65,45 @@ typedef struct zstate {
     bool checked;     /* before_poll just checked every socket: prepare may skip */
 } zstate;
 
-/* ---- the socket table ---- */
-
-static size_t home(const zstate *z, const void *sock)
+/* The socket S of SOCK on Z, or NULL: nobody has waited on SOCK. */
+static inline zsock *lookup(const zstate *z, const void *sock)
 {
-    uint64_t x = (uint64_t)(uintptr_t)sock * UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(x >> 32) & (z->cap - 1);
+    return gz__ztable_lookup(&z->socks, sock);
 }
 
-static zsock *lookup(const zstate *z, const void *sock)
-{
-    if (z->len == 0)
-        return NULL;
-    for (size_t i = home(z, sock);; i = (i + 1) & (z->cap - 1)) {
-        zsock *s = z->slots[i];
-        if (!s || s->sock == sock)
-            return s;
-    }
-}
-
-static void place(zstate *z, zsock *s)
-{
-    size_t i = home(z, s->sock);
-    while (z->slots[i])
-        i = (i + 1) & (z->cap - 1);
-    z->slots[i] = s;
-}
-
-static int insert(zstate *z, zsock *s)
-{
-    if ((z->len + 1) * 2 > z->cap) {
-        size_t old = z->cap, cap = old ? 2 * old : 16;
-        zsock **prev = z->slots, **slots = calloc(cap, sizeof *slots);
-        if (!slots) {
-            errno = ENOMEM;
-            return -1;
-        }
-        z->slots = slots;
-        z->cap = cap;
-        for (size_t i = 0; i < old; i++)
-            if (prev[i])
-                place(z, prev[i]);
-        free(prev);
-    }
-    place(z, s);
-    z->len++;
-    return 0;
-}
-
-/* Remove S, shifting later entries of its probe run back into the hole. */
-static void erase(zstate *z, zsock *s)
-{
-    size_t mask = z->cap - 1, i = home(z, s->sock);
-    while (z->slots[i] != s)
-        i = (i + 1) & mask;
-    z->slots[i] = NULL;
-    for (size_t j = (i + 1) & mask; z->slots[j]; j = (j + 1) & mask) {
-        size_t k = home(z, z->slots[j]->sock);
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) {
-            z->slots[i] = z->slots[j];
-            z->slots[j] = NULL;
-            i = j;
-        }
-    }
-    z->len--;
-}
-
-/* ---- waking ---- */
+/* ---- the waking rules ----
+ *
+ * Everything that decides whom to wake and when lives in this section;
+ * the rest of the file parks and unparks waiters and calls it.
+ *
+ * 1. The edge rule (check): ZMQ_EVENTS is read only while someone waits,
+ *    and wakes one reader, one writer and every poller whose events hold.
+ *    The woken one passes the turn on when it completes or leaves (settle).
+ *
+ * 2. Deferred recv (defer_recv, first_look): a recv on a socket that has
+ *    sent since its last recv, whose last recv had to wait, parks before it
+ *    tries: in a request-reply exchange between greenlets of one hub the
+ *    reply comes from a greenlet that has yet to run, and trying first costs
+ *    libzmq five extra syscalls. Deferring ends when the message turns out
+ *    to have been there all along.
+ *
+ * 3. Fresh sockets first (before_poll, try_fresh): when nothing is ready,
+ *    a deferred reader nothing has looked at yet tries its recv before any
+ *    ZMQ_EVENTS is read, oldest first; then the other sockets are checked
+ *    in turn, the parking greenlet's own last, so that a wakeup costs no
+ *    poll syscall when a waiter can already proceed. Before the loop
+ *    sleeps, prepare_cb checks every socket.
+ *
+ * 4. POLLOUT can lie (W_TRIED): an XPUB with ZMQ_XPUB_NODROP always claims
+ *    it, a ROUTER with ZMQ_ROUTER_MANDATORY claims it when any peer has
+ *    room, not the one this send goes to. A writer whose retry failed after
+ *    the claim is marked W_TRIED and the claim no longer wakes it, or it
+ *    would retry in a loop; what can let it through is a command from
+ *    libzmq (ZMQ_FD turns readable) or another operation on the socket, and
+ *    those clear the mark (untry). ZMQ_EVENTS drains the command mailbox:
+ *    before anything reads it while a writer is marked, a zero-timeout poll
+ *    on ZMQ_FD tells whether commands are pending, and so whether the read
+ *    may carry news for that writer (untry_if_signalled). */
 
 static bool has_waiters(const zsock *s)
 {
@@ -229,6 +191,50 @@ static void first_look(zsock *s, gz_waiter *w, int ev)
     unfresh(s, w);
     if ((ev & ZMQ_POLLIN) && w->g->obj.hub->current == w->g)
         s->rdefer = false;
+}
+
+/* Should this recv park before it tries? A recv that finds the socket empty
+ * leaves libzmq's pipe reader asleep: the peer's next send must then post an
+ * activation command (an eventfd write) that our next ZMQ_EVENTS read
+ * drains (poll, read, poll). A request-reply exchange between greenlets of
+ * one hub meets that on every message, since the reply to what was just
+ * sent comes from a greenlet that has yet to run. So when a message was
+ * sent on the socket since its last recv, and that recv had to wait, the
+ * recv parks at once and before_poll() lets it try after the others have run:
+ * a round trip then costs the syscalls of raw libzmq's own loop (two polls,
+ * not seven). Streams (no send in between) always try first. Parking first
+ * is safe under the edge rule: a parked reader is looked at before the loop
+ * sleeps. Deferring stops when the message was there all along
+ * (first_look). */
+static bool defer_recv(const zstate *z, void *sock, int flags)
+{
+    if (!z || z->socks.len == 0 || (flags & ZMQ_DONTWAIT))
+        return false;
+    const zsock *s = lookup(z, sock);
+    return s && s->rdefer && s->sent && gz__list_empty(&s->readers);
+}
+
+/* Before ZMQ_EVENTS of S is read, or a try on S drains its mailbox: true
+ * if commands are pending that marked writers have not seen (rule 4). */
+static bool tried_have_news(const zsock *s)
+{
+    return s->wtried && signalled(s);
+}
+
+static void untry_if_signalled(zstate *z, zsock *s)
+{
+    if (tried_have_news(s))
+        untry(z, s);
+}
+
+/* W's retry on S failed with EAGAIN. NEWS: tried_have_news() just before
+ * the try, which drained what the marked writers never saw. */
+static void retry_failed(zstate *z, zsock *s, gz_waiter *w, bool out, bool news)
+{
+    if (news)
+        untry(z, s);
+    if (out)
+        mark_tried(z, s, w);
 }
 
 /* Read ZMQ_EVENTS and wake whoever can proceed. One retrying reader (or
@@ -364,10 +370,11 @@ static void zstate_free(void *p)
         return;
     gz_hub *h = z->h;
     struct ev_loop *loop = h->loop;
-    for (size_t i = 0; i < z->cap; i++) {
-        if (z->slots[i]) {
-            ev_io_stop(loop, &z->slots[i]->io);
-            free(z->slots[i]);
+    for (size_t i = 0; i < z->socks.cap; i++) {
+        zsock *s = z->socks.slots[i];
+        if (s) {
+            ev_io_stop(loop, &s->io);
+            free(s);
         }
     }
     if (ev_is_active(&z->prepare)) {
@@ -375,7 +382,7 @@ static void zstate_free(void *p)
         ev_prepare_stop(loop, &z->prepare);
     }
     ev_idle_stop(loop, &z->idle);
-    free(z->slots);
+    gz__ztable_free(&z->socks);
     free(z);
 }
 
@@ -423,7 +430,7 @@ static zsock *sock_state(gz_hub *h, void *sock)
     gz__list_init(&s->readers);
     gz__list_init(&s->writers);
     gz__list_init(&s->pollers);
-    if (insert(z, s) != 0) {
+    if (gz__ztable_insert(&z->socks, s) != 0) {
         free(s);
         return NULL;
     }
@@ -486,8 +493,25 @@ static void forget(zstate *z, zsock *s)
 {
     if (has_waiters(s) || gz__list_linked(&s->active))
         return;
-    erase(z, s);
+    gz__ztable_erase(&z->socks, s->sock);
     free(s);
+}
+
+/* ---- parking ---- */
+
+/* Park the current greenlet, whose waiters are on sockets (and for
+ * gz_zmq_poll on plain fds), until a wakeup or DEADLINE: 0 when woken and
+ * free to go on (gz__enter), 1 once DEADLINE has passed (the call's own
+ * timeout, not a gz_timeout), else -1 with errno. gz_close on a watched fd
+ * (EBADF) is a wakeup: the rescan reports the fd. Whatever it returns, the
+ * caller first looks for W_CLOSED on its waiters. */
+static int park_until(gz_hub *h, double deadline)
+{
+    if (gz__remaining(h, deadline) == 0)
+        return 1;
+    if (gz__park_until(h, deadline) != 0 && errno != EBADF)
+        return errno == ETIMEDOUT && !h->current->fired ? 1 : -1;
+    return gz__enter(h) ? -1 : 0;
 }
 
 /* ---- send and recv ---- */
@@ -524,7 +548,7 @@ static void completed_now(gz_hub *h, void *sock, bool more, bool out)
     if (more)
         return;
     zstate *z = gz__layer_state(h, &zmq_layer);
-    if (z && z->len) {
+    if (z && z->socks.len) {
         zsock *s = lookup(z, sock);
         if (s) {
             s->sent = out;
@@ -595,20 +619,10 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
     gz__list_push(list, &w.node);
     if (deferred)
         gz__list_push(&z->fresh, &s->fresh);
-    double end = -1.0;
-    if (tmo > 0) {
-        ev_now_update(h->loop);
-        end = ev_now(h->loop) + tmo / 1000.0;
-    }
+    double deadline = gz__deadline(h, tmo / 1000.0);
     int rc;
     for (;;) {
-        double left = -1.0;
-        if (end >= 0 && (left = end - ev_now(h->loop)) <= 0) {
-            errno = EAGAIN;
-            rc = -1;
-            break;
-        }
-        int prc = gz__park(h, left);
+        int prc = park_until(h, deadline);
         if (w.flags & W_CLOSED) { /* S is gone; W was unlinked */
             errno = ENOTSOCK;
             return -1;
@@ -618,21 +632,16 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
             (*woken)--;
         }
         if (prc != 0) {
-            if (errno == ETIMEDOUT && !h->current->fired)
+            if (prc > 0)
                 errno = EAGAIN; /* ZMQ_SNDTIMEO / ZMQ_RCVTIMEO, as libzmq */
             rc = -1;
             break;
         }
-        if ((rc = gz__enter(h)) != 0)
-            break;
-        bool news = s->wtried && signalled(s);
+        bool news = tried_have_news(s);
         rc = try_op(op);
         if (rc >= 0 || errno != EAGAIN)
             break;
-        if (news) /* this try drained commands the marked writers never saw */
-            untry(z, s);
-        if (out)
-            mark_tried(z, s, &w);
+        retry_failed(z, s, &w, out, news);
     }
     int e = errno;
     if (rc >= 0) {
@@ -653,38 +662,14 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
     return rc;
 }
 
-/* Should this recv park before it tries? A recv that finds the socket empty
- * leaves libzmq's pipe reader asleep: the peer's next send must then post an
- * activation command (an eventfd write) that our next ZMQ_EVENTS read
- * drains (poll, read, poll). A request-reply exchange between greenlets of
- * one hub meets that on every message, since the reply to what was just
- * sent comes from a greenlet that has yet to run. So when a message was
- * sent on the socket since its last recv, and that recv had to wait, the
- * recv parks at once and before_poll() lets it try after the others have run:
- * a round trip then costs the syscalls of raw libzmq's own loop (two polls,
- * not seven). Streams (no send in between) always try first. Parking first
- * is safe under the edge rule: a parked reader is looked at before the loop
- * sleeps. Deferring stops when the message was there all along
- * (first_look). */
-static bool defer_recv(gz_hub *h, const zop *op)
-{
-    zstate *z = gz__layer_state(h, &zmq_layer);
-    if (!z || z->len == 0 || (op->flags & ZMQ_DONTWAIT))
-        return false;
-    zsock *s = lookup(z, op->sock);
-    return s && s->rdefer && s->sent && gz__list_empty(&s->readers);
-}
-
 /* The common path of the four calls: OUT is the direction waited for. */
 static int green_op(const zop *op, bool out)
 {
     gz_hub *h = gz__hub();
-    if (GZ_UNLIKELY(!h))
+    if (GZ_UNLIKELY(gz__check_entry(h, 0)) &&
+        !(h && errno == EPERM && (op->flags & ZMQ_DONTWAIT)))
         return -1;
-    if (GZ_UNLIKELY(gz__enter(h)) &&
-        !(errno == EPERM && (op->flags & ZMQ_DONTWAIT)))
-        return -1;
-    if (!out && defer_recv(h, op))
+    if (!out && defer_recv(gz__layer_state(h, &zmq_layer), op->sock, op->flags))
         return wait_op(h, op, false, true);
     int rc = try_now(h, op, out);
     if (rc >= 0 || errno != EAGAIN)
@@ -769,7 +754,7 @@ int gz_zmq_close(void *socket)
         gz__list_remove(&s->fresh);
         z->wtried -= s->wtried;
         deactivate(z, s);
-        erase(z, s);
+        gz__ztable_erase(&z->socks, s->sock);
         free(s);
     }
     return zmq_close(socket);
@@ -795,8 +780,8 @@ void *gz_zmq_context(void)
 typedef struct pslot {
     gz_waiter w;  /* on the socket's pollers */
     zsock *s;     /* NULL for a plain fd, or nothing to wait for */
-    ev_io io;     /* a plain fd's watcher */
-    bool io_on;
+    gz_fdwait fw; /* a plain fd's wait, in the fd table: gz_close ends it */
+    bool fd_on;
 } pslot;
 
 static short to_poll(short ev)
@@ -815,8 +800,11 @@ static short from_poll(short re)
 }
 
 /* Set every item's revents from ZMQ_EVENTS and poll(2): the number of items
- * ready, or -1 with a socket's error. */
-static int scan(zstate *z, zmq_pollitem_t *items, int n, struct pollfd *pfd)
+ * ready, or -1 with a socket's error. A plain fd that gz_close took away
+ * while we waited is ZMQ_POLLERR, as zmq_poll reports a closed fd (poll(2)'s
+ * POLLNVAL), whatever file its number names by now. */
+static int scan(zstate *z, zmq_pollitem_t *items, int n, struct pollfd *pfd,
+                const pslot *sl)
 {
     int ready = 0, nfd = 0;
     for (int i = 0; i < n; i++) {
@@ -824,8 +812,8 @@ static int scan(zstate *z, zmq_pollitem_t *items, int n, struct pollfd *pfd)
         it->revents = 0;
         if (it->socket) {
             zsock *s = z && z->wtried ? lookup(z, it->socket) : NULL;
-            if (s && s->wtried && signalled(s))
-                untry(z, s); /* the read below drains what they wait for */
+            if (s)
+                untry_if_signalled(z, s); /* before the read drains it */
             int ev = 0;
             size_t len = sizeof ev;
             if (zmq_getsockopt(it->socket, ZMQ_EVENTS, &ev, &len) != 0)
@@ -840,18 +828,13 @@ static int scan(zstate *z, zmq_pollitem_t *items, int n, struct pollfd *pfd)
     nfd = 0;
     for (int i = 0; i < n; i++) {
         zmq_pollitem_t *it = &items[i];
-        if (!it->socket)
-            it->revents = from_poll(pfd[nfd++].revents);
+        if (!it->socket) {
+            short re = pfd[nfd++].revents;
+            it->revents = sl[i].fd_on && sl[i].fw.closed ? ZMQ_POLLERR : from_poll(re);
+        }
         ready += it->revents != 0;
     }
     return ready;
-}
-
-static void fd_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    (void)loop;
-    (void)revents;
-    gz__wake(w->data, 0);
 }
 
 /* Park on every item; rescan after each wakeup. */
@@ -879,24 +862,16 @@ static int poll_wait(gz_hub *h, zmq_pollitem_t *items, int n, long timeout_ms,
             sl[i].w.data = (void *)(intptr_t)(it->events & (ZMQ_POLLIN | ZMQ_POLLOUT));
             gz__list_push(&s->pollers, &sl[i].w.node);
         } else if (!it->socket && it->fd >= 0 && it->events) {
-            int ev = (it->events & (ZMQ_POLLIN | ZMQ_POLLPRI) ? EV_READ : 0) |
-                     (it->events & ZMQ_POLLOUT ? EV_WRITE : 0);
-            ev_io_init(&sl[i].io, fd_cb, it->fd, ev ? ev : EV_READ);
-            sl[i].io.data = h->current;
-            ev_io_start(h->loop, &sl[i].io);
-            sl[i].io_on = true;
+            if (gz__fdwait_start(h, &sl[i].fw, it->fd, gz__ev_events(to_poll(it->events)))) {
+                rc = -1;
+                break;
+            }
+            sl[i].fd_on = true;
         }
     }
-    double end = -1.0;
-    if (rc == 0 && timeout_ms > 0) {
-        ev_now_update(h->loop);
-        end = ev_now(h->loop) + (double)timeout_ms / 1000.0;
-    }
+    double deadline = gz__deadline(h, (double)timeout_ms / 1000.0);
     while (rc == 0) {
-        double left = -1.0;
-        if (end >= 0 && (left = end - ev_now(h->loop)) <= 0)
-            break; /* timed out: 0 */
-        int prc = gz__park(h, left);
+        int prc = park_until(h, deadline);
         for (int i = 0; i < n; i++) {
             if (sl[i].w.flags & W_CLOSED) {
                 errno = ENOTSOCK;
@@ -904,12 +879,10 @@ static int poll_wait(gz_hub *h, zmq_pollitem_t *items, int n, long timeout_ms,
             }
         }
         if (prc != 0) {
-            rc = errno == ETIMEDOUT && !h->current->fired ? 0 : -1;
+            rc = prc > 0 ? 0 : -1; /* timed out: 0 */
             break;
         }
-        if ((rc = gz__enter(h)) != 0)
-            break;
-        rc = scan(z, items, n, pfd);
+        rc = scan(z, items, n, pfd, sl);
     }
     int e = errno;
     for (int i = 0; i < n; i++) {
@@ -918,8 +891,8 @@ static int poll_wait(gz_hub *h, zmq_pollitem_t *items, int n, long timeout_ms,
             if (!has_waiters(sl[i].s))
                 deactivate(z, sl[i].s);
         }
-        if (sl[i].io_on)
-            ev_io_stop(h->loop, &sl[i].io);
+        if (sl[i].fd_on)
+            gz__fdwait_stop(h, &sl[i].fw);
     }
     errno = e;
     return rc;
@@ -932,9 +905,8 @@ int gz_zmq_poll(zmq_pollitem_t *items, int nitems, long timeout_ms)
         return -1;
     }
     gz_hub *h = gz__hub();
-    if (!h)
-        return -1;
-    if (gz__enter(h) && !(errno == EPERM && timeout_ms == 0)) /* 0: no wait */
+    if (gz__check_entry(h, (double)timeout_ms) &&
+        !(h && errno == EPERM && timeout_ms == 0)) /* 0: no wait */
         return -1;
     if (nitems == 0) {
         if (timeout_ms == 0)
@@ -961,7 +933,7 @@ int gz_zmq_poll(zmq_pollitem_t *items, int nitems, long timeout_ms)
     } else {
         memset(sl_local, 0, sizeof sl_local);
     }
-    int rc = scan(gz__layer_state(h, &zmq_layer), items, nitems, pfd);
+    int rc = scan(gz__layer_state(h, &zmq_layer), items, nitems, pfd, sl);
     if (rc == 0 && timeout_ms != 0)
         rc = poll_wait(h, items, nitems, timeout_ms, sl, pfd);
     else if (rc >= 0 && !h->greenlets.in_callback)

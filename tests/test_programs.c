@@ -46,7 +46,7 @@ static bool has_line(const char *text, const char *re)
 }
 
 static const char *const PROGRAMS[] = {"reqrep-server", "reqrep-client",
-                                       "ventilator", "worker", "sink"};
+                                       "ventilator", "worker", "sink", "pub", "sub"};
 
 static void every_program_has_help(void **state)
 {
@@ -87,6 +87,25 @@ static void bad_arguments_exit_2_with_a_message(void **state)
         {"sink", "--bind tcp://127.0.0.1:* --tasks 5 --ventilator tcp://127.0.0.1:1"},
         {"worker", "--pull tcp://127.0.0.1:1 --push tcp://127.0.0.1:2 --reliable=yes"},
         {"ventilator", "--bind tcp://127.0.0.1:* --tasks 10 --ms 1 --reliable 1"},
+        {"pub", "--topics a"},                       /* no --bind */
+        {"pub", "--bind nonsense"},
+        {"pub", "--bind tcp://127.0.0.1:* --rate -1"},
+        {"pub", "--bind tcp://127.0.0.1:* --count lots"},
+        {"pub", "--bind tcp://127.0.0.1:* --topics a,,b"},
+        {"pub", "--bind tcp://127.0.0.1:* --topics a,b,a"},
+        {"pub", "--bind tcp://127.0.0.1:* --topics 'a b'"},
+        {"pub", "--bind tcp://127.0.0.1:* --sync tcp://127.0.0.1:*"}, /* no --subscribers */
+        {"pub", "--bind tcp://127.0.0.1:* --subscribers 3"},         /* no --sync */
+        {"pub", "--bind tcp://127.0.0.1:* --sync tcp://127.0.0.1:* --subscribers 0"},
+        {"sub", "--connect tcp://127.0.0.1:1"},      /* no --topic */
+        {"sub", "--topic a"},                        /* no --connect */
+        {"sub", "--connect nonsense --topic a"},
+        {"sub", "--connect tcp://127.0.0.1:1 --topic a, --count 1"},
+        {"sub", "--connect tcp://127.0.0.1:1 --topic a --concurrency 0"},
+        {"sub", "--connect tcp://127.0.0.1:1 --topic a --max-lag -1"},
+        {"sub", "--connect tcp://127.0.0.1:1 --topic a --rcvhwm 0"},
+        {"sub", "--connect tcp://127.0.0.1:1 --topic a --delay-ms 1.5"},
+        {"sub", "--connect tcp://127.0.0.1:1 --topic a --quiet=1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char cmd[512], *out = NULL;

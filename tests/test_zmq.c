@@ -929,6 +929,56 @@ static void poll_waits_on_sockets_and_a_pipe(void **state)
     gz_zmq_close(pull);
 }
 
+typedef struct fdpoll {
+    void *s;
+    int fd, rc, err;
+    short sock_revents, fd_revents;
+    bool started;
+} fdpoll;
+
+static void *poll_socket_and_fd(void *arg)
+{
+    fdpoll *c = arg;
+    zmq_pollitem_t items[2] = {{.socket = c->s, .events = ZMQ_POLLIN},
+                               {.fd = c->fd, .events = ZMQ_POLLIN}};
+    c->started = true;
+    errno = 0;
+    c->rc = gz_zmq_poll(items, 2, 5000); /* only bounds a lost wakeup */
+    c->err = errno;
+    c->sock_revents = items[0].revents;
+    c->fd_revents = items[1].revents;
+    return NULL;
+}
+
+/* gz_close on a plain fd that a gz_zmq_poll waits on wakes the poll at
+ * once, which reports the fd as zmq_poll reports a closed one (ZMQ_POLLERR),
+ * even when the number already names a new, readable file. */
+static void gz_close_wakes_a_poll_on_that_fd_with_pollerr(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "inproc://pollclose", ep, sizeof ep);
+    int p[2], q[2];
+    assert_int_equal(pipe(p), 0);
+    fdpoll c = {.s = pull, .fd = p[0], .rc = -2};
+    gz_greenlet *g = gz_spawn(poll_socket_and_fd, &c);
+    while (!c.started)
+        assert_int_equal(gz_sleep(0), 0);
+    assert_int_equal(gz_sleep(0), 0); /* it has parked in gz_zmq_poll */
+    assert_int_equal(c.rc, -2);
+    assert_int_equal(gz_close(p[0]), 0);
+    assert_int_equal(pipe(q), 0); /* likely p[0]'s number again */
+    assert_int_equal(write(q[1], "!", 1), 1);
+    assert_int_equal(finish(g), 0);
+    assert_int_equal(c.rc, 1);
+    assert_int_equal(c.fd_revents, ZMQ_POLLERR);
+    assert_int_equal(c.sock_revents, 0);
+    close(p[1]);
+    close(q[0]);
+    close(q[1]);
+    gz_zmq_close(pull);
+}
+
 static void many_pollers_and_readers_on_one_socket(void **state)
 {
     (void)state;
@@ -1402,6 +1452,7 @@ int main(void)
         T(req_rep_round_trips_between_greenlets),
         T(pub_sub_delivers_by_topic_to_several_subscribers),
         T(poll_waits_on_sockets_and_a_pipe),
+        T(gz_close_wakes_a_poll_on_that_fd_with_pollerr),
         T(many_pollers_and_readers_on_one_socket),
         T(every_socket_type_works_over_inproc_ipc_and_tcp),
         T(deferred_recv_keeps_every_rule_of_recv),
