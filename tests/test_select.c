@@ -443,6 +443,59 @@ static void gz_close_fires_an_fd_case_with_ebadf(void **state)
     close(p[1]);
 }
 
+static void freed_result_and_released_greenlet_fire_with_their_codes(void **state)
+{
+    (void)state;
+    gz_result *r = gz_result_new();
+    gz_case c = mk(GZ_RESULT, r);
+    later l;
+    gz_greenlet *g = spawn_select(&l, &c, 1, GZ_FOREVER);
+    gz_result_free(r);
+    finish(g);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(c.err, EPIPE);
+    /* Released before it ever ran: it will never end, joiners get ECANCELED. */
+    gz_greenlet *never = gz_greenlet_new(ret_arg, NULL);
+    c = mk(GZ_JOIN, never);
+    g = spawn_select(&l, &c, 1, GZ_FOREVER);
+    gz_release(never);
+    finish(g);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(c.err, ECANCELED);
+}
+
+static void *channel_getter(void *arg)
+{
+    void *it = NULL;
+    return gz_queue_get(arg, &it, GZ_FOREVER) == 0 ? it : GZ_PTR(-1);
+}
+
+static void channel_put_case_hands_its_item_to_a_getter(void **state)
+{
+    (void)state;
+    gz_queue *ch = gz_channel_new();
+    gz_case c = mk(GZ_PUT, ch);
+    c.item = GZ_PTR(6);
+    assert_fails(gz_select(&c, 1, 0), ETIMEDOUT); /* nobody gets: not ready */
+    later l;
+    gz_greenlet *g = spawn_select(&l, &c, 1, GZ_FOREVER);
+    gz_greenlet *p = gz_spawn(channel_getter, ch);
+    void *v;
+    assert_int_equal(gz_get(p, &v, GZ_FOREVER), 0);
+    assert_ptr_equal(v, GZ_PTR(6));
+    finish(g);
+    assert_int_equal(l.rc, 0);
+    /* and the other way round: a getter waits, the PUT case is ready */
+    p = gz_spawn(channel_getter, ch);
+    assert_int_equal(gz_sleep(0), 0);
+    c.item = GZ_PTR(7);
+    assert_int_equal(gz_select(&c, 1, 0), 0);
+    assert_int_equal(gz_get(p, &v, GZ_FOREVER), 0);
+    assert_ptr_equal(v, GZ_PTR(7));
+    gz_release(p);
+    gz_queue_free(ch);
+}
+
 /* ---- errors ---- */
 
 static void bad_arguments_are_einval(void **state)
@@ -746,6 +799,8 @@ int main(void)
         cmocka_unit_test(closed_queue_fires_its_case_with_epipe),
         cmocka_unit_test(closed_socket_fires_its_case_with_enotsock),
         cmocka_unit_test(gz_close_fires_an_fd_case_with_ebadf),
+        cmocka_unit_test(freed_result_and_released_greenlet_fire_with_their_codes),
+        cmocka_unit_test(channel_put_case_hands_its_item_to_a_getter),
         cmocka_unit_test(bad_arguments_are_einval),
         cmocka_unit_test(another_threads_object_is_exdev),
         cmocka_unit_test(select_in_a_link_callback_is_eperm),
