@@ -485,6 +485,7 @@ static void channel_put_case_hands_its_item_to_a_getter(void **state)
     assert_ptr_equal(v, GZ_PTR(6));
     finish(g);
     assert_int_equal(l.rc, 0);
+    gz_release(p);
     /* and the other way round: a getter waits, the PUT case is ready */
     p = gz_spawn(channel_getter, ch);
     assert_int_equal(gz_sleep(0), 0);
