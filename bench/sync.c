@@ -1,6 +1,10 @@
 /* The waiting primitives under load:
  *   queue_pairs      put/get pairs per second between a producer and a
  *                    consumer greenlet through a gz_queue of maxsize 1
+ *   queue_select1    the same, the consumer taking with gz_select over
+ *                    that one queue; select1_ratio = queue_select1 / queue_pairs
+ *   queue_select4    gz_select over 4 queues, only one of them busy;
+ *                    select4_ratio = queue_select4 / queue_pairs
  *   pool_imap        items per second through gz_pool_imap_unordered
  *                    (pool of 10, a no-op function)
  * (waking 100k waiters of one event: bench/memory.c)
@@ -10,7 +14,8 @@
 #include "bench.h"
 
 static long items;
-static gz_queue *q;
+static gz_queue *q, *idle[3];
+static int select_cases; /* 0: the consumer calls gz_queue_get */
 
 static void *producer(void *arg)
 {
@@ -24,14 +29,23 @@ static void *consumer(void *arg)
 {
     (void)arg;
     void *item;
+    if (select_cases) {
+        gz_case c[4] = {{.op = GZ_GET, .obj = q}};
+        for (int k = 1; k < 4; k++)
+            c[k] = (gz_case){.op = GZ_GET, .obj = idle[k - 1]};
+        for (long i = 0; i < items; i++)
+            BENCH_CHECK(gz_select(c, (size_t)select_cases, GZ_FOREVER) == 0);
+        return NULL;
+    }
     for (long i = 0; i < items; i++)
         BENCH_CHECK(gz_queue_get(q, &item, GZ_FOREVER) == 0);
     return NULL;
 }
 
-static double bench_queue(long n)
+static double bench_queue(long n, int cases)
 {
     items = n;
+    select_cases = cases;
     q = gz_queue_new(1);
     BENCH_CHECK(q);
     double t0 = bench_now();
@@ -76,7 +90,16 @@ int main(int argc, char **argv)
 {
     long nq = bench_arg(argc, argv, 1, 2000000);
     long np = bench_arg(argc, argv, 2, 1000000);
-    bench_result("queue_pairs", bench_queue(nq), "pairs/s");
+    for (int k = 0; k < 3; k++)
+        BENCH_CHECK(idle[k] = gz_queue_new(0));
+    double plain = bench_queue(nq, 0), s1 = bench_queue(nq, 1), s4 = bench_queue(nq, 4);
+    bench_result("queue_pairs", plain, "pairs/s");
+    bench_result("queue_select1", s1, "pairs/s");
+    bench_result("select1_ratio", s1 / plain, "x");
+    bench_result("queue_select4", s4, "pairs/s");
+    bench_result("select4_ratio", s4 / plain, "x");
+    for (int k = 0; k < 3; k++)
+        gz_queue_free(idle[k]);
     bench_result("pool_imap", bench_pool(np), "items/s");
     return 0;
 }

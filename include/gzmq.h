@@ -29,5 +29,6 @@
 #include "gzmq/actor.h"
 #include "gzmq/thread.h"
 #include "gzmq/zmq.h"
+#include "gzmq/select.h"
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "gz_handoff.h"
+#include "gz_select.h"
 #include "gzmq/sync.h"
 
 struct gz_event {
@@ -72,4 +73,25 @@ int gz_event_wait(gz_event *e, double timeout)
     }
     gz_waiter w = {.g = h->current};
     return gz__wait_on(h, &e->waiters, &w, timeout);
+}
+
+/* ---- gz_select (gz_select.h) ---- */
+
+int gz__event_select_check(gz_event *e)
+{
+    GZ_CHECK_LIVE_IN(e, event, "gz_select");
+    return gz__usable(e) ? 0 : -1;
+}
+
+bool gz__event_select_try(gz_event *e, gz_case *c)
+{
+    (void)c;
+    return e->set;
+}
+
+bool gz__event_select_link(gz_event *e, gz_case *c, gz_waiter *w)
+{
+    (void)c;
+    gz__list_push(&e->waiters, &w->node);
+    return true;
 }

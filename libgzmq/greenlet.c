@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gz_internal.h"
+#include "gz_select.h"
 
 /* Ended, unreleased greenlets that keep their stacks for reuse at most. */
 #define GZ_DEAD_STACKS_MAX 256
@@ -695,4 +696,27 @@ const gz_error *gz_exception(const gz_greenlet *g)
         return NULL;
     ((gz_greenlet *)g)->flags |= GZ_G_OBSERVED;
     return &g->err;
+}
+
+/* ---- gz_select (gz_select.h) ---- */
+
+int gz__greenlet_select_check(gz_greenlet *g)
+{
+    GZ_CHECK_LIVE_IN(g, greenlet, "gz_select");
+    return own(g) ? 0 : -1;
+}
+
+bool gz__greenlet_select_try(gz_greenlet *g, gz_case *c)
+{
+    (void)c;
+    return g->state == GZ_DEAD;
+}
+
+bool gz__greenlet_select_link(gz_greenlet *g, gz_case *c, gz_waiter *w)
+{
+    (void)c;
+    if (g == g->obj.hub->current)
+        return false; /* joining itself: it never ends while it waits */
+    gz__list_push(&g->joiners, &w->node);
+    return true;
 }

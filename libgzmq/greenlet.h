@@ -66,13 +66,22 @@ struct gz_greenlet {
 };
 
 /* A greenlet parked on an object: the object keeps a list of these. DATA
- * carries what a hand-off delivers (a queue item, ...). */
+ * carries what a hand-off delivers (a queue item, ...). CLAIM is NULL but
+ * for gz_select, whose greenlet waits with one waiter per case, all sharing
+ * one gz_claim: the waker that wakes the greenlet records there which of
+ * them it woke (gz__wake_waiter). */
 typedef struct gz_waiter {
     gz_list node;
     gz_greenlet *g;
     void *data;
     int flags;
+    struct gz_claim *claim;
 } gz_waiter;
+
+typedef struct gz_claim {
+    gz_waiter *by; /* the waiter whose wake woke the greenlet, or NULL */
+    int code;      /* the code it was woken with */
+} gz_claim;
 
 /* The hub's greenlets (gz_hub.greenlets). */
 typedef struct gz_greenlets {

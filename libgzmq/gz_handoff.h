@@ -25,7 +25,7 @@ static inline void gz__hand_off(gz_waiter *w, void *data, int flags)
 {
     w->data = data;
     w->flags = flags;
-    gz__wake(w->g, 0);
+    gz__wake_waiter(w, 0);
 }
 
 /* The gz_obj of P, an object pointer that may be NULL. */

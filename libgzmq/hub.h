@@ -163,13 +163,25 @@ static inline void gz__wake(gz_greenlet *g, int code)
     g->wake_code = code;
     gz__make_ready(g->obj.hub, g);
 }
+/* Wake W's greenlet with CODE; when it is parked in gz_select, W is the
+ * case that fires (the greenlet's other waiters are skipped from now on,
+ * as it is no longer parked). */
+static inline void gz__wake_waiter(gz_waiter *w, int code)
+{
+    if (GZ_UNLIKELY(w->claim != NULL) && w->g->state == GZ_PARKED &&
+        !w->claim->by) {
+        w->claim->by = w;
+        w->claim->code = code;
+    }
+    gz__wake(w->g, code);
+}
 /* Wake the first waiter of LIST (unlinking it) with CODE; false if empty. */
 static inline bool gz__wake_one(gz_list *list, int code)
 {
     gz_list *n = gz__list_pop(list);
     if (!n)
         return false;
-    gz__wake(GZ_CONTAINER(n, gz_waiter, node)->g, code);
+    gz__wake_waiter(GZ_CONTAINER(n, gz_waiter, node), code);
     return true;
 }
 /* Wake and unlink every waiter of LIST with CODE. */

@@ -46,15 +46,18 @@ _Noreturn void gz__not_live(const char *fn, const void *obj, const char *type);
 /* Volatile: the compiler would drop a plain store just before free(). */
 #define GZ_MAGIC_KILL(p) (*(volatile uint32_t *)&(p)->obj.magic = GZ_MAGIC_FREED)
 /* P (a gz_KIND pointer) is NULL or a live gz_KIND; else abort. */
-#define GZ_CHECK_LIVE(p, kind)                                      \
-    do {                                                            \
-        if ((p) && (p)->obj.magic != GZ_MAGIC_##kind)               \
-            gz__not_live(__func__, (const void *)(p), "gz_" #kind); \
+#define GZ_CHECK_LIVE(p, kind) GZ_CHECK_LIVE_IN(p, kind, __func__)
+/* The same for a helper of the public function FN, which the message names. */
+#define GZ_CHECK_LIVE_IN(p, kind, fn)                         \
+    do {                                                      \
+        if ((p) && (p)->obj.magic != GZ_MAGIC_##kind)         \
+            gz__not_live(fn, (const void *)(p), "gz_" #kind); \
     } while (0)
 #else
 #define GZ_OBJ_INIT(p, h, kind) ((void)((p)->obj.hub = (h)))
 #define GZ_MAGIC_KILL(p) ((void)0)
 #define GZ_CHECK_LIVE(p, kind) ((void)0)
+#define GZ_CHECK_LIVE_IN(p, kind, fn) ((void)0)
 #endif
 
 /* An object recorded OWNER, the hub that created it; the caller's hub is H

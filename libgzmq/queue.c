@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gz_handoff.h"
+#include "gz_select.h"
 #include "heap.h"
 #include "gzmq/sync.h"
 
@@ -394,4 +395,64 @@ int gz_queue_join(gz_queue *q, double timeout)
     }
     gz_waiter w = {.g = h->current};
     return gz__wait_on(h, &q->joiners, &w, timeout);
+}
+
+/* ---- gz_select (gz_select.h) ---- */
+
+int gz__queue_select_check(gz_queue *q)
+{
+    GZ_CHECK_LIVE_IN(q, queue, "gz_select");
+    return gz__usable(q) ? 0 : -1;
+}
+
+bool gz__queue_select_try(gz_queue *q, gz_case *c)
+{
+    if (c->op == GZ_GET) {
+        void *got = NULL;
+        if (q->len > 0) {
+            got = take(q);
+            pull_putter(q, &got);
+        } else if (!pull_putter(q, &got)) {
+            if (!q->closed)
+                return false;
+            c->err = EPIPE;
+            return true;
+        }
+        c->item = got;
+        return true;
+    }
+    if (q->closed) {
+        c->err = EPIPE;
+        return true;
+    }
+    gz_waiter *g = gz__first_parked(&q->getters);
+    if (g) {
+        q->unfinished++;
+        gz__hand_off(g, c->item, 0);
+        return true;
+    }
+    if (!has_room(q))
+        return false;
+    if (reserve(q) != 0) {
+        c->err = errno;
+        return true;
+    }
+    store(q, c->item);
+    q->unfinished++;
+    if (q->len == 1)
+        show_peekers(q, c->item);
+    return true;
+}
+
+bool gz__queue_select_link(gz_queue *q, gz_case *c, gz_waiter *w)
+{
+    if (c->op == GZ_GET) {
+        gz__list_push(&q->getters, &w->node);
+        return true;
+    }
+    w->data = c->item;
+    if (q->kind == Q_CHANNEL) /* as put(): peekers see a waiting putter's item */
+        show_peekers(q, c->item);
+    gz__list_push(&q->putters, &w->node);
+    return true;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gz_handoff.h"
+#include "gz_select.h"
 #include "gzmq/sync.h"
 
 struct gz_result {
@@ -145,4 +146,28 @@ const gz_error *gz_result_exception(const gz_result *r)
 {
     GZ_CHECK_LIVE(r, result);
     return gz__usable(r) && r->failed ? &r->err : NULL;
+}
+
+/* ---- gz_select (gz_select.h) ---- */
+
+int gz__result_select_check(gz_result *r)
+{
+    GZ_CHECK_LIVE_IN(r, result, "gz_select");
+    return gz__usable(r) ? 0 : -1;
+}
+
+bool gz__result_select_try(gz_result *r, gz_case *c)
+{
+    if (!r->ready)
+        return false;
+    c->item = r->value;
+    c->err = r->failed ? r->err.code : 0;
+    return true;
+}
+
+bool gz__result_select_link(gz_result *r, gz_case *c, gz_waiter *w)
+{
+    (void)c;
+    gz__list_push(&r->waiters, &w->node);
+    return true;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "gz_handoff.h"
+#include "gz_select.h"
 #include "gzmq/sync.h"
 
 struct gz_sem {
@@ -83,4 +84,28 @@ unsigned gz_sem_value(const gz_sem *s)
 {
     GZ_CHECK_LIVE(s, sem);
     return gz__usable(s) ? s->value : 0;
+}
+
+/* ---- gz_select (gz_select.h) ---- */
+
+int gz__sem_select_check(gz_sem *s)
+{
+    GZ_CHECK_LIVE_IN(s, sem, "gz_select");
+    return gz__usable(s) ? 0 : -1;
+}
+
+bool gz__sem_select_try(gz_sem *s, gz_case *c)
+{
+    (void)c;
+    if (s->value == 0)
+        return false;
+    s->value--;
+    return true;
+}
+
+bool gz__sem_select_link(gz_sem *s, gz_case *c, gz_waiter *w)
+{
+    (void)c;
+    gz__list_push(&s->waiters, &w->node);
+    return true;
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "gz_internal.h"
+#include "gz_select.h"
 #include "gzmq/zmq.h"
 #include "zmq_table.h"
 
@@ -737,7 +738,7 @@ static void close_waiters(gz_list *list)
     while ((n = gz__list_pop(list))) {
         gz_waiter *w = GZ_CONTAINER(n, gz_waiter, node);
         w->flags |= W_CLOSED;
-        gz__wake(w->g, ENOTSOCK);
+        gz__wake_waiter(w, ENOTSOCK);
     }
 }
 
@@ -944,4 +945,51 @@ int gz_zmq_poll(zmq_pollitem_t *items, int nitems, long timeout_ms)
         errno = e;
     }
     return rc;
+}
+
+/* ---- gz_select (gz_select.h) ---- */
+
+int gz__zmq_select_ready(gz_hub *h, void *sock, bool out, const gz_waiter *w)
+{
+    if (w && (w->flags & W_CLOSED)) {
+        errno = ENOTSOCK;
+        return -1;
+    }
+    zstate *z = gz__layer_state(h, &zmq_layer);
+    zsock *s = z && z->wtried ? lookup(z, sock) : NULL;
+    if (s && s->wtried && signalled(s))
+        untry(z, s); /* as scan(): the read below drains what they wait for */
+    int ev = 0;
+    size_t len = sizeof ev;
+    if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &len) != 0)
+        return -1;
+    return (ev & (out ? ZMQ_POLLOUT : ZMQ_POLLIN)) != 0;
+}
+
+int gz__zmq_select_link(gz_hub *h, void *sock, bool out, gz_waiter *w)
+{
+    zstate *z = zstate_get(h);
+    zsock *s = z ? sock_state(h, sock) : NULL;
+    if (!s)
+        return -1;
+    if (activate(z, s) != 0) {
+        int e = errno;
+        forget(z, s);
+        errno = e;
+        return -1;
+    }
+    w->data = (void *)(intptr_t)(out ? ZMQ_POLLOUT : ZMQ_POLLIN);
+    gz__list_push(&s->pollers, &w->node);
+    return 0;
+}
+
+void gz__zmq_select_unlink(gz_hub *h, void *sock, gz_waiter *w)
+{
+    if (w->flags & W_CLOSED) /* gz_zmq_close freed the state and unlinked W */
+        return;
+    gz__list_remove(&w->node);
+    zstate *z = gz__layer_state(h, &zmq_layer);
+    zsock *s = z ? lookup(z, sock) : NULL;
+    if (s && !has_waiters(s))
+        deactivate(z, s);
 }

@@ -160,6 +160,65 @@ int   gz_zmq_close(void *socket);   /* wakes its waiters (ENOTSOCK), then closes
 
 /* ---- from API.md, "Second map" ---- */
 int gz_close(int fd);   /* wakes the greenlets waiting on fd with EBADF, then close(2) */
+/* The gz_select block defines an enum and a struct that <gzmq.h> defines
+ * too: the copy is compiled under other names, then checked against the
+ * header's, value by value and member by member. */
+#define GZ_ZMQ_IN API_GZ_ZMQ_IN
+#define GZ_ZMQ_OUT API_GZ_ZMQ_OUT
+#define GZ_FD_IN API_GZ_FD_IN
+#define GZ_FD_OUT API_GZ_FD_OUT
+#define GZ_GET API_GZ_GET
+#define GZ_PUT API_GZ_PUT
+#define GZ_EVENT API_GZ_EVENT
+#define GZ_RESULT API_GZ_RESULT
+#define GZ_JOIN API_GZ_JOIN
+#define GZ_ACQUIRE API_GZ_ACQUIRE
+#define gz_case api_gz_case
+#define gz_select api_gz_select
+/* One wait over everything (gz_select) */
+enum { GZ_ZMQ_IN = 1, GZ_ZMQ_OUT, GZ_FD_IN, GZ_FD_OUT, GZ_GET, GZ_PUT,
+       GZ_EVENT, GZ_RESULT, GZ_JOIN, GZ_ACQUIRE };
+typedef struct gz_case {
+    int   op;    /* one of the above */
+    void *obj;   /* zmq socket, gz_queue, gz_event, gz_result, gz_greenlet, gz_sem */
+    int   fd;    /* GZ_FD_IN / GZ_FD_OUT */
+    void *item;  /* GZ_PUT: in; GZ_GET, GZ_RESULT: out */
+    int   err;   /* out: 0 or that case's own error (EPIPE, ENOTSOCK, a result's code) */
+} gz_case;       /* more members may follow; callers zero-initialise */
+int gz_select(gz_case *cases, size_t n, double timeout);   /* index of the case taken */
+#undef GZ_ZMQ_IN
+#undef GZ_ZMQ_OUT
+#undef GZ_FD_IN
+#undef GZ_FD_OUT
+#undef GZ_GET
+#undef GZ_PUT
+#undef GZ_EVENT
+#undef GZ_RESULT
+#undef GZ_JOIN
+#undef GZ_ACQUIRE
+#undef gz_case
+#undef gz_select
+_Static_assert((int)API_GZ_ZMQ_IN == (int)GZ_ZMQ_IN, "GZ_ZMQ_IN");
+_Static_assert((int)API_GZ_ZMQ_OUT == (int)GZ_ZMQ_OUT, "GZ_ZMQ_OUT");
+_Static_assert((int)API_GZ_FD_IN == (int)GZ_FD_IN, "GZ_FD_IN");
+_Static_assert((int)API_GZ_FD_OUT == (int)GZ_FD_OUT, "GZ_FD_OUT");
+_Static_assert((int)API_GZ_GET == (int)GZ_GET, "GZ_GET");
+_Static_assert((int)API_GZ_PUT == (int)GZ_PUT, "GZ_PUT");
+_Static_assert((int)API_GZ_EVENT == (int)GZ_EVENT, "GZ_EVENT");
+_Static_assert((int)API_GZ_RESULT == (int)GZ_RESULT, "GZ_RESULT");
+_Static_assert((int)API_GZ_JOIN == (int)GZ_JOIN, "GZ_JOIN");
+_Static_assert((int)API_GZ_ACQUIRE == (int)GZ_ACQUIRE, "GZ_ACQUIRE");
+#define SAME_MEMBER(m)                                                       \
+    _Static_assert(offsetof(api_gz_case, m) == offsetof(gz_case, m) &&       \
+                   sizeof ((api_gz_case *)0)->m == sizeof ((gz_case *)0)->m, \
+                   "gz_case." #m)
+SAME_MEMBER(op);
+SAME_MEMBER(obj);
+SAME_MEMBER(fd);
+SAME_MEMBER(item);
+SAME_MEMBER(err);
+_Static_assert(sizeof(api_gz_case) == sizeof(gz_case), "gz_case");
+static int (*const select_has_the_contract_type)(gz_case *, size_t, double) = gz_select;
 /* ---- end of the Second map ---- */
 
 static void every_contract_function_links(void **state)
@@ -177,6 +236,7 @@ static void every_contract_function_links(void **state)
         (void (*)(void))gz_bounded_sem_new,
         (void (*)(void))gz_channel_new,
         (void (*)(void))gz_close,
+        (void (*)(void))gz_select,
         (void (*)(void))gz_connect,
         (void (*)(void))gz_current,
         (void (*)(void))gz_event_clear,
@@ -284,8 +344,9 @@ static void every_contract_function_links(void **state)
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         assert_non_null(fns[i]);
-    assert_int_equal(sizeof fns / sizeof fns[0], 115);
+    assert_int_equal(sizeof fns / sizeof fns[0], 116);
     assert_true(GZ_FOREVER < 0);
+    assert_non_null(select_has_the_contract_type);
 }
 
 int main(void)

@@ -609,6 +609,16 @@ static int child_freed_event(void)
     return 0;
 }
 
+static int child_freed_event_in_select(void)
+{
+    gz_event *e = gz_event_new();
+    gz_event_free(e);
+    say(e);
+    gz_case c = {.op = GZ_EVENT, .obj = e};
+    gz_select(&c, 1, 0);
+    return 0;
+}
+
 static int child_freed_imap(void)
 {
     gz_pool *p = gz_pool_new(0);
@@ -641,6 +651,8 @@ static const struct {
      "libgzmq: gz_queue_put: %p is not a live gz_queue (freed or released?)"},
     {"--freed-event", child_freed_event,
      "libgzmq: gz_event_free: %p is not a live gz_event (freed or released?)"},
+    {"--freed-event-in-select", child_freed_event_in_select,
+     "libgzmq: gz_select: %p is not a live gz_event (freed or released?)"},
     {"--freed-imap", child_freed_imap,
      "libgzmq: gz_imap_next: %p is not a live gz_imap (freed or released?)"},
     {"--freed-server", child_freed_server,
