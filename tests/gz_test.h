@@ -6,8 +6,10 @@
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +29,17 @@
         assert_int_equal((call), -1);          \
         assert_int_equal(errno, (e));          \
     } while (0)
+
+/* Does some whole line of TEXT match the extended regex RE? */
+static inline bool gz_test_has_line(const char *text, const char *re)
+{
+    regex_t r;
+    if (regcomp(&r, re, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) != 0)
+        return false;
+    bool ok = regexec(&r, text, 0, NULL, 0) == 0;
+    regfree(&r);
+    return ok;
+}
 
 /* Everything left in F, NUL-terminated, in malloc'd memory; NULL when
  * memory runs out. */

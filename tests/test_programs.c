@@ -34,17 +34,6 @@ static int run(const char *cmd, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Does some whole line of TEXT match the extended regex RE? */
-static bool has_line(const char *text, const char *re)
-{
-    regex_t r;
-    if (regcomp(&r, re, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) != 0)
-        return false;
-    bool ok = regexec(&r, text, 0, NULL, 0) == 0;
-    regfree(&r);
-    return ok;
-}
-
 static const char *const PROGRAMS[] = {"reqrep-server", "reqrep-client",
                                        "ventilator", "worker", "sink", "pub", "sub"};
 
@@ -57,7 +46,7 @@ static void every_program_has_help(void **state)
                  build_dir(), PROGRAMS[i]);
         assert_int_equal(run(cmd, &out), 0);
         assert_non_null(out);
-        assert_true(has_line(out, "^usage: gzmq-"));
+        assert_true(gz_test_has_line(out, "^usage: gzmq-"));
         free(out);
     }
 }
@@ -117,8 +106,8 @@ static void bad_arguments_exit_2_with_a_message(void **state)
         assert_int_equal(rc, 2);
         char want[64];
         snprintf(want, sizeof want, "^gzmq-%s: .+", bad[i][0]);
-        assert_true(has_line(out, want));
-        assert_true(has_line(out, "--help"));
+        assert_true(gz_test_has_line(out, want));
+        assert_true(gz_test_has_line(out, "--help"));
         free(out);
     }
 }
@@ -302,10 +291,10 @@ static void reqrep_server_serves_others_while_a_peer_never_reads(void **state)
         zmq_close(late[i]);
     zmq_ctx_term(ctx);
     assert_int_equal(rc, 0);
-    assert_true(has_line(out, "^gzmq-reqrep-server: dropped [1-9][0-9]* replies: "
+    assert_true(gz_test_has_line(out, "^gzmq-reqrep-server: dropped [1-9][0-9]* replies: "
                               "[0-9]+ to peers at their high-water mark, "
                               "[0-9]+ to peers gone$"));
-    assert_true(has_line(out, "^gzmq-reqrep-server: served [0-9]+ requests$"));
+    assert_true(gz_test_has_line(out, "^gzmq-reqrep-server: served [0-9]+ requests$"));
     free(out);
 }
 
@@ -339,7 +328,7 @@ static void reqrep_server_disconnects_a_peer_over_max_msg_size(void **state)
     zmq_close(req);
     zmq_ctx_term(ctx);
     assert_int_equal(rc, 0);
-    assert_true(has_line(out, "^gzmq-reqrep-server: served 1 requests$"));
+    assert_true(gz_test_has_line(out, "^gzmq-reqrep-server: served 1 requests$"));
     free(out);
 }
 
@@ -355,11 +344,11 @@ static void server_client_and_pipeline_run_on_loopback(void **state)
     if (rc != 0)
         fprintf(stderr, "%s", out);
     assert_int_equal(rc, 0);
-    assert_true(has_line(out, "^2000 requests, 10 concurrent, [0-9]+\\.[0-9]+ s, [0-9]+ req/s$"));
-    assert_true(has_line(out, "^gzmq-reqrep-server: served 2000 requests$"));
-    assert_true(has_line(out, "^gzmq-ventilator: sent 2000 tasks of 5 ms in [0-9.]+ s$"));
-    assert_true(has_line(out, "^gzmq-worker 1: did [0-9]+ tasks; gzmq-worker 2: did [0-9]+ tasks$"));
-    assert_true(has_line(out, "^gzmq-sink: 2000 tasks, each exactly once, [0-9.]+ s from first to last$"));
+    assert_true(gz_test_has_line(out, "^2000 requests, 10 concurrent, [0-9]+\\.[0-9]+ s, [0-9]+ req/s$"));
+    assert_true(gz_test_has_line(out, "^gzmq-reqrep-server: served 2000 requests$"));
+    assert_true(gz_test_has_line(out, "^gzmq-ventilator: sent 2000 tasks of 5 ms in [0-9.]+ s$"));
+    assert_true(gz_test_has_line(out, "^gzmq-worker 1: did [0-9]+ tasks; gzmq-worker 2: did [0-9]+ tasks$"));
+    assert_true(gz_test_has_line(out, "^gzmq-sink: 2000 tasks, each exactly once, [0-9.]+ s from first to last$"));
     printf("%s", out);
     free(out);
 }

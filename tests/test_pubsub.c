@@ -26,16 +26,6 @@ static double seconds(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static bool has_line(const char *text, const char *re)
-{
-    regex_t r;
-    if (regcomp(&r, re, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) != 0)
-        return false;
-    bool ok = regexec(&r, text, 0, NULL, 0) == 0;
-    regfree(&r);
-    return ok;
-}
-
 typedef struct proc {
     pid_t pid;
     int status; /* exit status once reaped, -1 if killed or not exited */
@@ -99,7 +89,7 @@ static bool wait_line(proc *p, const char *re)
     double end = seconds() + LIMIT;
     for (;;) {
         char *text = output(p);
-        bool ok = has_line(text, re);
+        bool ok = gz_test_has_line(text, re);
         free(text);
         if (ok)
             return true;
@@ -266,18 +256,18 @@ static void topic_filtering(bool ipc)
     assert_int_equal(r1, 0);
     assert_int_equal(r3, 0);
     assert_int_equal(rp, 0);
-    assert_true(has_line(o1, "^gzmq-sub: 100 messages, 0 gaps$"));
-    assert_true(has_line(o1, "^a 1 "));
-    assert_false(has_line(o1, "^(ab|b) [0-9]"));
+    assert_true(gz_test_has_line(o1, "^gzmq-sub: 100 messages, 0 gaps$"));
+    assert_true(gz_test_has_line(o1, "^a 1 "));
+    assert_false(gz_test_has_line(o1, "^(ab|b) [0-9]"));
     for (int i = 0; i < 3; i++) {
         char re[64];
         snprintf(re, sizeof re, "^gzmq-sub #%d: 200 messages, 0 gaps$", i);
-        assert_true(has_line(o3, re));
+        assert_true(gz_test_has_line(o3, re));
     }
-    assert_true(has_line(o3, "^gzmq-sub: 600 messages, 0 gaps$"));
-    assert_true(has_line(o3, "^#2 ab 1 "));
-    assert_false(has_line(o3, "^(#[0-9] )?a [0-9]"));
-    assert_true(has_line(op, "^gzmq-pub: published 300 updates on 3 topics"));
+    assert_true(gz_test_has_line(o3, "^gzmq-sub: 600 messages, 0 gaps$"));
+    assert_true(gz_test_has_line(o3, "^#2 ab 1 "));
+    assert_false(gz_test_has_line(o3, "^(#[0-9] )?a [0-9]"));
+    assert_true(gz_test_has_line(op, "^gzmq-pub: published 300 updates on 3 topics"));
     free(o1);
     free(o3);
     free(op);
@@ -315,16 +305,16 @@ static void sync_five_in_random_order(bool ipc)
         rc[k] = finish(&subs[k], &out[k]);
     int rp = stop(&pb.p, &op);
     assert_int_equal(rp, 0);
-    assert_true(has_line(op, "^gzmq-pub: subscriber 5 of 5 ready$"));
+    assert_true(gz_test_has_line(op, "^gzmq-pub: subscriber 5 of 5 ready$"));
     for (int k = 0; k < 5; k++) {
         if (rc[k] != 0)
             fprintf(stderr, "subscriber %d:\n%s", k, out[k]);
         assert_int_equal(rc[k], 0);
         if (strchr(topics[k], 'x'))
-            assert_true(has_line(out[k], "^x 1 "));
+            assert_true(gz_test_has_line(out[k], "^x 1 "));
         if (strchr(topics[k], 'y'))
-            assert_true(has_line(out[k], "^y 1 "));
-        assert_true(has_line(out[k], strlen(topics[k]) > 1
+            assert_true(gz_test_has_line(out[k], "^y 1 "));
+        assert_true(gz_test_has_line(out[k], strlen(topics[k]) > 1
                                          ? "^gzmq-sub: 200 messages, 0 gaps$"
                                          : "^gzmq-sub: 100 messages, 0 gaps$"));
         free(out[k]);
@@ -359,11 +349,11 @@ static void slow_subscriber_is_detected(bool ipc)
     int rp = stop(&pb.p, &op);
     printf("%s", os);
     assert_int_equal(rs, 3);
-    assert_true(has_line(os, "^gzmq-sub: too slow: "));
+    assert_true(gz_test_has_line(os, "^gzmq-sub: too slow: "));
     assert_int_equal(rf0, 0);
     assert_int_equal(rf1, 0);
     for (int i = 0; i < 2; i++) {
-        assert_true(has_line(of[i], "^gzmq-sub: 600 messages, 0 gaps$"));
+        assert_true(gz_test_has_line(of[i], "^gzmq-sub: 600 messages, 0 gaps$"));
         free(of[i]);
     }
     assert_int_equal(rp, 0);
@@ -394,9 +384,9 @@ static void late_joiner_reports_its_gap(bool ipc)
     stop(&pb.p, NULL);
     printf("%s", ol);
     assert_int_equal(rl, 1);
-    assert_true(has_line(ol, "^gzmq-sub: gap on a: missing 1-([5-9]|[1-9][0-9]+) "
+    assert_true(gz_test_has_line(ol, "^gzmq-sub: gap on a: missing 1-([5-9]|[1-9][0-9]+) "
                              "\\(published before this subscriber joined"));
-    assert_true(has_line(ol, "^gzmq-sub: [0-9]+ messages, 1 gaps$"));
+    assert_true(gz_test_has_line(ol, "^gzmq-sub: [0-9]+ messages, 1 gaps$"));
     free(ol);
     transport_close(&t);
 }
@@ -431,13 +421,13 @@ static void snapshot_subscriber_ends_in_the_publishers_state(bool ipc)
     assert_int_equal(ra, 0);
     assert_int_equal(rp, 0);
     /* mid-stream: the updates before it came in the snapshot */
-    assert_true(has_line(om, "^gzmq-sub: ([0-9]|[1-9][0-9]|[1-5][0-9][0-9]) messages, 0 gaps$"));
-    assert_true(has_line(oa, "^gzmq-sub: 0 messages, 0 gaps$"));
+    assert_true(gz_test_has_line(om, "^gzmq-sub: ([0-9]|[1-9][0-9]|[1-5][0-9][0-9]) messages, 0 gaps$"));
+    assert_true(gz_test_has_line(oa, "^gzmq-sub: 0 messages, 0 gaps$"));
     char *sp = state_of(op), *sm = state_of(om), *sa = state_of(oa);
     for (const char *re = "a", *const *k = (const char *[]){"a", "b", "c", NULL}; *k; re = *++k) {
         char line[64];
         snprintf(line, sizeof line, "^state %s 200 [0-9a-f]{8}$", re);
-        assert_true(has_line(sp, line));
+        assert_true(gz_test_has_line(sp, line));
     }
     assert_string_equal(sm, sp);
     assert_string_equal(sa, sp);
