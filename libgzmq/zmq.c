@@ -527,7 +527,7 @@ typedef struct zop {
     int flags;
 } zop;
 
-static int try_op(const zop *op)
+static int try_op_once(const zop *op)
 {
     int flags = op->flags | ZMQ_DONTWAIT;
     switch (op->kind) {
@@ -538,6 +538,18 @@ static int try_op(const zop *op)
     default:
         return zmq_msg_recv(op->msg, op->sock, flags);
     }
+}
+
+/* A signal can interrupt libzmq's look at its command mailbox even in a
+ * ZMQ_DONTWAIT call (EINTR). A green caller meets signals on the hub
+ * (gz_signal), and one that arrives while it is parked never ends its call,
+ * so EINTR here means only "try again", not "stop". */
+static int try_op(const zop *op)
+{
+    int rc;
+    while ((rc = try_op_once(op)) < 0 && GZ_UNLIKELY(errno == EINTR))
+        ;
+    return rc;
 }
 
 /* The operation completed without waiting. Frames followed by more frames

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "gz_test.h"
@@ -1428,6 +1429,47 @@ static void router_mandatory_send_to_a_full_peer_waits_then_fails(void **state)
     gz_zmq_close(router);
 }
 
+/* A signal with a plain handler (no SA_RESTART) that lands while libzmq
+ * looks at its mailbox makes a ZMQ_DONTWAIT call fail with EINTR; a green
+ * call retries it, as it never ends a parked wait either. */
+static void on_alarm(int sig) { (void)sig; }
+
+static void *pull_all(void *sock)
+{
+    char b[8];
+    for (int i = 0; i < 100000; i++)
+        if (gz_zmq_recv(sock, b, sizeof b, 0) != 1)
+            return GZ_PTR(errno);
+    return NULL;
+}
+
+static void a_signal_never_interrupts_a_green_call(void **state)
+{
+    (void)state;
+    void *push = zmq_socket(ctx, ZMQ_PUSH), *pull = zmq_socket(ctx, ZMQ_PULL);
+    assert_int_equal(zmq_bind(pull, "inproc://eintr"), 0);
+    assert_int_equal(zmq_connect(push, "inproc://eintr"), 0);
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    struct itimerval every = {{0, 20}, {0, 20}}, off = {{0, 0}, {0, 0}};
+    assert_int_equal(setitimer(ITIMER_REAL, &every, NULL), 0);
+    gz_greenlet *reader = gz_spawn(pull_all, pull);
+    int err = 0;
+    for (int i = 0; i < 100000 && !err; i++)
+        if (gz_zmq_send(push, "m", 1, 0) != 1)
+            err = errno;
+    void *v = NULL;
+    int rc = gz_get(reader, &v, 30);
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    assert_int_equal(err, 0);
+    assert_int_equal(rc, 0);
+    assert_null(v);
+    gz_release(reader);
+    gz_zmq_close(push);
+    gz_zmq_close(pull);
+}
+
 int main(void)
 {
     gz_test_watchdog(240);
@@ -1459,6 +1501,7 @@ int main(void)
         T(ping_pong_costs_the_syscalls_of_raw_libzmq),
         T(xpub_nodrop_send_waits_without_spinning),
         T(router_mandatory_send_to_a_full_peer_waits_then_fails),
+        T(a_signal_never_interrupts_a_green_call),
 #undef T
     };
     return cmocka_run_group_tests_name("zmq", tests, NULL, NULL);
