@@ -231,24 +231,35 @@ static void check_run(long tasks, pid_t sink, pid_t vent, const pid_t *workers, 
         assert_int_equal(wait_exit(workers[i], STEP_LIMIT), 0);
 }
 
-static void kill_one_of_three_workers_nothing_lost(void **state)
+/* Start a reliable ventilator of TASKS tasks for N workers, a sink named
+ * SINK_NAME, and N workers named worker1...: their endpoints in VEP, SEP. */
+static void start_pipeline(const char *tasks, int n, const char *sink_name,
+                           char vep[1][128], char sep[1][128], pid_t *vent,
+                           pid_t *sink, pid_t *w)
 {
-    (void)state;
-    char vep[1][128], sep[1][128], sess[1][128];
-    pid_t vent = start(NULL, "ventilator", "ventilator", "--reliable", "--bind",
-                       "tcp://127.0.0.1:*", "--tasks", "5000", "--ms", "10",
-                       "--workers", "3", NULL);
+    char workers[16];
+    snprintf(workers, sizeof workers, "%d", n);
+    *vent = start(NULL, "ventilator", "ventilator", "--reliable", "--bind",
+                  "tcp://127.0.0.1:*", "--tasks", tasks, "--ms", "10", "--workers",
+                  workers, NULL);
     await_line("ventilator", "^gzmq-ventilator: bound to (.+)$", vep, 1);
-    pid_t sink = start(NULL, "sink", "sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
-                       "--tasks", "5000", "--ventilator", vep[0], NULL);
-    await_line("sink", "^gzmq-sink: bound to (.+)$", sep, 1);
-    pid_t w[3];
-    for (int i = 0; i < 3; i++) {
+    *sink = start(NULL, sink_name, "sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
+                  "--tasks", tasks, "--ventilator", vep[0], NULL);
+    await_line(sink_name, "^gzmq-sink: bound to (.+)$", sep, 1);
+    for (int i = 0; i < n; i++) {
         char name[32];
         snprintf(name, sizeof name, "worker%d", i + 1);
         w[i] = start(NULL, name, "worker", "--reliable", "--pull", vep[0], "--push", sep[0],
                      "--concurrency", "5", NULL);
     }
+}
+
+static void kill_one_of_three_workers_nothing_lost(void **state)
+{
+    (void)state;
+    char vep[1][128], sep[1][128], sess[1][128];
+    pid_t vent, sink, w[3];
+    start_pipeline("5000", 3, "sink", vep, sep, &vent, &sink, w);
     await_line("worker2", "^gzmq-worker: session ([^:]+): ready", sess, 1);
     await_line("sink", "^gzmq-sink: 1000 of 5000 tasks$", NULL, 0); /* mid-run */
     double killed = now();
@@ -347,20 +358,8 @@ static void sink_killed_and_restarted_says_what_it_lacks(void **state)
 {
     (void)state;
     char vep[1][128], sep[1][128], caps[2][128];
-    pid_t vent = start(NULL, "ventilator", "ventilator", "--reliable", "--bind",
-                       "tcp://127.0.0.1:*", "--tasks", "3000", "--ms", "10",
-                       "--workers", "2", NULL);
-    await_line("ventilator", "^gzmq-ventilator: bound to (.+)$", vep, 1);
-    pid_t sink = start(NULL, "sink1", "sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
-                       "--tasks", "3000", "--ventilator", vep[0], NULL);
-    await_line("sink1", "^gzmq-sink: bound to (.+)$", sep, 1);
-    pid_t w[2];
-    for (int i = 0; i < 2; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "worker%d", i + 1);
-        w[i] = start(NULL, name, "worker", "--reliable", "--pull", vep[0], "--push", sep[0],
-                     "--concurrency", "5", NULL);
-    }
+    pid_t vent, sink, w[2];
+    start_pipeline("3000", 2, "sink1", vep, sep, &vent, &sink, w);
     await_line("sink1", "^gzmq-sink: 900 of 3000 tasks$", NULL, 0); /* mid-run */
     assert_int_equal(kill(sink, SIGKILL), 0);
     assert_int_equal(wait_exit(sink, STEP_LIMIT), -1); /* killed, not exited */
