@@ -71,7 +71,7 @@ sort -k1,1 -k2,2g "$SAMPLES" | awk '
     { v[++n] = $2 }
     END { flush() }' >"$STATS"
 # raw libzmq's best REQ/REP: the faster of two threads and one thread
-for tr in inproc tcp; do
+for tr in inproc tcp poll_inproc poll_tcp; do
     awk -v tr=$tr '$1 == "raw2t_reqrep_" tr || $1 == "raw1t_reqrep_" tr {
         if ($2 > best) { best = $2; line = $0 } }
         END { if (line) { $0 = line; $1 = "rawbest_reqrep_" tr; print } }' "$STATS" >>"$STATS"
@@ -129,16 +129,24 @@ spawn + join, no-op, warm|ns|spawn_join|gevent|gevent_spawn_join|faster|<= 60 ns
 RSS per blocked greenlet, 100k|KiB|rss_per_greenlet_100k|gevent|gevent_rss_per_greenlet_100k|cost|<= 8 KiB|v<=8
 RSS per blocked greenlet, 1M|KiB|rss_per_greenlet_1M|-|-|-|<= 8 KiB (works at map limit)|v<=8
 queue put/get pairs, maxsize 1|pairs/s|queue_pairs|gevent|gevent_queue_pairs|more|-|-
+queue pairs, gz_select over that queue|pairs/s|queue_select1|gz_queue_get|queue_pairs|frac|>= 0.77 (cost <= 1.3x)|r>=0.77
+queue pairs, gz_select over 4 queues, 1 busy|pairs/s|queue_select4|gz_queue_get|queue_pairs|frac|>= 0.77 (cost <= 1.3x)|r>=0.77
 pool(10) imap_unordered|items/s|pool_imap|gevent|gevent_pool_imap|more|-|-
 wake 100k waiters of one event|ms|event_wake_100k|gevent|gevent_event_wake_100k|faster|-|-
 wake 1M waiters of one event|ms|event_wake_1M|-|-|-|-|-
 REQ/REP inproc, green|rt/s|green_reqrep_inproc|raw, 2 threads|raw2t_reqrep_inproc|frac|-|-
 REQ/REP inproc, green|rt/s|green_reqrep_inproc|raw, 1 thread alternating|raw1t_reqrep_inproc|frac|-|-
 REQ/REP inproc, green|rt/s|green_reqrep_inproc|raw best|rawbest_reqrep_inproc|frac|>= 0.90|r>=0.9
+REQ/REP inproc, server in gz_select|rt/s|green_reqrep_select_inproc|raw best|rawbest_reqrep_inproc|frac|>= 0.90|r>=0.9
+REQ/REP inproc, server in gz_select|rt/s|green_reqrep_select_inproc|raw best, server in zmq_poll|rawbest_reqrep_poll_inproc|frac|-|-
+REQ/REP inproc, server in gz_select|rt/s|green_reqrep_select_inproc|green, plain recv|green_reqrep_inproc|frac|-|-
 REQ/REP inproc, green|rt/s|green_reqrep_inproc|zmq.green|zmqgreen_reqrep_inproc|more|>= 10x|r>=10
 REQ/REP tcp, green|rt/s|green_reqrep_tcp|raw, 2 threads|raw2t_reqrep_tcp|frac|-|-
 REQ/REP tcp, green|rt/s|green_reqrep_tcp|raw, 1 thread alternating|raw1t_reqrep_tcp|frac|-|-
 REQ/REP tcp, green|rt/s|green_reqrep_tcp|raw best|rawbest_reqrep_tcp|frac|>= 0.90|r>=0.9
+REQ/REP tcp, server in gz_select|rt/s|green_reqrep_select_tcp|raw best|rawbest_reqrep_tcp|frac|>= 0.90|r>=0.9
+REQ/REP tcp, server in gz_select|rt/s|green_reqrep_select_tcp|raw best, server in zmq_poll|rawbest_reqrep_poll_tcp|frac|-|-
+REQ/REP tcp, server in gz_select|rt/s|green_reqrep_select_tcp|green, plain recv|green_reqrep_tcp|frac|-|-
 REQ/REP tcp, green|rt/s|green_reqrep_tcp|zmq.green|zmqgreen_reqrep_tcp|more|>= 10x|r>=10
 PUSH/PULL inproc, green|msg/s|green_pushpull_inproc|raw, 2 threads|raw_pushpull_inproc|frac|>= 0.90|r>=0.9
 PUSH/PULL inproc, green|msg/s|green_pushpull_inproc|zmq.green|zmqgreen_pushpull_inproc|more|>= 10x|r>=10

@@ -1,5 +1,8 @@
 /* Green ZeroMQ: both ends are greenlets of one thread.
  *   green_reqrep_{inproc,tcp}     REQ/REP round trips/s, 64-byte messages
+ *   green_reqrep_select_{inproc,tcp}  the same, the REP greenlet a service
+ *                                 loop: gz_select over its socket and an
+ *                                 idle command queue, then a non-blocking recv
  *   green_pushpull_{inproc,tcp}   PUSH/PULL messages/s, best of STREAM_TRIES
  *   green_pubsub_{inproc,tcp}     PUB/SUB messages/s (no high-water mark),
  *                                 best of STREAM_TRIES
@@ -24,12 +27,28 @@ static void *rep_server(void *sock)
     return NULL;
 }
 
-static double reqrep(const char *transport, long n)
+/* rep_server as a service loop waits for its socket or a command. */
+static void *rep_select_server(void *sock)
+{
+    char buf[MSG_SIZE];
+    gz_queue *commands = gz_queue_new(0);
+    BENCH_CHECK(commands);
+    for (long i = 0; i < count; i++) {
+        gz_case c[2] = {{.op = GZ_ZMQ_IN, .obj = sock}, {.op = GZ_GET, .obj = commands}};
+        BENCH_CHECK(gz_select(c, 2, GZ_FOREVER) == 0 && c[0].err == 0);
+        BENCH_CHECK(gz_zmq_recv(sock, buf, sizeof buf, ZMQ_DONTWAIT) == MSG_SIZE);
+        BENCH_CHECK(gz_zmq_send(sock, buf, MSG_SIZE, 0) == MSG_SIZE);
+    }
+    gz_queue_free(commands);
+    return NULL;
+}
+
+static double reqrep(const char *transport, long n, gz_fn server)
 {
     zpair p = zpair_open(ctx, ZMQ_REP, ZMQ_REQ, transport, "reqrep", -1);
     char buf[MSG_SIZE] = {0};
     count = n;
-    gz_greenlet *srv = gz_spawn(rep_server, p.a);
+    gz_greenlet *srv = gz_spawn(server, p.a);
     BENCH_CHECK(srv);
     double t0 = bench_now();
     for (long i = 0; i < n; i++) {
@@ -155,7 +174,9 @@ int main(int argc, char **argv)
     BENCH_CHECK(ctx);
     for (int i = 0; i < 2; i++) {
         snprintf(name, sizeof name, "green_reqrep_%s", tr[i]);
-        bench_result(name, reqrep(tr[i], nrt), "rt/s");
+        bench_result(name, reqrep(tr[i], nrt, rep_server), "rt/s");
+        snprintf(name, sizeof name, "green_reqrep_select_%s", tr[i]);
+        bench_result(name, reqrep(tr[i], nrt, rep_select_server), "rt/s");
     }
     for (int i = 0; i < 2; i++) {
         snprintf(name, sizeof name, "green_pushpull_%s", tr[i]);

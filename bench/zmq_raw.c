@@ -2,6 +2,9 @@
  *   raw2t_reqrep_{inproc,tcp}    REQ/REP round trips/s, REP in a second thread
  *   raw1t_reqrep_{inproc,tcp}    one thread alternating both ends
  *                                (REQ send, REP recv, REP send, REQ recv)
+ *   raw{2t,1t}_reqrep_poll_{inproc,tcp}  the same, the REP end a poll loop:
+ *                                zmq_poll on its socket, then a ZMQ_DONTWAIT
+ *                                recv (the peer of a gz_select service loop)
  *   raw_pushpull_{inproc,tcp}    PUSH/PULL messages/s, sender in a second thread
  *   raw_pubsub_{inproc,tcp}      PUB/SUB messages/s, publisher in a second
  *                                thread, no high-water mark
@@ -16,11 +19,24 @@
 static void *ctx;
 static long count;
 
+static bool rep_polls; /* the REP end waits in zmq_poll, then recvs */
+
+static void rep_recv(void *sock, char *buf)
+{
+    if (rep_polls) {
+        zmq_pollitem_t it = {.socket = sock, .events = ZMQ_POLLIN};
+        BENCH_CHECK(zmq_poll(&it, 1, -1) == 1);
+        BENCH_CHECK(zmq_recv(sock, buf, MSG_SIZE, ZMQ_DONTWAIT) == MSG_SIZE);
+    } else {
+        BENCH_CHECK(zmq_recv(sock, buf, MSG_SIZE, 0) == MSG_SIZE);
+    }
+}
+
 static void *rep_thread(void *sock)
 {
     char buf[MSG_SIZE];
     for (long i = 0; i < count; i++) {
-        BENCH_CHECK(zmq_recv(sock, buf, sizeof buf, 0) == MSG_SIZE);
+        rep_recv(sock, buf);
         BENCH_CHECK(zmq_send(sock, buf, MSG_SIZE, 0) == MSG_SIZE);
     }
     return NULL;
@@ -38,7 +54,7 @@ static double reqrep(const char *transport, long n, bool two_threads)
     for (long i = 0; i < n; i++) {
         BENCH_CHECK(zmq_send(p.b, buf, MSG_SIZE, 0) == MSG_SIZE);
         if (!two_threads) {
-            BENCH_CHECK(zmq_recv(p.a, buf, sizeof buf, 0) == MSG_SIZE);
+            rep_recv(p.a, buf);
             BENCH_CHECK(zmq_send(p.a, buf, MSG_SIZE, 0) == MSG_SIZE);
         }
         BENCH_CHECK(zmq_recv(p.b, buf, sizeof buf, 0) == MSG_SIZE);
@@ -106,6 +122,12 @@ int main(int argc, char **argv)
         bench_result(name, reqrep(tr[i], nrt, true), "rt/s");
         snprintf(name, sizeof name, "raw1t_reqrep_%s", tr[i]);
         bench_result(name, reqrep(tr[i], nrt, false), "rt/s");
+        rep_polls = true;
+        snprintf(name, sizeof name, "raw2t_reqrep_poll_%s", tr[i]);
+        bench_result(name, reqrep(tr[i], nrt, true), "rt/s");
+        snprintf(name, sizeof name, "raw1t_reqrep_poll_%s", tr[i]);
+        bench_result(name, reqrep(tr[i], nrt, false), "rt/s");
+        rep_polls = false;
     }
     for (int i = 0; i < 2; i++) {
         snprintf(name, sizeof name, "raw_pushpull_%s", tr[i]);

@@ -40,8 +40,13 @@ bool gz__greenlet_select_link(gz_greenlet *g, gz_case *c, gz_waiter *w);
  * does, so the zmq layer's waking (the edge rule) serves it. */
 /* Can SOCK send (OUT) / receive now? 1, 0, or -1 with errno: the socket's
  * error, or ENOTSOCK when gz_zmq_close closed it under W (W may be NULL). */
-int gz__zmq_select_ready(gz_hub *h, void *sock, bool out, const gz_waiter *w);
+int gz__zmq_select_ready(gz_hub *h, void *sock, bool out, gz_waiter *w);
 /* Park W on SOCK's pollers: 0, or -1 with errno (ENOMEM, ENOTSUP, ...). */
+/* Rule 2 of zmq.c (deferred recv) for a GZ_ZMQ_IN case at entry: SOCK
+ * has sent since its last receive, which had to wait, so its answer comes
+ * from a peer that has yet to run; reading ZMQ_EVENTS now would put
+ * libzmq's pipe reader to sleep and cost the peer's send a wakeup. */
+bool gz__zmq_select_deferred(gz_hub *h, void *sock);
 int gz__zmq_select_link(gz_hub *h, void *sock, bool out, gz_waiter *w);
 /* Take W off SOCK (stopping its watcher if W was the last waiter). */
 void gz__zmq_select_unlink(gz_hub *h, void *sock, gz_waiter *w);

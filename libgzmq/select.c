@@ -55,11 +55,14 @@ static int check_case(const gz_case *c)
 }
 
 /* Take C if it is ready now; a case in error (C->err) counts as ready. */
-GZ_INLINE bool try_case(gz_hub *h, gz_case *c, const sel_node *nd)
+GZ_INLINE bool try_case(gz_hub *h, gz_case *c, sel_node *nd)
 {
     int r;
     switch (c->op) {
     case GZ_ZMQ_IN:
+        if (!nd && gz__zmq_select_deferred(h, c->obj))
+            return false; /* looked at once the others have run */
+        /* fall through */
     case GZ_ZMQ_OUT:
         r = gz__zmq_select_ready(h, c->obj, c->op == GZ_ZMQ_OUT, nd ? &nd->w : NULL);
         break;
@@ -90,7 +93,7 @@ GZ_INLINE bool try_case(gz_hub *h, gz_case *c, const sel_node *nd)
 }
 
 /* The lowest index of a case ready now (taken), or -1. */
-GZ_INLINE int scan(gz_hub *h, gz_case *cases, size_t n, const sel_node *nd)
+GZ_INLINE int scan(gz_hub *h, gz_case *cases, size_t n, sel_node *nd)
 {
     for (size_t i = 0; i < n; i++)
         if (try_case(h, &cases[i], nd ? &nd[i] : NULL))

@@ -34,6 +34,7 @@ enum {
     W_CLOSED = 2, /* gz_zmq_close freed the socket's state under it */
     W_FRESH = 4,  /* a deferred reader nothing has looked at yet */
     W_TRIED = 8,  /* a writer that failed since the socket last changed */
+    W_SEEN = 16,  /* a poller woken by a check that found its events */
 };
 
 typedef struct zsock {
@@ -227,6 +228,14 @@ static void untry_if_signalled(zstate *z, zsock *s)
         untry(z, s);
 }
 
+/* An operation on S completed or failed: what checks told its pollers
+ * (W_SEEN) may no longer hold, so they read ZMQ_EVENTS again. */
+static void pollers_stale(zsock *s)
+{
+    for (gz_list *n = s->pollers.next; n != &s->pollers; n = n->next)
+        GZ_CONTAINER(n, gz_waiter, node)->flags &= ~W_SEEN;
+}
+
 /* W's retry on S failed with EAGAIN. NEWS: tried_have_news() just before
  * the try, which drained what the marked writers never saw. */
 static void retry_failed(zstate *z, zsock *s, gz_waiter *w, bool out, bool news)
@@ -265,8 +274,15 @@ static void check(zstate *z, zsock *s)
     }
     for (gz_list *n = s->pollers.next; n != &s->pollers; n = n->next) {
         gz_waiter *w = GZ_CONTAINER(n, gz_waiter, node);
-        if (ev & (int)(intptr_t)w->data)
+        if (w->flags & W_FRESH) { /* first_look, for a selecting greenlet */
+            w->flags &= ~W_FRESH;
+            if ((ev & ZMQ_POLLIN) && w->g == w->g->obj.hub->current)
+                s->rdefer = false;
+        }
+        if (ev & (int)(intptr_t)w->data) {
+            w->flags |= W_SEEN;
             gz__wake(w->g, 0);
+        }
     }
 }
 
@@ -565,6 +581,7 @@ static void completed_now(gz_hub *h, void *sock, bool more, bool out)
         if (s) {
             s->sent = out;
             untry(z, s);
+            pollers_stale(s);
             if (z->nactive && worth_checking(s))
                 check(z, s);
         }
@@ -590,10 +607,12 @@ static int try_now(gz_hub *h, const zop *op, bool out)
 static void failed_now(gz_hub *h, void *sock)
 {
     zstate *z = gz__layer_state(h, &zmq_layer);
-    if (z && z->wtried) {
+    if (z && z->nactive) {
         zsock *s = lookup(z, sock);
-        if (s)
+        if (s) {
             untry(z, s);
+            pollers_stale(s);
+        }
     }
     errno = EAGAIN;
 }
@@ -651,6 +670,7 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
         }
         bool news = tried_have_news(s);
         rc = try_op(op);
+        pollers_stale(s);
         if (rc >= 0 || errno != EAGAIN)
             break;
         retry_failed(z, s, &w, out, news);
@@ -961,11 +981,18 @@ int gz_zmq_poll(zmq_pollitem_t *items, int nitems, long timeout_ms)
 
 /* ---- gz_select (gz_select.h) ---- */
 
-int gz__zmq_select_ready(gz_hub *h, void *sock, bool out, const gz_waiter *w)
+int gz__zmq_select_ready(gz_hub *h, void *sock, bool out, gz_waiter *w)
 {
     if (w && (w->flags & W_CLOSED)) {
         errno = ENOTSOCK;
         return -1;
+    }
+    /* The check that woke W read ZMQ_EVENTS, and no operation on the
+     * socket has completed or failed since: reading it again would cost
+     * libzmq a poll syscall for the same answer. */
+    if (w && (w->flags & W_SEEN)) {
+        w->flags &= ~W_SEEN;
+        return 1;
     }
     zstate *z = gz__layer_state(h, &zmq_layer);
     zsock *s = z && z->wtried ? lookup(z, sock) : NULL;
@@ -991,8 +1018,17 @@ int gz__zmq_select_link(gz_hub *h, void *sock, bool out, gz_waiter *w)
         return -1;
     }
     w->data = (void *)(intptr_t)(out ? ZMQ_POLLOUT : ZMQ_POLLIN);
+    if (!out) { /* it had to wait to receive: rule 2 applies to it too */
+        s->rdefer = true;
+        w->flags |= W_FRESH;
+    }
     gz__list_push(&s->pollers, &w->node);
     return 0;
+}
+
+bool gz__zmq_select_deferred(gz_hub *h, void *sock)
+{
+    return defer_recv(gz__layer_state(h, &zmq_layer), sock, 0);
 }
 
 void gz__zmq_select_unlink(gz_hub *h, void *sock, gz_waiter *w)

@@ -676,6 +676,47 @@ static uint32_t rnd(void)
     return st.seed >> 8;
 }
 
+/* A REP socket that has just replied, and whose last receive had to wait,
+ * is looked at after a ready queue; the request on it is never missed. */
+static void *two_requests(void *req)
+{
+    char buf[8];
+    for (int i = 0; i < 2; i++)
+        if (gz_zmq_send(req, "q", 1, 0) != 1 || gz_zmq_recv(req, buf, sizeof buf, 0) != 1)
+            return (void *)1;
+    return NULL;
+}
+
+static void a_socket_that_just_replied_is_looked_at_after_ready_cases(void **state)
+{
+    (void)state;
+    void *rep = zsock(ZMQ_REP), *req = zsock(ZMQ_REQ);
+    assert_int_equal(zmq_bind(rep, "inproc://select-defer"), 0);
+    assert_int_equal(zmq_connect(req, "inproc://select-defer"), 0);
+    gz_queue *q = gz_queue_new(0);
+    assert_non_null(q);
+    gz_greenlet *client = gz_spawn(two_requests, req);
+    assert_non_null(client);
+    gz_case c[2] = {{.op = GZ_ZMQ_IN, .obj = rep}, {.op = GZ_GET, .obj = q}};
+    char buf[8];
+    assert_int_equal(gz_select(c, 2, GZ_FOREVER), 0); /* waits for the client */
+    assert_int_equal(gz_zmq_recv(rep, buf, sizeof buf, ZMQ_DONTWAIT), 1);
+    assert_int_equal(gz_zmq_send(rep, "r", 1, 0), 1);
+    gz_sleep(0.01); /* the client takes the reply and sends its second request */
+    assert_int_equal(gz_queue_put_nowait(q, (void *)7), 0);
+    assert_int_equal(gz_select(c, 2, 0), 1);
+    assert_ptr_equal(c[1].item, (void *)7);
+    assert_int_equal(gz_select(c, 2, GZ_FOREVER), 0); /* found, not missed */
+    assert_int_equal(gz_zmq_recv(rep, buf, sizeof buf, ZMQ_DONTWAIT), 1);
+    assert_int_equal(gz_zmq_send(rep, "r", 1, 0), 1);
+    assert_int_equal(gz_join(client, GZ_FOREVER), 0);
+    assert_null(gz_value(client));
+    gz_release(client);
+    gz_queue_free(q);
+    gz_zmq_close(rep);
+    gz_zmq_close(req);
+}
+
 static void count(intptr_t i)
 {
     if (i < 0 || i >= S_ITEMS || st.seen[i]++)
@@ -807,6 +848,7 @@ int main(void)
         cmocka_unit_test(select_in_a_link_callback_is_eperm),
         cmocka_unit_test(items_go_to_selecting_and_plain_getters_in_arrival_order),
         cmocka_unit_test(a_fired_selector_is_skipped_by_other_hand_offs),
+        cmocka_unit_test(a_socket_that_just_replied_is_looked_at_after_ready_cases),
         cmocka_unit_test(stress_every_item_is_taken_exactly_once),
     };
     int rc = cmocka_run_group_tests_name("select", tests, NULL, NULL);

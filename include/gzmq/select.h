@@ -42,7 +42,11 @@ typedef struct gz_case {
  * Exactly one consuming case (GET, PUT, ACQUIRE) takes effect; the ZMQ and
  * FD cases report readiness: a ZMQ_DONTWAIT (non-blocking) send or recv made
  * before the caller next yields succeeds. When several cases are ready, the
- * lowest index wins: rotate the array between calls for fairness. Waiters
+ * lowest index wins: rotate the array between calls for fairness. One
+ * exception keeps a request-reply loop at libzmq's speed: a GZ_ZMQ_IN socket
+ * that has sent since its last receive, when that receive had to wait, is
+ * looked at after the other cases (its answer comes from a peer yet to
+ * run); it is never missed, only not preferred at entry. Waiters
  * are served in FIFO order with plain waiters (gz_queue_get ...).
  * -1: ETIMEDOUT (TIMEOUT passed, or a gz_timeout), ECANCELED, EPERM, EINVAL
  * (NULL CASES with N > 0, an unknown op, a NULL object, a negative fd, a
