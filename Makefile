@@ -101,6 +101,7 @@ deps:
 	command -v meson >/dev/null 2>&1 || missing="$$missing meson"; \
 	command -v ninja >/dev/null 2>&1 || missing="$$missing ninja-build"; \
 	command -v scdoc >/dev/null 2>&1 || missing="$$missing scdoc"; \
+	command -v gdb >/dev/null 2>&1 || missing="$$missing gdb"; \
 	command -v groff >/dev/null 2>&1 || missing="$$missing groff-base"; \
 	command -v nm >/dev/null 2>&1 || missing="$$missing binutils"; \
 	export DEBIAN_FRONTEND=noninteractive; \
@@ -175,6 +176,7 @@ test: deps
 	echo '#include <gzmq.h>' | $(CXX) -std=c++11 $(WARN) -Iinclude -fsyntax-only -x c++ -
 	BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 	BUILD=$(BUILD) VERSION=$(VERSION) CC="$(CC)" sh tests/man_check.sh
+	BUILD=$(BUILD) VERSION=$(VERSION) CC="$(CC)" sh tests/gdb/check.sh
 	$(MAKE) --no-print-directory BUILD=$(BUILD) install-check
 
 check-asan: deps
@@ -225,6 +227,9 @@ demo: deps
 	BUILD=$(BUILD) sh demos/run_demos.sh
 
 # ---- installation ----
+# gdb's auto-load finds DATADIR/auto-load/<the library's path>-gdb.py; with
+# PREFIX=/usr that is gdb's own data directory (see tools/gdb/libgzmq-gdb.py).
+GDB_AUTOLOAD = $(PREFIX)/share/gdb/auto-load$(LIBDIR)
 # cmake/*.cmake.in -> lib/cmake/gzmq/ (find_package(gzmq) in CMake projects).
 CMAKE_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
   -e 's|@SOVERSION@|$(SOVERSION)|' -e 's|@VERSION_MAJOR@|$(word 1,$(subst ., ,$(VERSION)))|' \
@@ -248,6 +253,8 @@ install: lib demos man
 	install -m 644 $(BUILD)/man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 $(BUILD)/man/man3/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 $(BUILD)/man/man7/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -d $(DESTDIR)$(GDB_AUTOLOAD)
+	install -m 644 tools/gdb/libgzmq-gdb.py $(DESTDIR)$(GDB_AUTOLOAD)/libgzmq.so.$(VERSION)-gdb.py
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/gzmq.h
@@ -257,11 +264,12 @@ uninstall:
 	rm -rf $(DESTDIR)$(LIBDIR)/cmake/gzmq
 	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(PREFIX)/bin/%,$(PROGRAMS))
 	for p in $$(sh tools/man.sh list); do rm -f $(DESTDIR)$(PREFIX)/share/man/$$p; done
+	rm -f $(DESTDIR)$(GDB_AUTOLOAD)/libgzmq.so.$(VERSION)-gdb.py
 
 # Install into a scratch prefix and build a program against it with
 # pkg-config, dynamically and statically.
 install-check: lib demos man
-	BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/install_check.sh
+	BUILD=$(BUILD) MAKE="$(MAKE)" VERSION=$(VERSION) sh tests/install_check.sh
 
 # ---- Debian packages: dpkg-buildpackage on a copy of the tree (build
 # output and .git left out), the .debs collected in $(BUILD)/deb ----

@@ -6,6 +6,7 @@
 set -eu
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
+VERSION=${VERSION:?VERSION=x.y.z}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix="$tmp/prefix"
@@ -134,6 +135,9 @@ $MAKE --no-print-directory -s BUILD="$BUILD" install DESTDIR="$tmp/stage" PREFIX
 man="$tmp/stage/usr/share/man"
 [ -f "$man/man7/libgzmq.7" ] && grep -qx '.so man3/gz_greenlet.3' "$man/man3/gz_spawn.3" &&
     [ -f "$man/man3/gz_greenlet.3" ] || { echo "install-check: manual pages not installed"; exit 1; }
+# gdb's auto-load path for the library (PREFIX=/usr: gdb's own data dir).
+[ -f "$tmp/stage/usr/share/gdb/auto-load/usr/lib/libgzmq.so.$VERSION-gdb.py" ] ||
+    { echo "install-check: gdb extension not at share/gdb/auto-load/usr/lib/libgzmq.so.$VERSION-gdb.py"; exit 1; }
 if command -v man >/dev/null; then
     MANPATH="$man" MANWIDTH=80 man gz_spawn 2>/dev/null | grep -q 'gz_spawn_later' ||
         { echo "install-check: 'man gz_spawn' does not show the greenlet page"; exit 1; }
@@ -141,5 +145,5 @@ fi
 $MAKE --no-print-directory -s BUILD="$BUILD" uninstall DESTDIR="$tmp/stage" PREFIX=/usr >/dev/null
 left=$(find "$tmp/stage" -type f | wc -l)
 [ "$left" -eq 0 ] || { echo "install-check: uninstall left $left files"; exit 1; }
-passed=$((passed + 3))
+passed=$((passed + 4))
 echo "install-check: $passed passed, 0 failed"
