@@ -62,6 +62,21 @@ else
     echo "gdb-check: skipped live process: gdb cannot run one here"
     sed 's/^/  /' "$tmp/live.txt" | tail -5
 fi
+# Attached: gdb -p to a process that waits in pause().
+LD_LIBRARY_PATH="$(dirname "$lib")" "$tmp/target" wait >"$tmp/ready" &
+pid=$!
+for _ in $(seq 100); do grep -q parked "$tmp/ready" && break; sleep 0.05; done
+eval gdbrun -p $pid $cmds -ex detach >"$tmp/attached.txt" || true
+kill $pid 2>/dev/null || true
+wait $pid 2>/dev/null || true
+if grep -q '^5 greenlets' "$tmp/attached.txt"; then
+    sed -i 's/^\* -  *main  *running.*/* -      main                     running/' "$tmp/attached.txt"
+    expect "$tmp/attached.txt" "gdb -p:"
+    passed=$((passed + 1))
+else
+    echo "gdb-check: skipped gdb -p: cannot attach here (ptrace)"
+    sed 's/^/  /' "$tmp/attached.txt" | tail -3
+fi
 if [ -s "$tmp/core" ]; then
     eval gdbrun $cmds "$tmp/target" "$tmp/core" >"$tmp/core.txt" || true
     expect "$tmp/core.txt" "core file:"

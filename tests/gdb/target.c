@@ -1,9 +1,12 @@
 /* The program tests/gdb/check.sh looks at with gdb: greenlets parked on a
  * queue, a sleep, a join and a semaphore, then the main greenlet aborts
- * (a core file; under gdb, a stop). Each waits in a function of its own,
- * whose name the backtraces must show. */
+ * (a core file; under gdb, a stop), or with an argument writes "parked" and
+ * waits in pause() for gdb -p. Each greenlet waits in a function of its
+ * own, whose name the backtraces must show. */
 #include <gzmq.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static gz_queue *q;
 static gz_sem *sem;
@@ -36,8 +39,9 @@ static void *acquires_the_semaphore(void *arg)
     return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    (void)argv;
     q = gz_queue_new(0);
     sem = gz_sem_new(0);
     gz_greenlet *sleeper = gz_spawn(sleeps_an_hour, NULL);
@@ -46,5 +50,11 @@ int main(void)
         !gz_spawn(acquires_the_semaphore, NULL))
         return 2;
     gz_sleep(0.01); /* every greenlet parks */
+    if (argc > 1) {
+        printf("parked\n");
+        fflush(stdout);
+        for (;;)
+            pause(); /* killed by check.sh */
+    }
     abort();
 }
