@@ -70,7 +70,6 @@ eval gdbrun -p $pid $cmds -ex detach >"$tmp/attached.txt" || true
 kill $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 if grep -q '^5 greenlets' "$tmp/attached.txt"; then
-    sed -i 's/^\* -  *main  *running.*/* -      main                     running/' "$tmp/attached.txt"
     expect "$tmp/attached.txt" "gdb -p:"
     passed=$((passed + 1))
 else
