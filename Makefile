@@ -52,16 +52,27 @@ STATIC  := $(BUILD)/libgzmq.a
 SHARED  := $(BUILD)/libgzmq.so.$(VERSION)
 
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+# libgzmq-czmq (czmq/): green czmq, built when libczmq-dev is present.
+HAVE_CZMQ  := $(shell pkg-config --exists libczmq 2>/dev/null && echo 1)
+CZMQ_OBJ   := $(BUILD)/obj/czmq/gz_czmq.o
+CZMQ_STATIC := $(BUILD)/libgzmq-czmq.a
+CZMQ_SHARED := $(BUILD)/libgzmq-czmq.so.$(VERSION)
+CZMQ_LIBS  := $(shell pkg-config --libs libczmq 2>/dev/null)
+ifeq ($(HAVE_CZMQ),1)
+CZMQ_ALL   := $(CZMQ_STATIC) $(CZMQ_SHARED)
+else
+TESTS      := $(filter-out $(BUILD)/tests/test_czmq,$(TESTS))
+endif
 TUTORIALS  := $(patsubst demos/tutorial/%.c,$(BUILD)/demos/tutorial/%,$(wildcard demos/tutorial/*.c))
 PROGRAMS   := $(patsubst demos/%.c,$(BUILD)/bin/gzmq-%,$(wildcard demos/*.c))
 DEMO_COMMON := $(wildcard demos/common/*.c)
 
 .PHONY: all lib man demos tests test check-fresh check-asan check-debug check-tsan check-valgrind check-ucontext check-aarch64 demo deps install \
-        uninstall clean help install-check deb check-deb
+        uninstall clean help install-check deb check-deb czmq
 
 all: lib demos tests man
 
-lib: $(STATIC) $(SHARED)
+lib: $(STATIC) $(SHARED) $(CZMQ_ALL)
 
 help:
 	@echo "make               build the libraries, demos and tests"
@@ -102,6 +113,7 @@ deps:
 	command -v ninja >/dev/null 2>&1 || missing="$$missing ninja-build"; \
 	command -v scdoc >/dev/null 2>&1 || missing="$$missing scdoc"; \
 	command -v gdb >/dev/null 2>&1 || missing="$$missing gdb"; \
+	pkg-config --exists libczmq 2>/dev/null || missing="$$missing libczmq-dev"; \
 	command -v groff >/dev/null 2>&1 || missing="$$missing groff-base"; \
 	command -v nm >/dev/null 2>&1 || missing="$$missing binutils"; \
 	export DEBIAN_FRONTEND=noninteractive; \
@@ -136,8 +148,28 @@ $(SHARED): $(LIB_OBJ) libgzmq/libgzmq.map
 	ln -sf libgzmq.so.$(VERSION) $(BUILD)/libgzmq.so.$(SOVERSION)
 	ln -sf libgzmq.so.$(SOVERSION) $(BUILD)/libgzmq.so
 
-$(BUILD)/obj $(BUILD)/tests $(BUILD)/demos/tutorial $(BUILD)/bin:
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/demos/tutorial $(BUILD)/bin $(BUILD)/obj/czmq:
 	mkdir -p $@
+
+# ---- libgzmq-czmq: its own archive, shared library (linked against
+# libgzmq.so) and .pc; the core library keeps its two dependencies ----
+czmq: $(CZMQ_ALL)
+
+$(CZMQ_OBJ): czmq/gz_czmq.c czmq/include/gzmq/czmq.h $(HEADERS) | $(BUILD)/obj/czmq
+	$(CC) -Iczmq/include $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(CZMQ_STATIC): $(CZMQ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(CZMQ_SHARED): $(CZMQ_OBJ) $(SHARED)
+	$(CC) -shared -Wl,-soname,libgzmq-czmq.so.$(SOVERSION) $(ALL_LDFLAGS) -o $@ $(CZMQ_OBJ) \
+	  -L$(BUILD) -lgzmq $(CZMQ_LIBS) $(LIBS)
+	ln -sf libgzmq-czmq.so.$(VERSION) $(BUILD)/libgzmq-czmq.so.$(SOVERSION)
+	ln -sf libgzmq-czmq.so.$(SOVERSION) $(BUILD)/libgzmq-czmq.so
+
+$(BUILD)/tests/test_czmq: tests/test_czmq.c tests/gz_test.h $(CZMQ_STATIC) $(STATIC) $(HEADERS) | $(BUILD)/tests
+	$(CC) -Iczmq/include $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CZMQ_STATIC) $(STATIC) $(CZMQ_LIBS) $(LIBS) $(TEST_LIBS)
 
 # ---- manual pages: doc/man/*.scd -> $(BUILD)/man/man1, man3, man7 (tools/man.sh) ----
 MAN_SRC := $(wildcard doc/man/*.scd)
@@ -255,12 +287,22 @@ install: lib demos man
 	install -m 644 $(BUILD)/man/man7/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -d $(DESTDIR)$(GDB_AUTOLOAD)
 	install -m 644 tools/gdb/libgzmq-gdb.py $(DESTDIR)$(GDB_AUTOLOAD)/libgzmq.so.$(VERSION)-gdb.py
+ifeq ($(HAVE_CZMQ),1)
+	install -m 644 czmq/include/gzmq/czmq.h $(DESTDIR)$(PREFIX)/include/gzmq/
+	install -m 644 $(CZMQ_STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(CZMQ_SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf libgzmq-czmq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgzmq-czmq.so.$(SOVERSION)
+	ln -sf libgzmq-czmq.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgzmq-czmq.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	  pkgconfig/libgzmq-czmq.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq-czmq.pc
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/gzmq.h
 	rm -rf $(DESTDIR)$(PREFIX)/include/gzmq
 	rm -f $(DESTDIR)$(LIBDIR)/libgzmq.a $(DESTDIR)$(LIBDIR)/libgzmq.so*
-	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq.pc
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq.pc $(DESTDIR)$(LIBDIR)/pkgconfig/libgzmq-czmq.pc
+	rm -f $(DESTDIR)$(LIBDIR)/libgzmq-czmq.a $(DESTDIR)$(LIBDIR)/libgzmq-czmq.so*
 	rm -rf $(DESTDIR)$(LIBDIR)/cmake/gzmq
 	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(PREFIX)/bin/%,$(PROGRAMS))
 	for p in $$(sh tools/man.sh list); do rm -f $(DESTDIR)$(PREFIX)/share/man/$$p; done

@@ -774,8 +774,12 @@ static void close_waiters(gz_list *list)
     }
 }
 
-int gz_zmq_close(void *socket)
+int gz_zmq_forget(void *socket)
 {
+    if (!socket) {
+        errno = ENOTSOCK;
+        return -1;
+    }
     gz_hub *h = gz__hub_peek();
     zstate *z = h ? gz__layer_state(h, &zmq_layer) : NULL;
     zsock *s = z && socket ? lookup(z, socket) : NULL;
@@ -789,6 +793,12 @@ int gz_zmq_close(void *socket)
         gz__ztable_erase(&z->socks, s->sock);
         free(s);
     }
+    return 0;
+}
+
+int gz_zmq_close(void *socket)
+{
+    gz_zmq_forget(socket);
     return zmq_close(socket);
 }
 

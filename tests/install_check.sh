@@ -35,6 +35,17 @@ readelf -d "$prefix/lib/libgzmq.so.0" | grep -q 'SONAME.*libgzmq.so.0' ||
     { echo "install-check: no soname libgzmq.so.0"; exit 1; }
 passed=2
 
+# libgzmq-czmq, where libczmq-dev is present: its manual's example, linked
+# through its own .pc, against the shared libraries.
+if [ -f "$prefix/lib/pkgconfig/libgzmq-czmq.pc" ]; then
+    awk '/^# EXAMPLE/ { on = 1; next } /^# / { on = 0 } on && /^```/ { code = !code; next } on && code' \
+        doc/man/gz_czmq.3.scd > "$tmp/czmq_app.c"
+    cc -o "$tmp/czmq_app" "$tmp/czmq_app.c" $(pkg-config --cflags --libs libgzmq-czmq)
+    LD_LIBRARY_PATH="$prefix/lib" "$tmp/czmq_app" ||
+        { echo "install-check: the libgzmq-czmq example failed"; exit 1; }
+    passed=$((passed + 1))
+fi
+
 # The README's ten-line example, as it stands there.
 sed -n '/^## Ten lines/,/^## /p' README.md | sed -n '/^```c$/,/^```$/{/^```/d;p}' > "$tmp/ten.c"
 grep -q 'int main' "$tmp/ten.c" || { echo "install-check: no ten-line example in README.md"; exit 1; }

@@ -779,6 +779,36 @@ static void req_rep_round_trips_between_greenlets(void **state)
     gz_zmq_close(req);
 }
 
+static void *recv_errno(void *sock)
+{
+    char buf[8];
+    return gz_zmq_recv(sock, buf, sizeof buf, 0) < 0 ? GZ_PTR(errno) : NULL;
+}
+
+/* gz_zmq_forget lets go of a socket another library closes: its waiter
+ * gets ENOTSOCK, the socket itself stays open and usable. */
+static void forget_wakes_waiters_and_leaves_the_socket_open(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "inproc://forget", ep, sizeof ep);
+    void *push = connected(ZMQ_PUSH, ep);
+    gz_greenlet *g = gz_spawn(recv_errno, pull);
+    gz_sleep(0.01); /* it waits */
+    assert_int_equal(gz_zmq_forget(pull), 0);
+    void *v = NULL;
+    assert_int_equal(gz_get(g, &v, TEST_LIMIT), 0);
+    assert_int_equal(GZ_INT(v), ENOTSOCK);
+    gz_release(g);
+    assert_int_equal(gz_zmq_send(push, "x", 1, 0), 1);
+    char buf[8];
+    assert_int_equal(gz_zmq_recv(pull, buf, sizeof buf, 0), 1); /* still open */
+    assert_int_equal(gz_zmq_forget(pull), 0); /* nothing to forget: fine */
+    assert_fails(gz_zmq_forget(NULL), ENOTSOCK);
+    assert_int_equal(zmq_close(pull), 0);
+    gz_zmq_close(push);
+}
+
 #define TOPIC_MSGS 300
 
 typedef struct sub {
@@ -1503,6 +1533,7 @@ int main(void)
         T(reader_wakes_when_a_writer_eats_its_edge),
         T(multipart_messages_are_never_interleaved),
         T(req_rep_round_trips_between_greenlets),
+        T(forget_wakes_waiters_and_leaves_the_socket_open),
         T(pub_sub_delivers_by_topic_to_several_subscribers),
         T(poll_waits_on_sockets_and_a_pipe),
         T(gz_close_wakes_a_poll_on_that_fd_with_pollerr),

@@ -53,6 +53,10 @@ int gz_zmq_poll(zmq_pollitem_t *items, int nitems, long timeout_ms);
  * NULL or closed socket). Sockets that ever waited must be closed with this,
  * not zmq_close, while greenlets may still be waiting on them. */
 int gz_zmq_close(void *socket);
+/* gz_zmq_close without the zmq_close: for a socket that another library
+ * closes (czmq's zsock_destroy: see gz_zsock_destroy in gzmq/czmq.h), or
+ * whose pointer libzmq may hand out again. 0; -1 ENOTSOCK for NULL. */
+int gz_zmq_forget(void *socket);
 
 #ifdef __cplusplus
 }
