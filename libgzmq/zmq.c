@@ -50,6 +50,7 @@ typedef struct zsock {
     unsigned wtried;  /* writers marked W_TRIED */
     bool rdefer;      /* its last recv had to wait: see defer_recv */
     bool sent;        /* a whole message was sent since the last recv */
+    bool rmid;        /* a message is being received: more frames follow */
     gz_list fresh;    /* in zstate.fresh while its only reader is W_FRESH */
 } zsock;
 
@@ -206,13 +207,15 @@ static void first_look(zsock *s, gz_waiter *w, int ev)
  * not seven). Streams (no send in between) always try first. Parking first
  * is safe under the edge rule: a parked reader is looked at before the loop
  * sleeps. Deferring stops when the message was there all along
- * (first_look). */
+ * (first_look). Never in the middle of a message (rmid): its next frames
+ * are there, and a recv that parked would let another greenlet's recv on
+ * the socket take them. */
 static bool defer_recv(const zstate *z, void *sock, int flags)
 {
     if (!z || z->socks.len == 0 || (flags & ZMQ_DONTWAIT))
         return false;
     const zsock *s = lookup(z, sock);
-    return s && s->rdefer && s->sent && gz__list_empty(&s->readers);
+    return s && s->rdefer && s->sent && !s->rmid && gz__list_empty(&s->readers);
 }
 
 /* Before ZMQ_EVENTS of S is read, or a try on S drains its mailbox: true
@@ -573,12 +576,18 @@ static int try_op(const zop *op)
  * no other greenlet can interleave its frames. */
 static void completed_now(gz_hub *h, void *sock, bool more, bool out)
 {
-    if (more)
-        return;
     zstate *z = gz__layer_state(h, &zmq_layer);
+    if (more) {
+        zsock *s = !out && z && z->socks.len ? lookup(z, sock) : NULL;
+        if (s)
+            s->rmid = true; /* the next frame's recv must not defer */
+        return;
+    }
     if (z && z->socks.len) {
         zsock *s = lookup(z, sock);
         if (s) {
+            if (!out)
+                s->rmid = false;
             s->sent = out;
             untry(z, s);
             pollers_stale(s);
@@ -677,6 +686,8 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
     }
     int e = errno;
     if (rc >= 0) {
+        if (!out)
+            s->rmid = zmq_msg_more(op->msg) != 0;
         s->sent = out;
         untry(z, s);
     }

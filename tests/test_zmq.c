@@ -809,6 +809,47 @@ static void forget_wakes_waiters_and_leaves_the_socket_open(void **state)
     gz_zmq_close(push);
 }
 
+static void *recv_one_frame(void *sock)
+{
+    char buf[8];
+    int n = gz_zmq_recv(sock, buf, sizeof buf, 0);
+    return n < 0 ? GZ_PTR(-errno) : GZ_PTR(n > 0 ? buf[0] : 0);
+}
+
+/* The frames of a message that has begun arriving go to the greenlet that
+ * took the first, even on a socket whose receives are deferred (it sent
+ * since its last receive, which had to wait): another greenlet's recv,
+ * ready to run, cannot come between them. */
+static void a_message_s_frames_are_never_split_between_greenlets(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *s = bound(ZMQ_DEALER, "inproc://frames", ep, sizeof ep);
+    void *peer = connected(ZMQ_DEALER, ep);
+    int ms = 10;
+    assert_int_equal(zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms), 0);
+    char buf[8];
+    assert_fails(gz_zmq_recv(s, buf, sizeof buf, 0), EAGAIN); /* it had to wait */
+    ms = -1;
+    assert_int_equal(zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms), 0);
+    assert_int_equal(gz_zmq_send(peer, "1", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(gz_zmq_send(peer, "2", 1, 0), 1);
+    gz_sleep(0.01); /* delivered */
+    assert_int_equal(gz_zmq_recv(s, buf, sizeof buf, 0), 1);
+    assert_int_equal(buf[0], '1');
+    assert_int_equal(gz_zmq_send(s, "x", 1, 0), 1); /* sent since the recv */
+    gz_greenlet *other = gz_spawn(recv_one_frame, s); /* ready to run */
+    assert_int_equal(gz_zmq_recv(s, buf, sizeof buf, 0), 1);
+    assert_int_equal(buf[0], '2');
+    assert_int_equal(gz_zmq_send(peer, "3", 1, 0), 1);
+    void *v = NULL;
+    assert_int_equal(gz_get(other, &v, TEST_LIMIT), 0);
+    assert_int_equal(GZ_INT(v), '3'); /* the next message, whole */
+    gz_release(other);
+    gz_zmq_close(s);
+    gz_zmq_close(peer);
+}
+
 #define TOPIC_MSGS 300
 
 typedef struct sub {
@@ -1534,6 +1575,7 @@ int main(void)
         T(multipart_messages_are_never_interleaved),
         T(req_rep_round_trips_between_greenlets),
         T(forget_wakes_waiters_and_leaves_the_socket_open),
+        T(a_message_s_frames_are_never_split_between_greenlets),
         T(pub_sub_delivers_by_topic_to_several_subscribers),
         T(poll_waits_on_sockets_and_a_pipe),
         T(gz_close_wakes_a_poll_on_that_fd_with_pollerr),
