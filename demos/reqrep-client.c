@@ -71,10 +71,11 @@ int main(int argc, char **argv)
          "bytes per request"},
         {"--timeout", "SECONDS", CLI_NUMBER, &timeout_s, false, 1, 86400,
          "give up when a reply takes longer"},
+        CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
               "Send N requests from C concurrent REQ sockets and check every "
-              "reply equals its request.", opts, 5);
+              "reply equals its request.", opts, sizeof opts / sizeof *opts);
 
     ctx = gz_zmq_context();
     if (cli_stop_on_signals(ctx) != 0) {
@@ -93,6 +94,7 @@ int main(int argc, char **argv)
         gz_release(gs[i]);
     free(gs);
     cli_signals_done();
+    cli_curve_done();
     zmq_ctx_term(ctx);
     if (cli_stopped())
         fprintf(stderr, PROG ": interrupted\n");
