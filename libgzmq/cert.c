@@ -62,7 +62,7 @@ gz_cert *gz_cert_new(void)
     if (c && zmq_curve_keypair(c->public_txt, c->secret_txt) != 0) {
         int e = errno;
         gz_cert_destroy(c);
-        errno = e == ENOTSUP ? ENOTSUP : e;
+        errno = e; /* ENOTSUP: libzmq without CURVE */
         return NULL;
     }
     return c;

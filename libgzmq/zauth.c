@@ -102,18 +102,25 @@ static int check(const gz_zauth *a)
     return gz__check_hub(a->obj.hub, gz__hub_peek());
 }
 
+static int add_address(gz_zauth *a, strlist *l, const char *address)
+{
+    if (check(a))
+        return -1;
+    if (!address || !*address) {
+        errno = EINVAL;
+        return -1;
+    }
+    return strlist_add(l, address);
+}
+
 int gz_zauth_allow(gz_zauth *a, const char *address)
 {
-    if (check(a) || !address || !*address)
-        return address && *address ? -1 : (errno = EINVAL, -1);
-    return strlist_add(&a->allow, address);
+    return add_address(a, a ? &a->allow : NULL, address);
 }
 
 int gz_zauth_deny(gz_zauth *a, const char *address)
 {
-    if (check(a) || !address || !*address)
-        return address && *address ? -1 : (errno = EINVAL, -1);
-    return strlist_add(&a->deny, address);
+    return add_address(a, a ? &a->deny : NULL, address);
 }
 
 int gz_zauth_plain_user(gz_zauth *a, const char *username, const char *password)
@@ -370,35 +377,28 @@ static bool frame_is(zmq_msg_t *m, const char *s)
     return zmq_msg_size(m) == strlen(s) && memcmp(zmq_msg_data(m), s, strlen(s)) == 0;
 }
 
-/* Receive one request, keeping its first MAX_FRAMES frames: their count
- * (frames past MAX_FRAMES are counted and dropped), or -1 when the socket
- * fails (ETERM, ECANCELED ...). */
+/* Receive one whole request: its number of frames, of which the first
+ * MAX_FRAMES are in F (past that, the last slot is reused: such a request is
+ * malformed anyway, and its version and id stay readable). -1 when the
+ * socket fails (ETERM, ECANCELED ...), with nothing left to close. */
 static int recv_request(gz_zauth *a, zmq_msg_t *f)
 {
-    int n = 0;
-    zmq_msg_t extra;
-    do {
-        zmq_msg_t *m = n < MAX_FRAMES ? &f[n] : &extra;
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t *m = &f[n < MAX_FRAMES ? n : MAX_FRAMES - 1];
+        if (n >= MAX_FRAMES)
+            zmq_msg_close(m);
         zmq_msg_init(m);
         if (gz_zmq_msg_recv(m, a->rep, 0) < 0) {
             int e = errno;
             for (int i = 0; i <= n && i < MAX_FRAMES; i++)
                 zmq_msg_close(&f[i]);
-            if (n >= MAX_FRAMES)
-                zmq_msg_close(&extra);
             errno = e;
             return -1;
         }
+        more = zmq_msg_more(m);
         n++;
-        if (m == &extra && zmq_msg_more(m)) {
-            zmq_msg_close(m);
-            continue;
-        }
-        if (m == &extra) {
-            zmq_msg_close(m);
-            break;
-        }
-    } while (zmq_msg_more(n <= MAX_FRAMES ? &f[n - 1] : &extra));
+    }
     return n;
 }
 
