@@ -5,6 +5,7 @@
  * that the handler greenlet runs meanwhile. Also raw ZAP requests on
  * inproc://zeromq.zap.01, the callback (blocking greenly) and stop.
  * Every wait is bounded by a gz_timeout on main. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -491,6 +492,65 @@ static void malformed_requests_get_500_and_the_handler_goes_on(void **state)
     gz_zmq_close(z);
 }
 
+static int odd_status(gz_zauth_request *req, void *arg)
+{
+    (void)req;
+    return GZ_INT(arg);
+}
+
+static void *allow_from_thread(void *arg)
+{
+    errno = 0;
+    int rc = gz_zauth_allow(arg, "10.0.0.1");
+    return GZ_PTR(rc == -1 ? errno : 0);
+}
+
+/* A callback's status outside 200/300/400/500 is sent as 500; 300 as is.
+ * Verbose: a line per request on stderr. Another thread's calls: EXDEV. */
+static void callback_status_verbose_lines_and_other_threads(void **state)
+{
+    (void)state;
+    void *z = zap_client();
+    char reply[6][64];
+    const char *good[] = {"1.0", "7", "", "10.1.2.3", "", "NULL"};
+    assert_int_equal(gz_zauth_callback(auth, odd_status, GZ_PTR(999)), 0);
+    zap_exchange(z, good, 6, reply);
+    assert_string_equal(reply[2], "500");
+    assert_string_equal(reply[3], "callback failed");
+    assert_int_equal(gz_zauth_callback(auth, odd_status, GZ_PTR(300)), 0);
+    zap_exchange(z, good, 6, reply);
+    assert_string_equal(reply[2], "300");
+
+    char path[128];
+    snprintf(path, sizeof path, "%s/stderr", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    assert_int_equal(gz_zauth_verbose(auth, true), 0);
+    assert_int_equal(gz_zauth_callback(auth, NULL, NULL), 0);
+    zap_exchange(z, good, 6, reply);
+    assert_int_equal(gz_zauth_verbose(auth, false), 0);
+    zap_exchange(z, good, 6, reply);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *text = gz_test_read_all(f);
+    fclose(f);
+    assert_string_equal(text, "gz_zauth: NULL from 10.1.2.3: 200 OK\n");
+    free(text);
+
+    pthread_t th;
+    void *err = NULL;
+    assert_int_equal(pthread_create(&th, NULL, allow_from_thread, auth), 0);
+    assert_int_equal(pthread_join(th, &err), 0);
+    assert_int_equal(GZ_INT(err), EXDEV);
+    gz_zmq_close(z);
+}
+
 /* ---- life cycle and bad arguments ---- */
 
 static int stopper_result = -2, stopper_errno;
@@ -575,6 +635,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(address_rules_deny_and_allow, setup, teardown),
         cmocka_unit_test_setup_teardown(callback_blocks_greenly_and_has_the_last_word, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_requests_get_500_and_the_handler_goes_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(callback_status_verbose_lines_and_other_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_ends_a_blocked_callback_and_bad_arguments_fail, setup, teardown),
     };
     return cmocka_run_group_tests_name("zauth", tests, NULL, NULL);
