@@ -33,6 +33,9 @@ static void *client(void *arg)
     void *req = cli_socket(ctx, ZMQ_REQ, 0);
     int ms = (int)(timeout_s * 1000);
     zmq_setsockopt(req, ZMQ_RCVTIMEO, &ms, sizeof ms);
+    /* A server that refuses our CURVE key leaves the socket without a peer:
+     * a send could then wait forever too. */
+    zmq_setsockopt(req, ZMQ_SNDTIMEO, &ms, sizeof ms);
     cli_connect(req, endpoint, PROG);
     char *out = malloc((size_t)size + 1), *in = malloc((size_t)size + 1);
     while (out && in && next_request < total) {

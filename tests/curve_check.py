@@ -7,7 +7,8 @@ is in the directory gets its echo, one with an unknown key sees
 EVENT_HANDSHAKE_FAILED_AUTH (status 400) on its own socket monitor and no
 reply; gzmq-reqrep-client with a known key gets every reply, with an unknown
 one none. Then the pipeline (sink, ventilator, worker) under CURVE, and a
-worker with an unknown key that gets no task. Run by tests/test_programs.c:
+worker with an unknown key that gets no task; the --reliable pipeline; bad
+options. Run by tests/test_programs.c:
     curve_check.py BUILD_DIR
 Prints "curve-check: N passed, M failed"; exit 0 only if none failed.
 """
@@ -135,9 +136,10 @@ def run(d):
     event, value = first_event(mon)
     check(event == zmq.EVENT_HANDSHAKE_FAILED_AUTH and value == 400,
           "pyzmq client with an unknown key: HANDSHAKE_FAILED_AUTH 400 (got %s %s)" % (event, value))
-    s.rcvtimeo = 300
-    s.send(b"let me in")
+    # A refused REQ has no peer: its send may wait too, so both are bounded.
+    s.rcvtimeo = s.sndtimeo = 300
     try:
+        s.send(b"let me in")
         s.recv()
         check(False, "pyzmq client with an unknown key: no reply")
     except zmq.Again:
@@ -207,6 +209,29 @@ def run(d):
     check("did 50 tasks" in good_text and "did 0 tasks" in bad_text,
           "the allowed worker did every task, the unknown one none:\n" + good_text + bad_text)
     for p in (sink_out, vent_out, good_out, bad_out):
+        os.unlink(p)
+
+    # ---- --reliable: the sink also connects to the ventilator, with a key
+    # the ventilator's --curve-keys allows.
+    cargs = ["--curve-server-key", server_key, "--curve-keys", allowed]
+    vent, vent_out = start("ventilator", "--reliable", "--bind", "tcp://127.0.0.1:*",
+                           "--tasks", "30", "--ms", "1", "--workers", "1", *cargs)
+    vep = endpoint(vent, vent_out)
+    sink, sink_out = start("sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
+                           "--tasks", "30", "--ventilator", vep, *cargs,
+                           "--curve-client-key", known)
+    sep = endpoint(sink, sink_out)
+    good, good_out = start("worker", "--reliable", "--pull", vep, "--push", sep,
+                           "--curve-server-key", server_key, "--curve-client-key", known)
+    try:
+        src, vrc = sink.wait(LIMIT * 3), vent.wait(LIMIT * 3)
+    except subprocess.TimeoutExpired:
+        src = vrc = -1
+    stop(good)
+    sink_text = open(sink_out).read()
+    check(src == 0 and vrc == 0 and "30 tasks, each exactly once" in sink_text,
+          "reliable pipeline under CURVE: 30 tasks, each exactly once:\n" + sink_text)
+    for p in (sink_out, vent_out, good_out):
         os.unlink(p)
 
     # ---- bad CURVE options: exit 2 with a message
