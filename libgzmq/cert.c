@@ -217,6 +217,24 @@ static bool zpl_pair(char *line, char **name, char **value)
     return **name != 0;
 }
 
+int gz__getline(FILE *f, char *buf, size_t size)
+{
+    if (!fgets(buf, (int)size, f))
+        return 0;
+    size_t n = strcspn(buf, "\n");
+    if (buf[n] == '\n' || feof(f)) {
+        buf[n] = 0;
+        if (n && buf[n - 1] == '\r')
+            buf[n - 1] = 0;
+        return 1;
+    }
+    int c;
+    while ((c = getc(f)) != EOF && c != '\n')
+        ;
+    buf[0] = 0;
+    return -1;
+}
+
 /* Read the certificate file PATH into C: the public key (required unless
  * SECRET_ONLY), the secret key when present, and the metadata. -1 with
  * errno: fopen's, EBADMSG, ENOMEM. */
@@ -229,8 +247,12 @@ static int read_file(gz_cert *c, const char *path, bool secret_only)
     char public_txt[KEY_TXT + 1] = "", secret_txt[KEY_TXT + 1] = "";
     bool bad = false;
     int rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
+    int got;
+    while (rc == 0 && (got = gz__getline(f, line, sizeof line)) != 0) {
+        if (got < 0) { /* no certificate line is that long */
+            bad = true;
+            continue;
+        }
         size_t indent = strspn(line, " \t");
         char *s = line + indent, *name, *value;
         if (!*s || *s == '#')

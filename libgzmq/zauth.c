@@ -67,10 +67,10 @@ static bool strlist_has(const strlist *l, const char *s)
     return false;
 }
 
-static int strlist_add(strlist *l, const char *s)
+/* Append S; duplicates are harmless, and not looking for them keeps
+ * reading a directory of many keys linear. */
+static int strlist_push(strlist *l, const char *s)
 {
-    if (strlist_has(l, s))
-        return 0;
     char *copy = strdup(s);
     char **items = copy ? realloc(l->items, (l->n + 1) * sizeof *items) : NULL;
     if (!items) {
@@ -81,6 +81,11 @@ static int strlist_add(strlist *l, const char *s)
     l->items = items;
     l->items[l->n++] = copy;
     return 0;
+}
+
+static int strlist_add(strlist *l, const char *s)
+{
+    return strlist_has(l, s) ? 0 : strlist_push(l, s);
 }
 
 static void strlist_clear(strlist *l)
@@ -173,13 +178,13 @@ int gz_zauth_plain_passwords(gz_zauth *a, const char *file)
     int rc = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         rewind(f);
-        while (rc == 0 && fgets(line, sizeof line, f)) {
-            line[strcspn(line, "\r\n")] = 0;
+        int got;
+        while (rc == 0 && (got = gz__getline(f, line, sizeof line)) != 0) {
             char *s = line + strspn(line, " \t");
-            if (!*s || *s == '#')
+            if (got > 0 && (!*s || *s == '#'))
                 continue;
             char *eq = strchr(s, '=');
-            if (!eq || eq == s || eq - s >= FIELD || strlen(eq + 1) >= FIELD) {
+            if (got < 0 || !eq || eq == s || eq - s >= FIELD || strlen(eq + 1) >= FIELD) {
                 errno = EBADMSG;
                 rc = -1;
             } else if (pass == 1) {
@@ -218,11 +223,14 @@ static int load_keys(gz_zauth *a)
         if (e->d_name[0] == '.' || (len >= 7 && strcmp(e->d_name + len - 7, "_secret") == 0))
             continue;
         char path[PATH_MAX];
-        if (snprintf(path, sizeof path, "%s/%s", a->curve_dir, e->d_name) >= (int)sizeof path)
+        struct stat fst;
+        /* Regular files only: opening a FIFO would block the thread. */
+        if (snprintf(path, sizeof path, "%s/%s", a->curve_dir, e->d_name) >= (int)sizeof path ||
+            stat(path, &fst) != 0 || !S_ISREG(fst.st_mode))
             continue;
         gz_cert *c = gz__cert_load_public(path); /* not a certificate: skipped */
         if (c)
-            rc = strlist_add(&keys, gz_cert_public_txt(c));
+            rc = strlist_push(&keys, gz_cert_public_txt(c));
         else if (errno == ENOMEM)
             rc = -1;
         gz_cert_destroy(c);

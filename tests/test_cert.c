@@ -186,6 +186,19 @@ static void malformed_files_and_bad_arguments_are_refused(void **state)
     write_text(path_in_dir("badkey"), "curve\n    public-key = \"tooshort\"\n");
     assert_null(gz_cert_load(path_in_dir("badkey")));
     assert_int_equal(errno, EBADMSG);
+    /* A line over 1023 bytes is malformed, not read as two lines. */
+    gz_cert *k = gz_cert_new();
+    char longtext[2048];
+    /* The comment fills exactly one 1023-byte read: its tail is a key line. */
+    int n = snprintf(longtext, sizeof longtext, "curve\n    #");
+    while (n < 6 + 1023)
+        longtext[n++] = 'x';
+    snprintf(longtext + n, sizeof longtext - (size_t)n, "    public-key = \"%s\"\n",
+             gz_cert_public_txt(k));
+    write_text(path_in_dir("long"), longtext);
+    assert_null(gz_cert_load(path_in_dir("long")));
+    assert_int_equal(errno, EBADMSG);
+    gz_cert_destroy(k);
     /* A secret file whose key is another certificate's. */
     gz_cert *a = gz_cert_new(), *b = gz_cert_new();
     char text[256];

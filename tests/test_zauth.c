@@ -208,7 +208,19 @@ static void curve_key_in_the_directory_passes_an_unknown_one_is_refused(void **s
     gz_cert *srv = gz_cert_new(), *known = gz_cert_new(), *stranger = gz_cert_new();
     assert_non_null(srv);
     save_in_dir(known, "known.key");
+    /* Not certificates: skipped, and a FIFO is not even opened (it would
+     * block the thread). */
+    char path[128];
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "curve\n    public-key = \"not a key\"\n");
+    fclose(f);
+    snprintf(path, sizeof path, "%s/sub", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
     assert_int_equal(gz_zauth_curve_dir(auth, dir), 0);
+    assert_int_equal(gz_zauth_curve_reload(auth), 1);
     server sv;
     server_open(&sv, curve_server, srv);
     uint32_t v = 0;
@@ -315,6 +327,15 @@ static void plain_user_with_its_password_passes_others_are_refused(void **state)
     assert_int_equal(gz_zauth_plain_passwords(auth, path), 0);
     assert_int_equal(attempt(&sv, plain_client, bob, &v, NULL), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
     assert_fails(gz_zauth_plain_passwords(auth, "/nonexistent/passwords"), ENOENT);
+    /* A line too long for a user and password is refused, not split (its
+     * tail would read as a user of its own). */
+    f = fopen(path, "w");
+    fputc('#', f);
+    for (int i = 0; i < 514; i++)
+        fputc('x', f);
+    fprintf(f, "mallory=pw\n");
+    fclose(f);
+    assert_fails(gz_zauth_plain_passwords(auth, path), EBADMSG);
     server_close(&sv);
 }
 
