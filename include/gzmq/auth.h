@@ -38,7 +38,8 @@ gz_cert *gz_cert_new_from_txt(const char *public_txt, const char *secret_txt);
  * key from PATH itself or, when PATH has none, from PATH_secret if that
  * file exists. NULL: EINVAL (NULL path), fopen's errors for PATH (ENOENT,
  * EACCES ...), EBADMSG (no valid public-key in PATH, a malformed secret-key,
- * or a secret key that does not belong to the public one), ENOMEM. */
+ * a secret key that does not belong to the public one, or a line over 1023
+ * bytes), ENOMEM. */
 gz_cert *gz_cert_load(const char *path);
 /* Write PATH (the public key and metadata) and, when the secret key is
  * known, PATH_secret (both keys and metadata, mode 0600). Each file is
@@ -129,11 +130,12 @@ int gz_zauth_plain_user(gz_zauth *a, const char *username, const char *password)
 /* Read PLAIN users from FILE: "user=password" lines, '#' comments and blank
  * lines ignored; they are added to the known users (call again to re-read
  * an edited file). -1: EINVAL, fopen's errors, EBADMSG (a line without
- * '=' or with an empty user: none of the file is taken), ENOMEM, EXDEV. */
+ * '=', with an empty user, or a user or password of 256 bytes or more:
+ * none of the file is taken), ENOMEM, EXDEV. */
 int gz_zauth_plain_passwords(gz_zauth *a, const char *file);
 /* Accept CURVE clients whose public key is in a certificate file of DIR
- * (every file not starting with '.' nor ending in "_secret"; files without a
- * valid public-key are skipped). DIR is read now, and again before a CURVE
+ * (every regular file not starting with '.' nor ending in "_secret"; files
+ * without a valid public-key are skipped). DIR is read now, and again before a CURVE
  * request whenever its modification time changed (a key file added,
  * removed or renamed into it, as gz_cert_save and pyzmq do), and on
  * gz_zauth_curve_reload. Replaces gz_zauth_curve_any. -1: EINVAL,
