@@ -10,6 +10,7 @@
  * not one still gets a reply, 500, because a REP socket cannot take the
  * next request before it answered. */
 #include <dirent.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct gz_zauth {
     size_t nusers;
     char *curve_dir;
     struct timespec curve_mtime; /* of curve_dir when last read */
+    unsigned keys_gen;           /* counts the times keys were replaced */
     strlist keys;                /* allowed client keys, Z85 */
     gz_zauth_fn fn;
     void *fn_arg;
@@ -203,11 +205,13 @@ static bool same_time(struct timespec x, struct timespec y)
     return x.tv_sec == y.tv_sec && x.tv_nsec == y.tv_nsec;
 }
 
-/* Read the keys of a->curve_dir; on failure the old keys stay. */
-static int load_keys(gz_zauth *a)
+/* Read the keys of the certificates in DIR into *KEYS (appended), and DIR's
+ * modification time into *MTIME. Touches nothing of a handler, so a worker
+ * thread may run it. -1: opendir's errors, ENOMEM. */
+static int read_keys(const char *dir, strlist *keys, struct timespec *mtime)
 {
     struct stat st;
-    DIR *d = opendir(a->curve_dir);
+    DIR *d = opendir(dir);
     if (!d || fstat(dirfd(d), &st) != 0) {
         int e = errno;
         if (d)
@@ -215,7 +219,6 @@ static int load_keys(gz_zauth *a)
         errno = e;
         return -1;
     }
-    strlist keys = {NULL, 0};
     struct dirent *e;
     int rc = 0;
     while (rc == 0 && (e = readdir(d))) {
@@ -225,26 +228,96 @@ static int load_keys(gz_zauth *a)
         char path[PATH_MAX];
         struct stat fst;
         /* Regular files only: opening a FIFO would block the thread. */
-        if (snprintf(path, sizeof path, "%s/%s", a->curve_dir, e->d_name) >= (int)sizeof path ||
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
             stat(path, &fst) != 0 || !S_ISREG(fst.st_mode))
             continue;
         gz_cert *c = gz__cert_load_public(path); /* not a certificate: skipped */
         if (c)
-            rc = strlist_push(&keys, gz_cert_public_txt(c));
+            rc = strlist_push(keys, gz_cert_public_txt(c));
         else if (errno == ENOMEM)
             rc = -1;
         gz_cert_destroy(c);
     }
     closedir(d);
     if (rc != 0) {
-        strlist_clear(&keys);
         errno = ENOMEM;
         return -1;
     }
+    *mtime = st.st_mtim;
+    return 0;
+}
+
+static void set_keys(gz_zauth *a, strlist *keys, struct timespec mtime)
+{
     strlist_clear(&a->keys);
-    a->keys = keys;
-    a->curve_mtime = st.st_mtim;
-    return (int)keys.n;
+    a->keys = *keys;
+    *keys = (strlist){NULL, 0};
+    a->curve_mtime = mtime;
+    a->keys_gen++;
+}
+
+/* Read a->curve_dir now, on this thread; on failure the old keys stay. */
+static int load_keys(gz_zauth *a)
+{
+    strlist keys = {NULL, 0};
+    struct timespec mtime;
+    if (read_keys(a->curve_dir, &keys, &mtime) != 0) {
+        int e = errno;
+        strlist_clear(&keys);
+        errno = e;
+        return -1;
+    }
+    set_keys(a, &keys, mtime);
+    return (int)a->keys.n;
+}
+
+/* A re-read on a worker thread, shared by the handler and the worker until
+ * both have let go: the handler may be killed while the worker reads. */
+typedef struct key_load {
+    atomic_int refs;
+    char *dir;
+    strlist keys;
+    struct timespec mtime;
+    int err; /* read_keys's errno, or 0 */
+} key_load;
+
+static void key_load_unref(void *arg)
+{
+    key_load *l = arg;
+    if (atomic_fetch_sub(&l->refs, 1) == 1) {
+        free(l->dir);
+        strlist_clear(&l->keys);
+        free(l);
+    }
+}
+
+static void *key_load_run(void *arg)
+{
+    key_load *l = arg;
+    l->err = read_keys(l->dir, &l->keys, &l->mtime) == 0 ? 0 : errno;
+    key_load_unref(l);
+    return NULL;
+}
+
+/* Re-read a->curve_dir on a worker thread while the hub runs on; the keys
+ * are taken unless the directory or keys were set meanwhile. */
+static void reload_off_hub(gz_zauth *a)
+{
+    key_load *l = calloc(1, sizeof *l);
+    if (!l || !(l->dir = strdup(a->curve_dir))) {
+        free(l);
+        gz__warn("gz_zauth: cannot re-read %s: %s\n", a->curve_dir, strerror(ENOMEM));
+        return;
+    }
+    atomic_init(&l->refs, 2);
+    unsigned gen = a->keys_gen;
+    if (gz__run_in_thread(key_load_run, l, NULL, GZ_FOREVER, key_load_unref) == 0) {
+        if (l->err)
+            gz__warn("gz_zauth: cannot re-read %s: %s\n", l->dir, strerror(l->err));
+        else if (gen == a->keys_gen)
+            set_keys(a, &l->keys, l->mtime);
+    }
+    key_load_unref(l);
 }
 
 int gz_zauth_curve_dir(gz_zauth *a, const char *dir)
@@ -292,6 +365,7 @@ int gz_zauth_curve_any(gz_zauth *a)
     free(a->curve_dir);
     a->curve_dir = NULL;
     strlist_clear(&a->keys);
+    a->keys_gen++;
     a->flags |= CURVE_ANY;
     return 0;
 }
@@ -320,9 +394,8 @@ static bool curve_known(gz_zauth *a, const char *key)
     struct stat st;
     /* A directory whose listing changed is read again first; one that
      * vanished keeps the keys last read. */
-    if (stat(a->curve_dir, &st) == 0 && !same_time(st.st_mtim, a->curve_mtime) &&
-        load_keys(a) < 0)
-        gz__warn("gz_zauth: cannot re-read %s: %s\n", a->curve_dir, strerror(errno));
+    if (stat(a->curve_dir, &st) == 0 && !same_time(st.st_mtim, a->curve_mtime))
+        reload_off_hub(a);
     return strlist_has(&a->keys, key);
 }
 

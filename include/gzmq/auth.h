@@ -135,10 +135,11 @@ int gz_zauth_plain_user(gz_zauth *a, const char *username, const char *password)
 int gz_zauth_plain_passwords(gz_zauth *a, const char *file);
 /* Accept CURVE clients whose public key is in a certificate file of DIR
  * (every regular file not starting with '.' nor ending in "_secret"; files
- * without a valid public-key are skipped). DIR is read now, and again before a CURVE
- * request whenever its modification time changed (a key file added,
- * removed or renamed into it, as gz_cert_save and pyzmq do), and on
- * gz_zauth_curve_reload. Replaces gz_zauth_curve_any. -1: EINVAL,
+ * without a valid public-key are skipped). DIR is read now, by the caller;
+ * again before a CURVE request whenever its modification time changed (a
+ * key file added, removed or renamed into it, as gz_cert_save and pyzmq
+ * do), then on a worker thread (gz_run_in_thread's pool) while the hub runs
+ * on; and on gz_zauth_curve_reload. Replaces gz_zauth_curve_any. -1: EINVAL,
  * opendir's errors (ENOENT, ENOTDIR, EACCES ...), ENOMEM, EXDEV. */
 int gz_zauth_curve_dir(gz_zauth *a, const char *dir);
 /* Re-read the gz_zauth_curve_dir directory now (a key file edited in
