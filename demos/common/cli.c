@@ -24,18 +24,25 @@ static void usage(FILE *f, const char *prog, const char *summary,
                     opts[i].metavar);
     }
     fprintf(f, "\n%s\n\noptions:\n", summary);
+    int width = 22; /* the names' column: as wide as the widest */
+    for (size_t i = 0; i < n; i++) {
+        int w = (int)strlen(opts[i].name) +
+                (opts[i].kind == CLI_FLAG ? 0 : 1 + (int)strlen(opts[i].metavar));
+        if (w > width)
+            width = w;
+    }
     for (size_t i = 0; i < n; i++) {
         char left[64];
         if (opts[i].kind == CLI_FLAG)
             snprintf(left, sizeof left, "%s", opts[i].name);
         else
             snprintf(left, sizeof left, "%s %s", opts[i].name, opts[i].metavar);
-        fprintf(f, "  %-22s %s", left, opts[i].help);
+        fprintf(f, "  %-*s %s", width, left, opts[i].help);
         if (!opts[i].required && opts[i].kind == CLI_NUMBER)
             fprintf(f, " (default %ld)", *(long *)opts[i].value);
         fprintf(f, "\n");
     }
-    fprintf(f, "  %-22s %s\n", "--help", "show this help and exit");
+    fprintf(f, "  %-*s %s\n", width, "--help", "show this help and exit");
 }
 
 _Noreturn void cli_usage_error(const char *prog, const char *fmt, ...)
