@@ -106,6 +106,7 @@ deps:
 	echo '#include <http_parser.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libhttp-parser-dev"; \
 	echo '#include <expat.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libexpat1-dev"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	/usr/bin/python3 -c 'import zmq.auth' 2>/dev/null || missing="$$missing python3-zmq"; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v c++ >/dev/null 2>&1 || missing="$$missing g++"; \
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \

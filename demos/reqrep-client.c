@@ -33,6 +33,9 @@ static void *client(void *arg)
     void *req = cli_socket(ctx, ZMQ_REQ, 0);
     int ms = (int)(timeout_s * 1000);
     zmq_setsockopt(req, ZMQ_RCVTIMEO, &ms, sizeof ms);
+    /* A server that refuses our CURVE key leaves the socket without a peer:
+     * a send could then wait forever too. */
+    zmq_setsockopt(req, ZMQ_SNDTIMEO, &ms, sizeof ms);
     cli_connect(req, endpoint, PROG);
     char *out = malloc((size_t)size + 1), *in = malloc((size_t)size + 1);
     while (out && in && next_request < total) {
@@ -71,10 +74,11 @@ int main(int argc, char **argv)
          "bytes per request"},
         {"--timeout", "SECONDS", CLI_NUMBER, &timeout_s, false, 1, 86400,
          "give up when a reply takes longer"},
+        CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
               "Send N requests from C concurrent REQ sockets and check every "
-              "reply equals its request.", opts, 5);
+              "reply equals its request.", opts, sizeof opts / sizeof *opts);
 
     ctx = gz_zmq_context();
     if (cli_stop_on_signals(ctx) != 0) {
@@ -93,6 +97,7 @@ int main(int argc, char **argv)
         gz_release(gs[i]);
     free(gs);
     cli_signals_done();
+    cli_curve_done();
     zmq_ctx_term(ctx);
     if (cli_stopped())
         fprintf(stderr, PROG ": interrupted\n");

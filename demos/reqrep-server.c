@@ -110,11 +110,12 @@ int main(int argc, char **argv)
          "greenlets serving the socket"},
         {"--max-msg-size", "BYTES", CLI_NUMBER, &max_msg_size, false, 1, 1L << 30,
          "largest request frame accepted; a peer sending more is disconnected"},
+        CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
               "Echo every request back; a reply to a client that does not read "
               "its replies (or left) is dropped, never waited for. On SIGINT or "
-              "SIGTERM print how many were served and dropped, and exit.", opts, 3);
+              "SIGTERM print how many were served and dropped, and exit.", opts, sizeof opts / sizeof *opts);
 
     void *ctx = gz_zmq_context();
     router = cli_socket(ctx, ZMQ_ROUTER, 1000);
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
     free(gs);
     cli_signals_done();
     gz_zmq_close(router);
+    cli_curve_done();
     zmq_ctx_term(ctx);
     printf(PROG ": dropped %ld replies: %ld to peers at their high-water mark, "
            "%ld to peers gone\n", dropped_full + dropped_gone, dropped_full, dropped_gone);

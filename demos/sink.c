@@ -133,6 +133,7 @@ static int run_reliable(const char *bind, const char *ventilator, long tasks)
     cli_signals_done();
     gz_zmq_close(pull);
     gz_zmq_close(acks);
+    cli_curve_done();
     zmq_ctx_term(ctx);
     free(seen);
     if (status == 0) {
@@ -157,10 +158,11 @@ int main(int argc, char **argv)
          "ventilator finishes before every result came here (see README)"},
         {"--ventilator", "ENDPOINT", CLI_STRING, &ventilator, false, 0, 0,
          "with --reliable: the ventilator's endpoint, e.g. tcp://host:5557"},
+        CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
               "Collect N task results and check each task id arrives exactly once.",
-              opts, 4);
+              opts, sizeof opts / sizeof *opts);
     if (reliable != (ventilator != NULL))
         cli_usage_error(PROG, "--reliable and --ventilator go together");
     if (reliable)
@@ -209,6 +211,7 @@ int main(int argc, char **argv)
     }
     cli_signals_done();
     gz_zmq_close(pull);
+    cli_curve_done();
     zmq_ctx_term(ctx);
     free(seen);
     if (status == 0)

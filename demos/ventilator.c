@@ -389,6 +389,7 @@ static int run_reliable(const char *bind, long tasks, long ms, long workers)
     }
     cli_signals_done();
     gz_zmq_close(V.router);
+    cli_curve_done();
     zmq_ctx_term(ctx);
     if (cli_stopped())
         fprintf(stderr, PROG ": interrupted\n");
@@ -417,9 +418,10 @@ int main(int argc, char **argv)
         {"--reliable", "", CLI_FLAG, &reliable, false, 0, 0,
          "hand tasks out as a ROUTER to heartbeating workers, requeue a dead "
          "worker's tasks, end when the sink has acknowledged all (see README)"},
+        CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
-              "Wait for K workers, then push N tasks of M ms to them.", opts, 5);
+              "Wait for K workers, then push N tasks of M ms to them.", opts, sizeof opts / sizeof *opts);
     if (reliable)
         return run_reliable(bind, tasks, ms, workers);
 
@@ -470,6 +472,7 @@ int main(int argc, char **argv)
     cli_signals_done();
     gz_zmq_close(monitor);
     gz_zmq_close(push);
+    cli_curve_done();
     zmq_ctx_term(ctx); /* waits (up to the linger) until the tasks are out */
     if (cli_stopped())
         fprintf(stderr, PROG ": interrupted\n");

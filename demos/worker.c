@@ -231,6 +231,7 @@ static int run_reliable(const char *from, const char *to, long concurrency)
     gz_event_free(W.idle);
     cli_signals_done();
     gz_zmq_close(push);
+    cli_curve_done();
     zmq_ctx_term(ctx);
     printf(PROG ": did %ld tasks\n", done);
     return failure;
@@ -251,10 +252,11 @@ int main(int argc, char **argv)
         {"--reliable", "", CLI_FLAG, &reliable, false, 0, 0,
          "ask a --reliable ventilator for tasks, heartbeat, reconnect with "
          "backoff when it falls silent (see README)"},
+        CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
               "Do tasks from the ventilator, C at a time, and report each to "
-              "the sink; stop on SIGINT or SIGTERM.", opts, 4);
+              "the sink; stop on SIGINT or SIGTERM.", opts, sizeof opts / sizeof *opts);
     if (reliable)
         return run_reliable(from, to, concurrency);
 
@@ -279,6 +281,7 @@ int main(int argc, char **argv)
     cli_signals_done();
     gz_zmq_close(pull);
     gz_zmq_close(push);
+    cli_curve_done();
     zmq_ctx_term(ctx);
     printf(PROG ": did %ld tasks\n", done);
     return failure;

@@ -353,6 +353,28 @@ static void server_client_and_pipeline_run_on_loopback(void **state)
     free(out);
 }
 
+/* CURVE between the programs and pyzmq: tests/curve_check.py (keys made by
+ * pyzmq; an allowed and an unknown client of gzmq-reqrep-server, from pyzmq
+ * and from gzmq-reqrep-client; the pipeline under CURVE; bad options). */
+static void curve_options_admit_known_keys_and_refuse_others(void **state)
+{
+    (void)state;
+    if (!zmq_has("curve") ||
+        system("/usr/bin/python3 -c 'import zmq.auth' 2>/dev/null") != 0) {
+        printf("SKIPPED: needs libzmq with CURVE and python3-zmq (apt-get install python3-zmq)\n");
+        skip();
+    }
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd, "timeout 200 /usr/bin/python3 tests/curve_check.py %s",
+             build_dir());
+    int rc = run(cmd, &out);
+    assert_non_null(out);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    assert_true(gz_test_has_line(out, "^curve-check: [1-9][0-9]* passed, 0 failed$"));
+    free(out);
+}
+
 int main(void)
 {
     gz_test_watchdog(240);
@@ -362,6 +384,7 @@ int main(void)
         cmocka_unit_test(reqrep_server_serves_others_while_a_peer_never_reads),
         cmocka_unit_test(reqrep_server_disconnects_a_peer_over_max_msg_size),
         cmocka_unit_test(server_client_and_pipeline_run_on_loopback),
+        cmocka_unit_test(curve_options_admit_known_keys_and_refuse_others),
     };
     return cmocka_run_group_tests_name("programs", tests, NULL, NULL);
 }

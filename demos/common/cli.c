@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 
 #include <gzmq.h>
 
@@ -23,18 +24,25 @@ static void usage(FILE *f, const char *prog, const char *summary,
                     opts[i].metavar);
     }
     fprintf(f, "\n%s\n\noptions:\n", summary);
+    int width = 22; /* the names' column: as wide as the widest */
+    for (size_t i = 0; i < n; i++) {
+        int w = (int)strlen(opts[i].name) +
+                (opts[i].kind == CLI_FLAG ? 0 : 1 + (int)strlen(opts[i].metavar));
+        if (w > width)
+            width = w;
+    }
     for (size_t i = 0; i < n; i++) {
         char left[64];
         if (opts[i].kind == CLI_FLAG)
             snprintf(left, sizeof left, "%s", opts[i].name);
         else
             snprintf(left, sizeof left, "%s %s", opts[i].name, opts[i].metavar);
-        fprintf(f, "  %-22s %s", left, opts[i].help);
+        fprintf(f, "  %-*s %s", width, left, opts[i].help);
         if (!opts[i].required && opts[i].kind == CLI_NUMBER)
             fprintf(f, " (default %ld)", *(long *)opts[i].value);
         fprintf(f, "\n");
     }
-    fprintf(f, "  %-22s %s\n", "--help", "show this help and exit");
+    fprintf(f, "  %-*s %s\n", width, "--help", "show this help and exit");
 }
 
 _Noreturn void cli_usage_error(const char *prog, const char *fmt, ...)
@@ -65,6 +73,95 @@ static void set_value(const char *prog, cli_opt *o, const char *arg)
         cli_usage_error(prog, "%s must be between %ld and %ld, not %ld", o->name,
                         o->min, o->max, v);
     *(long *)o->value = v;
+}
+
+/* ---- CURVE ---- */
+
+cli_curve_opts cli_curve;
+static gz_cert *server_cert, *client_cert;
+static gz_zauth *auth;
+static void *last_ctx; /* what cli_socket used: the handler serves it */
+
+static gz_cert *load_cert(const char *prog, const char *opt, const char *file)
+{
+    gz_cert *c = gz_cert_load(file);
+    if (!c)
+        cli_usage_error(prog, "cannot use %s '%s': %s", opt, file,
+                        errno == EBADMSG ? "no valid CURVE certificate in it"
+                                         : strerror(errno));
+    return c;
+}
+
+/* Check the CURVE options and read their files: exit 2 on a problem. */
+static void curve_prepare(const char *prog)
+{
+    if (!cli_curve.server_key) {
+        if (cli_curve.keys || cli_curve.client_key)
+            cli_usage_error(prog, "%s needs --curve-server-key",
+                            cli_curve.keys ? "--curve-keys" : "--curve-client-key");
+        return;
+    }
+    if (!zmq_has("curve"))
+        cli_usage_error(prog, "this libzmq has no CURVE security");
+    server_cert = load_cert(prog, "--curve-server-key", cli_curve.server_key);
+    if (cli_curve.client_key) {
+        client_cert = load_cert(prog, "--curve-client-key", cli_curve.client_key);
+        if (!gz_cert_secret_txt(client_cert))
+            cli_usage_error(prog, "--curve-client-key '%s' has no secret key "
+                            "(give the file whose _secret twin exists)",
+                            cli_curve.client_key);
+    }
+    if (cli_curve.keys) {
+        DIR *d = opendir(cli_curve.keys);
+        if (!d)
+            cli_usage_error(prog, "cannot use --curve-keys '%s': %s", cli_curve.keys,
+                            strerror(errno));
+        closedir(d);
+    }
+}
+
+/* Make S a CURVE server before it binds; start the handler on first use. */
+static void curve_server(void *s, const char *prog)
+{
+    if (!gz_cert_secret_txt(server_cert))
+        cli_usage_error(prog, "--curve-server-key '%s' has no secret key: a "
+                        "program that binds needs the server's FILE_secret",
+                        cli_curve.server_key);
+    if (!auth) {
+        auth = gz_zauth_start(last_ctx);
+        if (!auth || (cli_curve.keys ? gz_zauth_curve_dir(auth, cli_curve.keys)
+                                     : gz_zauth_curve_any(auth)) != 0) {
+            fprintf(stderr, "%s: cannot start CURVE authentication: %s\n", prog,
+                    strerror(errno));
+            exit(1);
+        }
+    }
+    int one = 1;
+    if (gz_cert_apply(server_cert, s) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one) != 0) {
+        fprintf(stderr, "%s: CURVE: %s\n", prog, zmq_strerror(errno));
+        exit(1);
+    }
+}
+
+/* Make S a CURVE client of the server before it connects. */
+static void curve_client(void *s, const char *prog)
+{
+    if (!client_cert && !(client_cert = gz_cert_new())) {
+        fprintf(stderr, "%s: CURVE key pair: %s\n", prog, strerror(errno));
+        exit(1);
+    }
+    if (gz_cert_apply(client_cert, s) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, gz_cert_public_txt(server_cert), 40) != 0) {
+        fprintf(stderr, "%s: CURVE: %s\n", prog, zmq_strerror(errno));
+        exit(1);
+    }
+}
+
+void cli_curve_done(void)
+{
+    gz_zauth_stop(auth);
+    auth = NULL;
 }
 
 void cli_parse(int argc, char **argv, const char *prog, const char *summary,
@@ -107,6 +204,7 @@ void cli_parse(int argc, char **argv, const char *prog, const char *summary,
     for (size_t k = 0; k < nopts; k++)
         if (opts[k].required && !seen[k])
             cli_usage_error(prog, "missing %s %s", opts[k].name, opts[k].metavar);
+    curve_prepare(prog);
 }
 
 /* ---- signals ---- */
@@ -147,6 +245,7 @@ void cli_signals_done(void)
 void *cli_socket(void *ctx, int type, int linger_ms)
 {
     void *s = ctx ? zmq_socket(ctx, type) : NULL;
+    last_ctx = ctx;
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger_ms, sizeof linger_ms) != 0) {
         fprintf(stderr, "cannot create a ZeroMQ socket: %s\n", zmq_strerror(errno));
         exit(1);
@@ -156,6 +255,8 @@ void *cli_socket(void *ctx, int type, int linger_ms)
 
 void cli_bind(void *s, const char *endpoint, const char *prog)
 {
+    if (server_cert && strncmp(endpoint, "inproc:", 7) != 0)
+        curve_server(s, prog);
     if (zmq_bind(s, endpoint) != 0)
         cli_usage_error(prog, "cannot bind to '%s': %s", endpoint,
                         zmq_strerror(errno));
@@ -169,6 +270,8 @@ void cli_bind(void *s, const char *endpoint, const char *prog)
 
 void cli_connect(void *s, const char *endpoint, const char *prog)
 {
+    if (server_cert && strncmp(endpoint, "inproc:", 7) != 0)
+        curve_client(s, prog);
     if (zmq_connect(s, endpoint) != 0)
         cli_usage_error(prog, "cannot connect to '%s': %s", endpoint,
                         zmq_strerror(errno));

@@ -48,6 +48,28 @@ void cli_bind(void *s, const char *endpoint, const char *prog);
 /* Connect S to ENDPOINT; exits 2 when the endpoint is malformed. */
 void cli_connect(void *s, const char *endpoint, const char *prog);
 
+/* CURVE security, the same three options wherever a program lists
+ * CLI_CURVE_OPTS in its table. With --curve-server-key, cli_bind makes the
+ * socket a CURVE server (the file's secret key; clients checked against
+ * --curve-keys DIR by a gz_zauth handler, or any client key without it) and
+ * cli_connect a CURVE client of that server over tcp (its own key from
+ * --curve-client-key, or a new key pair). cli_parse reads the files and
+ * exits 2 naming the one it cannot use. */
+typedef struct cli_curve_opts {
+    const char *server_key, *keys, *client_key;
+} cli_curve_opts;
+extern cli_curve_opts cli_curve;
+#define CLI_CURVE_OPTS                                                          \
+    {"--curve-server-key", "FILE", CLI_STRING, &cli_curve.server_key, false, 0, 0, \
+     "CURVE: the server's certificate (to bind: FILE or FILE_secret with its "  \
+     "secret key; to connect: its public key)"},                                \
+    {"--curve-keys", "DIR", CLI_STRING, &cli_curve.keys, false, 0, 0,           \
+     "CURVE server: accept only clients whose certificate is in DIR"},          \
+    {"--curve-client-key", "FILE", CLI_STRING, &cli_curve.client_key, false, 0, 0, \
+     "CURVE client: this program's certificate (default: a new key pair)"}
+/* Stop the CURVE handler, if any: before zmq_ctx_term, which waits for it. */
+void cli_curve_done(void);
+
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 
