@@ -175,10 +175,6 @@ int gz_zmq_ctx_term(void *context, double timeout)
         errno = e;
         return -1;
     }
-    pthread_mutex_lock(&ctx_lock);
-    if (default_ctx == context)
-        default_ctx = NULL; /* the next gz_zmq_context() makes a new one */
-    pthread_mutex_unlock(&ctx_lock);
     return 0;
 }
 
@@ -190,10 +186,9 @@ static void term_default_at_exit(void)
 {
     pthread_mutex_lock(&ctx_lock);
     void *ctx = default_ctx;
-    default_ctx = NULL;
     pthread_mutex_unlock(&ctx_lock);
     if (!ctx)
-        return;
+        return; /* terminated already, or never made */
     double timeout = 1.0;
     const char *env = getenv("GZ_ZMQ_EXIT_TIMEOUT");
     if (env && *env) {
@@ -207,14 +202,59 @@ static void term_default_at_exit(void)
         job_wait(j, timeout);
 }
 
-void *gz_zmq_context(void)
+/* The default context may also end by a plain zmq_ctx_term (programs did
+ * that before gz_zmq_ctx_term existed), and the exit handler must not touch
+ * it then. A watcher thread blocks in a recv on a socket of its own in the
+ * context: any termination wakes it with ETERM, it forgets the context and
+ * closes its socket, which lets that termination complete. */
+static void *watch_default(void *probe)
+{
+    char c;
+    while (zmq_recv(probe, &c, sizeof c, 0) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_lock(&ctx_lock);
+    default_ctx = NULL; /* the next gz_zmq_context() makes a new one */
+    pthread_mutex_unlock(&ctx_lock);
+    zmq_close(probe);
+    return NULL;
+}
+
+/* Under ctx_lock: CTX is the new default context; start its watcher. 0, or
+ * -1 and CTX is terminated. */
+static int adopt_default(void *ctx)
 {
     static bool registered;
-    pthread_mutex_lock(&ctx_lock);
-    if (!default_ctx)
-        default_ctx = zmq_ctx_new();
-    if (default_ctx && !registered)
+    void *probe = zmq_socket(ctx, ZMQ_PAIR);
+    int zero = 0;
+    pthread_attr_t attr;
+    pthread_t th;
+    int e = probe ? zmq_setsockopt(probe, ZMQ_LINGER, &zero, sizeof zero) : -1;
+    if (e == 0 && (e = pthread_attr_init(&attr)) == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        e = pthread_create(&th, &attr, watch_default, probe);
+        pthread_attr_destroy(&attr);
+    }
+    if (e != 0) {
+        if (probe)
+            zmq_close(probe);
+        zmq_ctx_term(ctx);
+        errno = e > 0 ? EAGAIN : errno;
+        return -1;
+    }
+    if (!registered)
         registered = atexit(term_default_at_exit) == 0;
+    default_ctx = ctx;
+    return 0;
+}
+
+void *gz_zmq_context(void)
+{
+    pthread_mutex_lock(&ctx_lock);
+    if (!default_ctx) {
+        void *ctx = zmq_ctx_new();
+        if (ctx)
+            adopt_default(ctx);
+    }
     void *ctx = default_ctx;
     int e = errno;
     pthread_mutex_unlock(&ctx_lock);

@@ -209,6 +209,32 @@ static void exit_delivers_what_was_sent_last(void **state)
     assert_int_equal(gz_zmq_ctx_term(ctx, TEST_LIMIT), 0);
 }
 
+/* Programs that end the default context with a plain zmq_ctx_term (as
+ * they did before gz_zmq_ctx_term) get a fresh one from gz_zmq_context, and
+ * the exit does not touch the old one (a crash, or a sanitizer report). */
+static void plain_term_of_the_default_context_is_noticed(void **state)
+{
+    (void)state;
+    void *a = gz_zmq_context();
+    assert_non_null(a);
+    assert_int_equal(zmq_ctx_term(a), 0);
+    void *b = gz_zmq_context();
+    assert_non_null(b);
+    void *s = zmq_socket(b, ZMQ_PAIR);
+    assert_non_null(s);
+    assert_int_equal(gz_zmq_close(s), 0);
+    assert_int_equal(gz_zmq_ctx_term(b, TEST_LIMIT), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (zmq_ctx_term(gz_zmq_context()) != 0)
+            _exit(2);
+        exit(0);
+    }
+    assert_int_equal(child_status(pid), 0);
+}
+
 /* The watchdog (the suite's alarm) fails this test if the exit hangs. */
 static void exit_does_not_hang_on_a_forgotten_socket(void **state)
 {
@@ -230,6 +256,7 @@ int main(void)
         T(default_context_term_ends_and_clears_it),
         T(exit_delivers_what_was_sent_last),
         T(exit_does_not_hang_on_a_forgotten_socket),
+        T(plain_term_of_the_default_context_is_noticed),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
