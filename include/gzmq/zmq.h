@@ -100,6 +100,38 @@ int gz_zmq_close(void *socket);
  * backend), ENOTSOCK (an argument is not a socket), ENOMEM. */
 gz_greenlet *gz_zmq_proxy(void *frontend, void *backend, void *capture, void *control);
 
+/* ---- Socket monitor: decoded events ---- */
+
+typedef struct gz_zmq_monitor_t gz_zmq_monitor_t;
+typedef struct gz_zmq_event {
+    int event;           /* ZMQ_EVENT_CONNECTED ...: see gz_zmq_event_name */
+    int value;           /* the event's value: an fd, an errno, a ZMQ_PROTOCOL_ERROR_* ... */
+    char endpoint[256];  /* NUL-terminated (truncated if longer) */
+} gz_zmq_event;
+
+/* Monitor SOCKET (zmq_socket_monitor) for EVENTS (ZMQ_EVENT_* bits, or
+ * ZMQ_EVENT_ALL). CONTEXT must be SOCKET's (NULL: gz_zmq_context()'s):
+ * events travel over inproc. A new monitor of the socket replaces the old,
+ * as in libzmq. NULL: ENOTSOCK (NULL or not a socket), EINVAL, ENOMEM, ETERM,
+ * libzmq's errors. */
+gz_zmq_monitor_t *gz_zmq_monitor(void *context, void *socket, int events);
+/* The next event into EV, waiting up to TIMEOUT seconds (GZ_FOREVER: no
+ * limit; 0: never waits). -1: ETIMEDOUT (nothing came), EINVAL (NULL M or
+ * EV, NaN), EPROTO (not libzmq's v1 format), ETERM, and the waiting errors
+ * above. Any number of greenlets may wait; each event goes to one. */
+int gz_zmq_monitor_next(gz_zmq_monitor_t *m, gz_zmq_event *ev, double timeout);
+/* The socket the events arrive on, for a GZ_ZMQ_IN case of gz_select or a
+ * gz_zmq_poll item (then gz_zmq_monitor_next(m, ev, 0) reads the event);
+ * owned by M. NULL: EINVAL. */
+void *gz_zmq_monitor_socket(gz_zmq_monitor_t *m);
+/* Close M (NULL is ignored); its waiters get ENOTSOCK. The monitored socket
+ * is not touched (it may be closed already): to stop libzmq's side on a
+ * socket still open, zmq_socket_monitor(socket, NULL, 0). */
+void gz_zmq_monitor_close(gz_zmq_monitor_t *m);
+/* "CONNECTED", "HANDSHAKE_FAILED_PROTOCOL" ...: ZMQ_EVENT_X without the
+ * prefix; "UNKNOWN" for anything else. Never NULL. */
+const char *gz_zmq_event_name(int event);
+
 #ifdef __cplusplus
 }
 #endif
