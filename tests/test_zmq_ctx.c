@@ -136,8 +136,7 @@ static void default_context_term_ends_and_clears_it(void **state)
     void *s = zmq_socket(b, ZMQ_PAIR);
     assert_non_null(s);
     assert_int_equal(gz_zmq_close(s), 0);
-    /* none left for the children forked below (libzmq does not survive a
-     * fork) */
+    /* ended too: the tests below start without a default context */
     assert_int_equal(gz_zmq_ctx_term(b, TEST_LIMIT), 0);
 }
 
@@ -149,29 +148,55 @@ static void tell_parent(void)
     (void)!write(exiting_fd, "x", 1);
 }
 
-/* A child on the default context: sends to EP, then either closes its
- * socket or forgets it, and returns from main, first writing a byte to
- * NOTIFY (when >= 0). Returns its pid. */
-static pid_t child_start(const char *ep, bool forget, const char *exit_timeout, int notify)
+/* The child's part (this program run as "test_zmq_ctx child MODE EP FD"),
+ * exec'd rather than forked alone: libzmq and the sanitizers want a fresh
+ * process. MODE "close" / "forget": send "bye" to EP on the default context
+ * from a PUSH with LINGER -1, then close the socket or forget it, and exit,
+ * first writing a byte to FD (unless -1). MODE "plain-term": end the
+ * default context with zmq_ctx_term, then exit. */
+static int child_main(char **argv)
 {
+    if (strcmp(argv[2], "plain-term") == 0)
+        exit(zmq_ctx_term(gz_zmq_context()) == 0 ? 0 : 2);
+    void *s = zmq_socket(gz_zmq_context(), ZMQ_PUSH);
+    int forever = -1;
+    zmq_setsockopt(s, ZMQ_LINGER, &forever, sizeof forever);
+    if (!s || zmq_connect(s, argv[3]) != 0 || zmq_send(s, "bye", 3, 0) != 3)
+        return 2;
+    if (strcmp(argv[2], "forget") != 0)
+        zmq_close(s);
+    exiting_fd = atoi(argv[4]);
+    if (exiting_fd >= 0)
+        atexit(tell_parent);
+    exit(0); /* atexit: the default context ends */
+}
+
+static char self[4096];
+
+/* Run child_main(MODE, EP, NOTIFY) with GZ_ZMQ_EXIT_TIMEOUT=EXIT_TIMEOUT:
+ * its pid. */
+static pid_t child_start(const char *mode, const char *ep, const char *exit_timeout, int notify)
+{
+    char fd[16], env[64];
+    snprintf(fd, sizeof fd, "%d", notify);
+    snprintf(env, sizeof env, "GZ_ZMQ_EXIT_TIMEOUT=%s", exit_timeout);
+    char *argv[] = {self, "child", (char *)mode, (char *)ep, fd, NULL};
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = calloc(n + 2, sizeof *envp); /* ours first: it wins */
+    assert_non_null(envp);
+    envp[0] = env;
+    memcpy(envp + 1, environ, n * sizeof *envp);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        if (exit_timeout)
-            setenv("GZ_ZMQ_EXIT_TIMEOUT", exit_timeout, 1);
-        void *s = zmq_socket(gz_zmq_context(), ZMQ_PUSH);
-        int forever = -1;
-        zmq_setsockopt(s, ZMQ_LINGER, &forever, sizeof forever);
-        if (!s || zmq_connect(s, ep) != 0 || zmq_send(s, "bye", 3, 0) != 3)
-            _exit(2);
-        if (!forget)
-            zmq_close(s);
-        exiting_fd = notify;
-        if (notify >= 0)
-            atexit(tell_parent);
-        exit(0); /* atexit: the default context ends */
+        execve(self, argv, envp);
+        _exit(127);
     }
+    free(envp);
     return pid;
 }
 
@@ -192,7 +217,7 @@ static void exit_delivers_what_was_sent_last(void **state)
     free_endpoint(ep, sizeof ep);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
-    pid_t pid = child_start(ep, false, "20", fds[1]);
+    pid_t pid = child_start("close", ep, "20", fds[1]);
     char c;
     assert_int_equal(read(fds[0], &c, 1), 1);
     close(fds[0]);
@@ -224,15 +249,7 @@ static void plain_term_of_the_default_context_is_noticed(void **state)
     assert_non_null(s);
     assert_int_equal(gz_zmq_close(s), 0);
     assert_int_equal(gz_zmq_ctx_term(b, TEST_LIMIT), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (zmq_ctx_term(gz_zmq_context()) != 0)
-            _exit(2);
-        exit(0);
-    }
-    assert_int_equal(child_status(pid), 0);
+    assert_int_equal(child_status(child_start("plain-term", "-", "1", -1)), 0);
 }
 
 /* The watchdog (the suite's alarm) fails this test if the exit hangs. */
@@ -241,13 +258,19 @@ static void exit_does_not_hang_on_a_forgotten_socket(void **state)
     (void)state;
     char ep[64];
     free_endpoint(ep, sizeof ep);
-    assert_int_equal(child_status(child_start(ep, true, "0.1", -1)), 0);
+    assert_int_equal(child_status(child_start("forget", ep, "0.1", -1)), 0);
     /* closed, lingering for ever */
-    assert_int_equal(child_status(child_start(ep, false, "0.1", -1)), 0);
+    assert_int_equal(child_status(child_start("close", ep, "0.1", -1)), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "child") == 0)
+        return child_main(argv);
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0)
+        return 1;
+    self[len] = '\0';
     gz_test_watchdog(60);
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
