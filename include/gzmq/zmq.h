@@ -70,7 +70,8 @@ int gz_zmq_sendv(void *socket, zmq_msg_t *parts, size_t n, int flags);
  * set to its count, nothing is consumed from PARTS' point of view: the
  * library holds the whole message and the next gz_zmq_recvv on SOCKET with
  * room for it returns it, before any newer message (gz_zmq_recv and
- * gz_zmq_msg_recv do not see a held message). */
+ * gz_zmq_msg_recv do not see a held message; gz_zmq_close frees it, so
+ * close such a socket with gz_zmq_close, not zmq_close). */
 int gz_zmq_recvv(void *socket, zmq_msg_t *parts, size_t *n, int flags);
 
 /* zmq_poll over ZeroMQ sockets and plain fds, blocking only the caller:
