@@ -4,24 +4,27 @@
  * flushed what LINGER keeps, possibly forever (a forgotten socket, LINGER
  * -1 and an absent peer). So it runs on a thread of its own, one per
  * context however many callers wait for it, and callers wait for it with a
- * deadline: the thread may outlive them, and a caller that gives up can
- * simply go on (pyzmq #809: a term that hangs must not take the program
- * with it). Waiting itself is a condition variable waited on by a worker of
- * the thread pool (gz_run_in_thread), so the hub keeps running. */
+ * deadline: the thread may outlive them, and a caller that gives up simply
+ * goes on (pyzmq #809: a term that hangs must not take the program with
+ * it). The thread signals the end on an eventfd, which stays readable: a
+ * greenlet waits for it as for any fd (gz_wait_read), the exit handler with
+ * poll(2), and neither holds anything the thread needs. */
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "gz_internal.h"
-#include "gzmq/thread.h"
 #include "gzmq/zmq.h"
 
 /* A termination in progress; freed when the thread and every waiter are
  * done with it. */
 typedef struct term_job {
     void *ctx;
+    int done_fd;  /* eventfd, readable once DONE */
     int rc, err;  /* zmq_ctx_term's result, once DONE */
     bool done;
     unsigned refs;
@@ -29,24 +32,28 @@ typedef struct term_job {
 } term_job;
 
 static pthread_mutex_t term_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t term_done = PTHREAD_COND_INITIALIZER;
 static term_job *terms;  /* under term_lock */
 
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *default_ctx;
 
-/* Under term_lock. */
 static void job_unref(term_job *j)
 {
-    if (--j->refs)
-        return;
-    for (term_job **p = &terms; *p; p = &(*p)->next) {
-        if (*p == j) {
-            *p = j->next;
-            break;
+    pthread_mutex_lock(&term_lock);
+    bool last = --j->refs == 0;
+    if (last) {
+        for (term_job **p = &terms; *p; p = &(*p)->next) {
+            if (*p == j) {
+                *p = j->next;
+                break;
+            }
         }
     }
-    free(j);
+    pthread_mutex_unlock(&term_lock);
+    if (last) {
+        close(j->done_fd);
+        free(j);
+    }
 }
 
 static void *term_thread(void *arg)
@@ -60,78 +67,67 @@ static void *term_thread(void *arg)
     j->rc = rc;
     j->err = e;
     j->done = true;
-    pthread_cond_broadcast(&term_done);
-    job_unref(j);
     pthread_mutex_unlock(&term_lock);
+    uint64_t one = 1;
+    (void)!write(j->done_fd, &one, sizeof one);
+    job_unref(j);
     return NULL;
 }
 
-/* The running termination of CTX, started if none is: a reference, or NULL
- * with errno. */
-static term_job *job_get(void *ctx)
+/* The running termination of CTX, started if none is and START: a
+ * reference, or NULL with errno (ESRCH: none runs). */
+static term_job *job_get(void *ctx, bool start)
 {
     pthread_mutex_lock(&term_lock);
     term_job *j = terms;
     while (j && (j->done || j->ctx != ctx))
         j = j->next;
-    if (!j) {
-        j = calloc(1, sizeof *j);
-        pthread_attr_t attr;
-        pthread_t th;
-        int e = ENOMEM;
-        if (j && pthread_attr_init(&attr) == 0) {
-            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-            *j = (term_job){.ctx = ctx, .refs = 2, .next = terms};
-            e = pthread_create(&th, &attr, term_thread, j);
-            pthread_attr_destroy(&attr);
-        }
-        if (e) {
-            free(j);
-            pthread_mutex_unlock(&term_lock);
-            errno = e == ENOMEM ? ENOMEM : EAGAIN;
-            return NULL;
-        }
-        terms = j;
-    } else {
-        j->refs++;
+    if (j || !start) {
+        if (j)
+            j->refs++;
+        else
+            errno = ESRCH;
+        pthread_mutex_unlock(&term_lock);
+        return j;
+    }
+    int e = ENOMEM;
+    j = calloc(1, sizeof *j);
+    pthread_attr_t attr;
+    pthread_t th;
+    if (j && (j->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+        e = errno;
+        free(j);
+        j = NULL;
+    }
+    if (j && (e = pthread_attr_init(&attr)) == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        j->ctx = ctx;
+        j->refs = 2;
+        j->next = terms;
+        e = pthread_create(&th, &attr, term_thread, j);
+        pthread_attr_destroy(&attr);
+        if (e == 0)
+            terms = j;
     }
     pthread_mutex_unlock(&term_lock);
+    if (e != 0) {
+        if (j) {
+            close(j->done_fd);
+            free(j);
+        }
+        errno = e == ENOMEM ? ENOMEM : EAGAIN; /* no thread, or no fd */
+        return NULL;
+    }
     return j;
 }
 
-/* Wait for J up to TIMEOUT seconds (negative: forever) and drop the
- * reference: 0, or the errno (ETIMEDOUT, or zmq_ctx_term's). */
-static int job_wait(term_job *j, double timeout)
+/* J's outcome: 0, ETIMEDOUT while it runs, or zmq_ctx_term's errno. */
+static int job_result(term_job *j)
 {
-    struct timespec until;
-    if (timeout >= 0) {
-        clock_gettime(CLOCK_REALTIME, &until);
-        double end = (double)until.tv_sec + until.tv_nsec / 1e9 + timeout;
-        until.tv_sec = (time_t)end;
-        until.tv_nsec = (long)((end - floor(end)) * 1e9);
-    }
     pthread_mutex_lock(&term_lock);
-    int rc = 0;
-    while (!j->done && rc == 0)
-        rc = timeout < 0 ? pthread_cond_wait(&term_done, &term_lock)
-                         : pthread_cond_timedwait(&term_done, &term_lock, &until);
-    int result = !j->done ? ETIMEDOUT : j->rc == 0 ? 0 : j->err;
-    job_unref(j);
+    int e = !j->done ? ETIMEDOUT : j->rc == 0 ? 0 : j->err;
     pthread_mutex_unlock(&term_lock);
-    return result;
-}
-
-typedef struct term_wait {
-    term_job *job;
-    double timeout;
-} term_wait;
-
-static void *wait_in_worker(void *arg)
-{
-    term_wait *w = arg;
-    int e = job_wait(w->job, w->timeout);
-    free(w);
-    return (void *)(intptr_t)e;
+    return e;
 }
 
 int gz_zmq_ctx_term(void *context, double timeout)
@@ -143,34 +139,23 @@ int gz_zmq_ctx_term(void *context, double timeout)
     gz_hub *h = gz__hub();
     if (gz__check_entry(h, timeout))
         return -1;
-    /* Now, not in the thread: the green waiters wake with ETERM from the
-     * next loop turn on, whatever happens to the rest. */
-    if (zmq_ctx_shutdown(context) != 0)
-        return -1; /* EFAULT: not a context (or terminated already) */
-    term_job *j = job_get(context);
-    if (!j)
-        return -1;
-    /* The worker owns W: the caller may leave (kill, gz_timeout) first. */
-    term_wait *w = malloc(sizeof *w);
-    if (!w) {
-        pthread_mutex_lock(&term_lock);
-        job_unref(j);
-        pthread_mutex_unlock(&term_lock);
-        errno = ENOMEM;
-        return -1;
+    /* A termination already running (a call that timed out) is waited for
+     * again: CONTEXT may be freed the moment it ends, so it is not touched.
+     * Otherwise shut down now, not in the thread: the green waiters wake
+     * with ETERM from the next loop turn on, whatever happens to the rest. */
+    term_job *j = job_get(context, false);
+    if (!j) {
+        if (zmq_ctx_shutdown(context) != 0)
+            return -1; /* EFAULT: not a context (or terminated already) */
+        if (!(j = job_get(context, true)))
+            return -1;
     }
-    *w = (term_wait){.job = j, .timeout = timeout < 0 ? -1.0 : timeout};
-    void *value = NULL;
-    if (gz_run_in_thread(wait_in_worker, w, &value, GZ_FOREVER) != 0) {
-        if (errno == EINVAL || errno == ENOMEM || errno == EAGAIN) {
-            free(w); /* never started */
-            pthread_mutex_lock(&term_lock);
-            job_unref(j);
-            pthread_mutex_unlock(&term_lock);
-        }
-        return -1;
-    }
-    int e = (int)(intptr_t)value;
+    int e = 0;
+    if (gz_wait_read(j->done_fd, timeout < 0 ? GZ_FOREVER : timeout) != 0)
+        e = errno;
+    if (e == 0 || e == ETIMEDOUT)
+        e = job_result(j); /* it may have ended just as the wait did */
+    job_unref(j);
     if (e) {
         errno = e;
         return -1;
@@ -197,9 +182,14 @@ static void term_default_at_exit(void)
         if (*end == '\0' && t >= 0 && !isnan(t))
             timeout = t;
     }
-    term_job *j = job_get(ctx);
-    if (j)
-        job_wait(j, timeout);
+    term_job *j = job_get(ctx, true);
+    if (!j)
+        return;
+    struct pollfd p = {.fd = j->done_fd, .events = POLLIN};
+    double ms = ceil(timeout * 1000);
+    while (poll(&p, 1, ms > INT32_MAX ? INT32_MAX : (int)ms) < 0 && errno == EINTR)
+        ;
+    job_unref(j);
 }
 
 /* The default context may also end by a plain zmq_ctx_term (programs did

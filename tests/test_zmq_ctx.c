@@ -111,6 +111,49 @@ static void ctx_term_times_out_while_the_hub_runs_then_completes(void **state)
     gz_release(tg);
 }
 
+typedef struct termer {
+    void *ctx;
+    int rc, err;
+} termer;
+
+static void *term_forever(void *arg)
+{
+    termer *t = arg;
+    t->rc = gz_zmq_ctx_term(t->ctx, GZ_FOREVER);
+    t->err = errno;
+    return NULL;
+}
+
+/* A greenlet waiting for ever is killed: it leaves, the termination goes
+ * on, and a later call sees it through. */
+static void a_killed_ctx_term_leaves_and_the_termination_goes_on(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    char ep[64];
+    free_endpoint(ep, sizeof ep);
+    void *push = zmq_socket(ctx, ZMQ_PUSH);
+    int forever = -1;
+    assert_int_equal(zmq_setsockopt(push, ZMQ_LINGER, &forever, sizeof forever), 0);
+    assert_int_equal(zmq_connect(push, ep), 0);
+    assert_int_equal(gz_zmq_send(push, "late", 4, 0), 4);
+    assert_int_equal(gz_zmq_close(push), 0);
+    termer t = {.ctx = ctx};
+    gz_greenlet *g = gz_spawn(term_forever, &t);
+    assert_int_equal(gz_sleep(0.05), 0);
+    assert_false(gz_ready(g)); /* still waiting */
+    assert_int_equal(gz_kill(g, TEST_LIMIT), 0);
+    assert_int_equal(t.rc, -1);
+    assert_int_equal(t.err, ECANCELED);
+    gz_release(g);
+    void *other = zmq_ctx_new();
+    void *pull = zmq_socket(other, ZMQ_PULL);
+    assert_int_equal(zmq_bind(pull, ep), 0);
+    assert_int_equal(gz_zmq_ctx_term(ctx, TEST_LIMIT), 0);
+    assert_int_equal(gz_zmq_close(pull), 0);
+    assert_int_equal(gz_zmq_ctx_term(other, TEST_LIMIT), 0);
+}
+
 static void ctx_term_of_a_clean_context_succeeds(void **state)
 {
     (void)state;
@@ -275,6 +318,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(ctx_term_times_out_while_the_hub_runs_then_completes),
+        T(a_killed_ctx_term_leaves_and_the_termination_goes_on),
         T(ctx_term_of_a_clean_context_succeeds),
         T(default_context_term_ends_and_clears_it),
         T(exit_delivers_what_was_sent_last),

@@ -32,7 +32,7 @@ void *gz_zmq_context(void);
  * greenlet waiting on one of its sockets gets ETERM; close those sockets),
  * then zmq_ctx_term on a thread of its own, waited for greenly up to
  * TIMEOUT seconds (GZ_FOREVER: no limit). 0: terminated. -1: EFAULT (NULL or
- * not a context, or terminated already), EINVAL (NaN), EAGAIN (no thread),
+ * not a context, or terminated already), EINVAL (NaN), EAGAIN (no thread or fd),
  * ENOMEM, ETIMEDOUT (sockets still open or lingering: the termination goes
  * on in its thread and the program may simply continue; call again to wait
  * more), ECANCELED, EPERM. The default context is also terminated at exit,
