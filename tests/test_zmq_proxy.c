@@ -145,11 +145,20 @@ static void broker_moves_both_ways_counts_and_captures(void **state)
                         ROUND_TRIPS, ROUND_TRIPS * 7, ROUND_TRIPS, ROUND_TRIPS * 6};
     for (int i = 0; i < 8; i++)
         assert_int_equal(v[i], want[i]);
-    /* the capture: three frames a message each way, in order */
+    /* the capture: every frame of each request, then of its reply, with
+     * its ZMQ_SNDMORE flag */
+    static const char *const want_frames[6] = {"c1", "", "ping", "c1", "", "pong!"};
     int frames = 0;
-    char buf[16];
-    while (gz_zmq_recv(cap_in, buf, sizeof buf, ZMQ_DONTWAIT) >= 0)
+    zmq_msg_t f;
+    zmq_msg_init(&f);
+    while (gz_zmq_msg_recv(&f, cap_in, ZMQ_DONTWAIT) >= 0) {
+        const char *w = want_frames[frames % 6];
+        assert_int_equal(zmq_msg_size(&f), strlen(w));
+        assert_memory_equal(zmq_msg_data(&f), w, strlen(w));
+        assert_int_equal(zmq_msg_more(&f), frames % 3 != 2);
         frames++;
+    }
+    zmq_msg_close(&f);
     assert_int_equal(frames, ROUND_TRIPS * 2 * 3);
     command(ctl_req, "TERMINATE");
     assert_int_equal(gz_join(p, TEST_LIMIT), 0);
