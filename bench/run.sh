@@ -29,10 +29,12 @@ if [ "$QUICK" = 1 ]; then
     ARGS_SWITCH=2000000; ARGS_SPAWN=1000000; ARGS_SYNC="500000 200000"
     ARGS_ZG="20000 100000 50"; ARGS_ZR="20000 100000"
     ARGS_GEVENT=0.1; ARGS_ZPY="5000 20000 20"; MEM="100000:100k"
+    ARGS_PROXY=50000
 else
     ARGS_SWITCH=10000000; ARGS_SPAWN=5000000; ARGS_SYNC="2000000 1000000"
     ARGS_ZG="200000 1000000 200"; ARGS_ZR="200000 1000000"
     ARGS_GEVENT=0.5; ARGS_ZPY="20000 100000 50"; MEM="100000:100k 1000000:1M"
+    ARGS_PROXY=200000
 fi
 
 say() { echo "bench: $*" >&2; }
@@ -57,6 +59,7 @@ for r in $(seq 1 "$RUNS"); do
     run sync "$B/sync" $ARGS_SYNC
     [ -x "$B/zmq_green" ] && run zmq_green "$B/zmq_green" $ARGS_ZG
     run zmq_raw "$B/zmq_raw" $ARGS_ZR
+    [ -x "$B/proxy" ] && run proxy "$B/proxy" $ARGS_PROXY
     run gevent "$PY" bench/gevent_peer.py $ARGS_GEVENT
     run zmq.green "$PY" bench/zmq_green_peer.py $ARGS_ZPY
 done
@@ -156,6 +159,8 @@ PUB/SUB inproc, green|msg/s|green_pubsub_inproc|raw, 2 threads|raw_pubsub_inproc
 PUB/SUB inproc, green|msg/s|green_pubsub_inproc|zmq.green|zmqgreen_pubsub_inproc|more|>= 10x|r>=10
 PUB/SUB tcp, green|msg/s|green_pubsub_tcp|raw, 2 threads|raw_pubsub_tcp|frac|>= 0.90|r>=0.9
 PUB/SUB tcp, green|msg/s|green_pubsub_tcp|zmq.green|zmqgreen_pubsub_tcp|more|>= 10x|r>=10
+ROUTER/DEALER broker inproc, gz_zmq_proxy|rt/s|proxy_green_inproc|zmq_proxy, own thread|proxy_raw_inproc|frac|>= 0.90|r>=0.9
+ROUTER/DEALER broker tcp, gz_zmq_proxy|rt/s|proxy_green_tcp|zmq_proxy, own thread|proxy_raw_tcp|frac|>= 0.90|r>=0.9
 REQ/REP p50, 100 clients, inproc|us|green_lat50_inproc|zmq.green|zmqgreen_lat50_inproc|faster|>= 10x faster|r>=10
 REQ/REP p99, 100 clients, inproc|us|green_lat99_inproc|zmq.green|zmqgreen_lat99_inproc|faster|>= 10x faster|r>=10
 REQ/REP p50, 100 clients, tcp|us|green_lat50_tcp|zmq.green|zmqgreen_lat50_tcp|faster|>= 10x faster|r>=10
@@ -236,7 +241,7 @@ pyver() { $PY -c "import $1; print($1.__version__)" 2>/dev/null || echo "?"; }
     for c in $CHARTS; do echo "![$c]($c)"; echo; done
     echo "## Programs"
     echo
-    echo "bench/switch.c, spawn.c, memory.c, sync.c, zmq_green.c (libgzmq); zmq_raw.c (raw libzmq);"
+    echo "bench/switch.c, spawn.c, memory.c, sync.c, zmq_green.c, proxy.c (libgzmq; proxy.c also runs zmq_proxy); zmq_raw.c (raw libzmq);"
     echo "bench/gevent_peer.py, zmq_green_peer.py (gevent, pyzmq's zmq.green). The header of each says what it measures."
     echo
     echo "## stderr of the runs"

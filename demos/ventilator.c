@@ -26,20 +26,16 @@
 #define PROG "gzmq-ventilator"
 
 /* Read monitor events until WANT peers are connected: 0, or -1 with errno. */
-static int wait_for_workers(void *monitor, long want)
+static int wait_for_workers(gz_zmq_monitor_t *monitor, long want)
 {
     long peers = 0;
     while (peers < want) {
-        uint8_t head[6];
-        char addr[256];
-        if (gz_zmq_recv(monitor, head, sizeof head, 0) < 0 ||
-            gz_zmq_recv(monitor, addr, sizeof addr, 0) < 0)
+        gz_zmq_event ev;
+        if (gz_zmq_monitor_next(monitor, &ev, GZ_FOREVER) < 0)
             return -1;
-        uint16_t event;
-        memcpy(&event, head, sizeof event);
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        if (ev.event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             peers++;
-        else if (event == ZMQ_EVENT_DISCONNECTED && peers > 0)
+        else if (ev.event == ZMQ_EVENT_DISCONNECTED && peers > 0)
             peers--;
         printf(PROG ": %ld of %ld workers connected\n", peers, want);
         fflush(stdout);
@@ -427,14 +423,8 @@ int main(int argc, char **argv)
 
     void *ctx = gz_zmq_context();
     void *push = cli_socket(ctx, ZMQ_PUSH, 10000); /* time to deliver the rest */
-    char name[64];
-    snprintf(name, sizeof name, "inproc://gzmq-ventilator-monitor-%d", (int)getpid());
-    void *monitor = NULL;
-    if (zmq_socket_monitor(push, name, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                           ZMQ_EVENT_DISCONNECTED) == 0) {
-        monitor = cli_socket(ctx, ZMQ_PAIR, 0);
-        cli_connect(monitor, name, PROG);
-    }
+    gz_zmq_monitor_t *monitor = gz_zmq_monitor(ctx, push, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                                             ZMQ_EVENT_DISCONNECTED);
     if (!monitor) {
         fprintf(stderr, PROG ": cannot monitor the socket: %s\n", zmq_strerror(errno));
         return 1;
@@ -470,7 +460,7 @@ int main(int argc, char **argv)
     }
     zmq_socket_monitor(push, NULL, 0);
     cli_signals_done();
-    gz_zmq_close(monitor);
+    gz_zmq_monitor_close(monitor);
     gz_zmq_close(push);
     cli_curve_done();
     zmq_ctx_term(ctx); /* waits (up to the linger) until the tasks are out */

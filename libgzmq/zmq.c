@@ -19,6 +19,7 @@
  * Nothing here reads ZMQ_EVENTS while nobody waits: a successful operation
  * with no other waiter costs one socket-table test at most (zmq_table.h).
  * Who is woken, and when, beyond that rule: "the waking rules" below. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,8 @@ typedef struct zsock {
     bool sent;        /* a whole message was sent since the last recv */
     bool rmid;        /* a message is being received: more frames follow */
     gz_list fresh;    /* in zstate.fresh while its only reader is W_FRESH */
+    zmq_msg_t *held;  /* a whole message gz_zmq_recvv had no room for */
+    size_t nheld;
 } zsock;
 
 /* Per-hub state, registered as the hub's zmq_layer. */
@@ -382,6 +385,15 @@ static void zmq_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 
 /* ---- per-hub and per-socket state ---- */
 
+static void drop_held(zsock *s)
+{
+    for (size_t i = 0; i < s->nheld; i++)
+        zmq_msg_close(&s->held[i]);
+    free(s->held);
+    s->held = NULL;
+    s->nheld = 0;
+}
+
 static void zstate_free(void *p)
 {
     zstate *z = p;
@@ -393,6 +405,7 @@ static void zstate_free(void *p)
         zsock *s = z->socks.slots[i];
         if (s) {
             ev_io_stop(loop, &s->io);
+            drop_held(s);
             free(s);
         }
     }
@@ -773,7 +786,131 @@ int gz_zmq_recv(void *socket, void *buf, size_t len, int flags)
     return rc;
 }
 
-/* ---- close and the default context ---- */
+/* ---- whole messages ---- */
+
+/* Once the first frame of a message is queued, libzmq takes its other
+ * frames without HWM checks (a pipe counts whole messages), and once the
+ * first frame is received the others are there (atomic delivery). So the
+ * frames after the first go with ZMQ_DONTWAIT and never yield: no other
+ * greenlet of the hub runs in between, so none can interleave its frames,
+ * and the per-socket FIFO of waiters orders whole messages. */
+int gz_zmq_sendv(void *socket, zmq_msg_t *parts, size_t n, int flags)
+{
+    if (n == 0 || n > INT_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!parts) {
+        errno = EFAULT;
+        return -1;
+    }
+    int more = flags & ZMQ_SNDMORE;
+    flags &= ~ZMQ_SNDMORE;
+    for (size_t i = 0; i < n; i++) {
+        int f = (i + 1 < n ? ZMQ_SNDMORE : more) | (i ? flags | ZMQ_DONTWAIT : flags);
+        zop op = {.kind = OP_MSG_SEND, .sock = socket, .msg = &parts[i], .flags = f};
+        if (green_op(&op, true) < 0)
+            return -1; /* i > 0 only when the socket or context died under it */
+    }
+    return (int)n;
+}
+
+/* Hand S's held message to PARTS if it fits: the frame count, or -1
+ * EMSGSIZE with *N = the count needed. */
+static int give_held(zsock *s, zmq_msg_t *parts, size_t *n)
+{
+    size_t k = s->nheld;
+    if (*n < k) {
+        *n = k;
+        errno = EMSGSIZE;
+        return -1;
+    }
+    for (size_t i = 0; i < k; i++) {
+        zmq_msg_close(&parts[i]);
+        parts[i] = s->held[i]; /* a zmq_msg_t moves by value; the copy owns it */
+    }
+    free(s->held);
+    s->held = NULL;
+    s->nheld = 0;
+    *n = k;
+    return (int)k;
+}
+
+/* PARTS[0..cap) hold the first frames of a message whose next frame is
+ * still in SOCK: take the rest and keep the whole for the next recvv. */
+static int hold_rest(gz_hub *h, void *sock, zmq_msg_t *parts, size_t cap, size_t *n)
+{
+    zsock *s = sock_state(h, sock);
+    size_t k = cap, room = cap * 2 + 4;
+    zmq_msg_t *held = s ? malloc(room * sizeof *held) : NULL;
+    if (!held) {
+        *n = cap; /* PARTS hold the first frames; the rest stays in SOCK */
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(held, parts, cap * sizeof *held);
+    for (size_t i = 0; i < cap; i++)
+        zmq_msg_init(&parts[i]);
+    bool more = true;
+    while (more) {
+        if (k == room) {
+            zmq_msg_t *bigger = realloc(held, room * 2 * sizeof *held);
+            if (!bigger)
+                break; /* keep what we have: a truncated message, not a lost one */
+            held = bigger;
+            room *= 2;
+        }
+        zmq_msg_init(&held[k]);
+        if (zmq_msg_recv(&held[k], sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&held[k]);
+            break;
+        }
+        more = zmq_msg_more(&held[k++]) != 0;
+    }
+    s->held = held;
+    s->nheld = k;
+    *n = k;
+    errno = more ? ENOMEM : EMSGSIZE;
+    return -1;
+}
+
+int gz_zmq_recvv(void *socket, zmq_msg_t *parts, size_t *n, int flags)
+{
+    if (!parts || !n) {
+        errno = EFAULT;
+        return -1;
+    }
+    size_t cap = *n;
+    if (cap == 0 || cap > INT_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    gz_hub *h = gz__hub_peek();
+    zstate *z = h ? gz__layer_state(h, &zmq_layer) : NULL;
+    zsock *s = z && socket ? lookup(z, socket) : NULL;
+    if (s && s->nheld)
+        return give_held(s, parts, n);
+    size_t k = 0;
+    for (;;) {
+        zop op = {.kind = OP_RECV, .sock = socket, .msg = &parts[k],
+                  .flags = k ? flags | ZMQ_DONTWAIT : flags};
+        if (green_op(&op, false) < 0) {
+            if (k == 0)
+                return -1;
+            *n = k; /* the socket or context died mid-message */
+            return -1;
+        }
+        bool more = zmq_msg_more(&parts[k++]) != 0;
+        if (!more)
+            break;
+        if (k == cap)
+            return hold_rest(gz__hub(), socket, parts, cap, n);
+    }
+    *n = k;
+    return (int)k;
+}
+
+/* ---- close ---- */
 
 static void close_waiters(gz_list *list)
 {
@@ -802,6 +939,7 @@ int gz_zmq_forget(void *socket)
         z->wtried -= s->wtried;
         deactivate(z, s);
         gz__ztable_erase(&z->socks, s->sock);
+        drop_held(s);
         free(s);
     }
     return 0;
@@ -811,21 +949,6 @@ int gz_zmq_close(void *socket)
 {
     gz_zmq_forget(socket);
     return zmq_close(socket);
-}
-
-static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *default_ctx;
-
-void *gz_zmq_context(void)
-{
-    pthread_mutex_lock(&ctx_lock);
-    if (!default_ctx)
-        default_ctx = zmq_ctx_new();
-    void *ctx = default_ctx;
-    int e = errno;
-    pthread_mutex_unlock(&ctx_lock);
-    errno = e;
-    return ctx;
 }
 
 /* ---- poll ---- */

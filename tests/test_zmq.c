@@ -375,6 +375,218 @@ static void default_context_is_created_once(void **state)
     assert_int_equal(gz_zmq_close(s), 0);
 }
 
+/* ---- whole messages: sendv / recvv ---- */
+
+static void msgs_init(zmq_msg_t *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_init(&m[i]);
+}
+
+static void msgs_close(zmq_msg_t *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&m[i]);
+}
+
+/* N frames "TAG:i" (TAG a letter). */
+static void msgs_fill(zmq_msg_t *m, size_t n, char tag)
+{
+    for (size_t i = 0; i < n; i++) {
+        char b[16];
+        int len = snprintf(b, sizeof b, "%c:%zu", tag, i);
+        assert_int_equal(zmq_msg_init_size(&m[i], (size_t)len), 0);
+        memcpy(zmq_msg_data(&m[i]), b, (size_t)len);
+    }
+}
+
+static bool frame_is(zmq_msg_t *m, char tag, size_t i)
+{
+    char b[16];
+    int len = snprintf(b, sizeof b, "%c:%zu", tag, i);
+    return zmq_msg_size(m) == (size_t)len && memcmp(zmq_msg_data(m), b, (size_t)len) == 0;
+}
+
+static void sendv_and_recvv_move_whole_messages(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *a = bound(ZMQ_PAIR, "inproc://sendv", ep, sizeof ep);
+    void *b = connected(ZMQ_PAIR, ep);
+    zmq_msg_t out[3], in[4];
+    msgs_fill(out, 3, 'x');
+    assert_int_equal(gz_zmq_sendv(a, out, 3, 0), 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(zmq_msg_size(&out[i]), 0); /* consumed */
+    msgs_init(in, 4);
+    size_t n = 4;
+    assert_int_equal(gz_zmq_recvv(b, in, &n, 0), 3);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(frame_is(&in[i], 'x', i));
+    /* a single frame, and ZMQ_SNDMORE continuing the message in a later call */
+    msgs_fill(out, 1, 'y');
+    assert_int_equal(gz_zmq_sendv(a, out, 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(gz_zmq_send(a, "end", 3, 0), 3);
+    n = 4;
+    assert_int_equal(gz_zmq_recvv(b, in, &n, 0), 2);
+    assert_true(frame_is(&in[0], 'y', 0));
+    assert_int_equal(zmq_msg_size(&in[1]), 3);
+    msgs_close(out, 3);
+    msgs_close(in, 4);
+    assert_int_equal(gz_zmq_close(a), 0);
+    assert_int_equal(gz_zmq_close(b), 0);
+}
+
+static void recvv_too_small_keeps_the_whole_message(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *a = bound(ZMQ_PAIR, "inproc://recvv-small", ep, sizeof ep);
+    void *b = connected(ZMQ_PAIR, ep);
+    zmq_msg_t out[7], in[7];
+    msgs_fill(out, 7, 'p');
+    assert_int_equal(gz_zmq_sendv(a, out, 7, 0), 7);
+    msgs_fill(out, 2, 'q');
+    assert_int_equal(gz_zmq_sendv(a, out, 2, 0), 2);
+    msgs_init(in, 7);
+    size_t n = 2;
+    assert_fails(gz_zmq_recvv(b, in, &n, 0), EMSGSIZE);
+    assert_int_equal(n, 7); /* what it needs */
+    assert_int_equal(zmq_msg_size(&in[0]), 0); /* nothing handed over */
+    n = 3;
+    assert_fails(gz_zmq_recvv(b, in, &n, ZMQ_DONTWAIT), EMSGSIZE);
+    assert_int_equal(n, 7);
+    n = 7;
+    assert_int_equal(gz_zmq_recvv(b, in, &n, 0), 7);
+    for (size_t i = 0; i < 7; i++)
+        assert_true(frame_is(&in[i], 'p', i));
+    n = 7; /* then the next message, in order */
+    assert_int_equal(gz_zmq_recvv(b, in, &n, 0), 2);
+    assert_true(frame_is(&in[0], 'q', 0) && frame_is(&in[1], 'q', 1));
+    msgs_close(out, 7);
+    msgs_close(in, 7);
+    assert_int_equal(gz_zmq_close(a), 0);
+    assert_int_equal(gz_zmq_close(b), 0); /* frees a held message too */
+}
+
+static void sendv_and_recvv_refuse_bad_arguments(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *a = bound(ZMQ_PAIR, "inproc://sendv-bad", ep, sizeof ep);
+    zmq_msg_t m[2], in[2];
+    msgs_fill(m, 2, 'z');
+    msgs_init(in, 2);
+    size_t n = 0;
+    assert_fails(gz_zmq_sendv(a, m, 0, 0), EINVAL);
+    assert_fails(gz_zmq_sendv(a, NULL, 2, 0), EFAULT);
+    assert_fails(gz_zmq_recvv(a, in, &n, 0), EINVAL);
+    assert_fails(gz_zmq_recvv(a, NULL, &n, 0), EFAULT);
+    assert_fails(gz_zmq_recvv(a, in, NULL, 0), EFAULT);
+    n = 2;
+    assert_fails(gz_zmq_recvv(a, in, &n, ZMQ_DONTWAIT), EAGAIN);
+    msgs_close(in, 2);
+    /* no peer: the first frame cannot go, and nothing was consumed */
+    assert_fails(gz_zmq_sendv(a, m, 2, ZMQ_DONTWAIT), EAGAIN);
+    assert_true(frame_is(&m[0], 'z', 0) && frame_is(&m[1], 'z', 1));
+    msgs_close(m, 2);
+    assert_int_equal(gz_zmq_close(a), 0);
+}
+
+#define SENDV_ROUNDS 300
+#define SENDV_FRAMES 4
+
+typedef struct vsender {
+    void *s;
+    char tag;
+    int sent;
+} vsender;
+
+static void *sendv_loop(void *arg)
+{
+    vsender *v = arg;
+    for (int r = 0; r < SENDV_ROUNDS; r++) {
+        zmq_msg_t m[SENDV_FRAMES];
+        for (size_t i = 0; i < SENDV_FRAMES; i++) {
+            char b[16];
+            int len = snprintf(b, sizeof b, "%c:%zu", v->tag, i);
+            zmq_msg_init_size(&m[i], (size_t)len);
+            memcpy(zmq_msg_data(&m[i]), b, (size_t)len);
+        }
+        int rc = gz_zmq_sendv(v->s, m, SENDV_FRAMES, 0);
+        for (size_t i = 0; i < SENDV_FRAMES; i++)
+            zmq_msg_close(&m[i]);
+        if (rc != SENDV_FRAMES)
+            break;
+        v->sent++;
+        if (r % 7 == 0)
+            gz_yield();
+    }
+    return NULL;
+}
+
+typedef struct vreader {
+    void *s;
+    int whole, broken;
+} vreader;
+
+static void *recvv_loop(void *arg)
+{
+    vreader *v = arg;
+    for (;;) {
+        zmq_msg_t m[SENDV_FRAMES];
+        msgs_init(m, SENDV_FRAMES);
+        size_t n = SENDV_FRAMES;
+        int rc = gz_zmq_recvv(v->s, m, &n, 0);
+        if (rc < 0) {
+            msgs_close(m, SENDV_FRAMES);
+            break;
+        }
+        char tag = zmq_msg_size(&m[0]) ? *(char *)zmq_msg_data(&m[0]) : '?';
+        bool ok = n == SENDV_FRAMES;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = frame_is(&m[i], tag, i);
+        v->whole += ok;
+        v->broken += !ok;
+        msgs_close(m, SENDV_FRAMES);
+    }
+    return NULL;
+}
+
+/* Three senders share a PUSH with a tiny HWM, so that their first frames
+ * wait and they take turns; two readers share the PULL. Every message
+ * arrives whole, from one sender. */
+static void sendv_never_interleaves_frames_of_two_greenlets(void **state)
+{
+    (void)state;
+    char ep[64];
+    void *pull = bound(ZMQ_PULL, "tcp://127.0.0.1:*", ep, sizeof ep);
+    void *push = sock(ZMQ_PUSH);
+    int one = 1;
+    assert_int_equal(zmq_setsockopt(push, ZMQ_SNDHWM, &one, sizeof one), 0);
+    assert_int_equal(zmq_setsockopt(pull, ZMQ_RCVHWM, &one, sizeof one), 0);
+    assert_int_equal(zmq_connect(push, ep), 0);
+    vsender vs[3] = {{push, 'a', 0}, {push, 'b', 0}, {push, 'c', 0}};
+    vreader vr[2] = {{.s = pull}, {.s = pull}};
+    gz_greenlet *r[2] = {gz_spawn(recvv_loop, &vr[0]), gz_spawn(recvv_loop, &vr[1])};
+    gz_greenlet *w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = gz_spawn(sendv_loop, &vs[i]);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(finish(w[i]), 0);
+        assert_int_equal(vs[i].sent, SENDV_ROUNDS);
+    }
+    while (vr[0].whole + vr[0].broken + vr[1].whole + vr[1].broken < 3 * SENDV_ROUNDS)
+        assert_int_equal(gz_sleep(0.001), 0);
+    assert_int_equal(gz_zmq_close(pull), 0); /* readers end with ENOTSOCK */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(finish(r[i]), 0);
+    assert_int_equal(vr[0].broken + vr[1].broken, 0);
+    assert_int_equal(vr[0].whole + vr[1].whole, 3 * SENDV_ROUNDS);
+    assert_int_equal(gz_zmq_close(push), 0);
+}
+
 /* ---- many greenlets, one socket ---- */
 
 #define SHARED_MSGS 200000
@@ -1568,6 +1780,10 @@ int main(void)
         T(close_wakes_every_waiter_with_enotsock),
         T(context_shutdown_wakes_waiters_with_eterm),
         T(default_context_is_created_once),
+        T(sendv_and_recvv_move_whole_messages),
+        T(recvv_too_small_keeps_the_whole_message),
+        T(sendv_and_recvv_refuse_bad_arguments),
+        T(sendv_never_interleaves_frames_of_two_greenlets),
         T(eight_greenlets_share_a_pull_socket_inproc),
         T(eight_greenlets_share_a_pull_socket_tcp),
         T(dealer_sends_and_receives_in_two_greenlets),
