@@ -168,7 +168,12 @@ $(BUILD)/bin/gzmq-rpc-bench: LIBS += -lhttp_parser
 tests: $(TESTS)
 
 $(BUILD)/tests/%: tests/%.c tests/gz_test.h $(STATIC) $(HEADERS) | $(BUILD)/tests
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC) $(LIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CPPFLAGS) -Idemos $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_SRC) $(STATIC) $(LIBS) $(TEST_LIBS)
+
+# Suites that also test demo code (the pipeline's journal) link it in.
+JOURNAL_C := demos/common/journal.c demos/common/journal.h
+$(BUILD)/tests/test_journal $(BUILD)/tests/test_reliable: TEST_SRC = demos/common/journal.c
+$(BUILD)/tests/test_journal $(BUILD)/tests/test_reliable: $(JOURNAL_C)
 
 test: deps
 	$(MAKE) --no-print-directory all

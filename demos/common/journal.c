@@ -20,7 +20,8 @@
 struct journal {
     char *path;
     int fd;
-    bool broken;           /* a sync was abandoned midway: the fd is not ours any more */
+    bool broken;           /* a sync or compaction failed: what is on disk is unknown */
+    bool abandoned;        /* ... and its thread may still use the fd and path */
     bool busy;             /* a sync or compaction is running */
     unsigned char *buf;    /* records appended, not yet written */
     size_t len, cap;
@@ -248,6 +249,23 @@ static void *run_job(void *arg)
 /* Run B on a worker thread: 0, or -1 with errno (the job's or the pool's). */
 static int off_hub(journal *j, job *b)
 {
+    j->busy = true;
+    int rc = gz_run_in_thread(run_job, b, NULL, GZ_FOREVER);
+    j->busy = false;
+    if (rc != 0 || b->err) {
+        j->broken = true;
+        if (rc != 0 && errno != EINVAL && errno != ENOMEM && errno != EAGAIN)
+            j->abandoned = true; /* it may still run: leave it its job */
+        else if (rc == 0)
+            errno = b->err;
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 if J may start a sync or compaction, else -1 with errno. */
+static int ready(const journal *j)
+{
     if (j->broken) {
         errno = EIO;
         return -1;
@@ -256,25 +274,15 @@ static int off_hub(journal *j, job *b)
         errno = EBUSY;
         return -1;
     }
-    j->busy = true;
-    int rc = gz_run_in_thread(run_job, b, NULL, GZ_FOREVER);
-    j->busy = false;
-    if (rc != 0) {
-        if (errno != EINVAL && errno != ENOMEM && errno != EAGAIN)
-            j->broken = true; /* it may still run: leave it its job */
-        return -1;
-    }
-    if (b->err) {
-        errno = b->err;
-        return -1;
-    }
     return 0;
 }
 
 int journal_sync(journal *j)
 {
+    if (ready(j) != 0)
+        return -1;
     if (j->len == 0)
-        return j->broken ? (errno = EIO, -1) : 0;
+        return 0;
     job *b = malloc(sizeof *b);
     if (!b)
         return -1;
@@ -285,7 +293,7 @@ int journal_sync(journal *j)
     j->len = j->cap = j->buf_records = 0;
     if (off_hub(j, b) != 0) {
         int e = errno;
-        if (!j->broken) {
+        if (!j->abandoned) {
             free(b->bytes);
             free(b);
         }
@@ -305,6 +313,8 @@ int journal_compact(journal *j, unsigned type, const void *snap, size_t len)
         errno = EINVAL;
         return -1;
     }
+    if (ready(j) != 0)
+        return -1;
     job *b = malloc(sizeof *b);
     unsigned char *bytes = malloc(MAGIC_LEN + HEAD_LEN + len);
     if (!b || !bytes) {
@@ -319,7 +329,7 @@ int journal_compact(journal *j, unsigned type, const void *snap, size_t len)
     size_t covered = j->len, covered_records = j->buf_records;
     if (off_hub(j, b) != 0) {
         int e = errno;
-        if (!j->broken) {
+        if (!j->abandoned) {
             if (b->fd >= 0)
                 close(b->fd);
             free(bytes);
@@ -360,7 +370,7 @@ void journal_close(journal *j)
 {
     if (!j)
         return;
-    if (!j->broken) {
+    if (!j->abandoned) {
         close(j->fd);
         free(j->path); /* an abandoned job may still read the path */
     }

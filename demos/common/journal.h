@@ -38,12 +38,14 @@ journal *journal_open(const char *path, journal_replay_fn *fn, void *arg);
 int journal_append(journal *j, unsigned type, const void *data, size_t len);
 /* Write and fsync every buffered record, off the hub. -1: the write(2) and
  * fsync(2) errors, EBUSY (another greenlet is syncing), the errors of
- * gz_run_in_thread; the records of a failed batch may be torn on disk. */
+ * gz_run_in_thread. After a failure the batch may be torn on disk and every
+ * later sync fails with EIO: close the journal and open it again. */
 int journal_sync(journal *j);
 /* Replace the journal with the single record (TYPE, SNAP, LEN), which must
  * hold the effect of every record appended so far (buffered ones too:
- * they are dropped). Durable on return. -1 as journal_sync, and the
- * open(2) and rename(2) errors (then the old journal is intact). */
+ * they are dropped). Durable on return. -1 as journal_sync (EINVAL for a
+ * TYPE or LEN out of range), and the open(2) and rename(2) errors; the file
+ * then holds either the old journal or the snapshot. */
 int journal_compact(journal *j, unsigned type, const void *snap, size_t len);
 /* Records in the file plus those buffered, since the last compaction. */
 size_t journal_records(const journal *j);
