@@ -362,6 +362,110 @@ static void sink_acknowledges_each_result_and_drops_repeats(void **state)
     gz_zmq_close(push);
 }
 
+/* Receive one "WORD [id]" from the ROUTER R: the id (or -1), the word in W. */
+static long recv_word(void *r, unsigned char *peer, int *plen, char *w, size_t wlen)
+{
+    char text[32];
+    *plen = gz_zmq_recv(r, peer, 256, 0);
+    assert_true(*plen > 0);
+    int k = gz_zmq_recv(r, text, sizeof text - 1, 0);
+    assert_true(k > 0);
+    text[k] = 0;
+    long id = -1;
+    snprintf(w, wlen, "%s", text);
+    char *sp = strchr(w, ' ');
+    if (sp) {
+        *sp = 0;
+        id = strtol(sp + 1, NULL, 10);
+    }
+    return id;
+}
+
+/* With --journal the sink says SYNC when it starts, acknowledges a result
+ * only once it is in the journal (checked by killing it with SIGKILL right
+ * after the ACKs and reading the journal), and a restarted sink counts the
+ * journal's ids as done: their repeats are acknowledged, not counted. */
+static void journaled_sink_acknowledges_only_what_is_on_disk(void **state)
+{
+    (void)state;
+    void *ctx = gz_zmq_context();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER), *push = zmq_socket(ctx, ZMQ_PUSH);
+    int zero = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(push, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
+    char vep[128], sep[1][128], path[160], word[32];
+    size_t len = sizeof vep;
+    assert_int_equal(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, vep, &len), 0);
+    snprintf(path, sizeof path, "%s/sink.journal", T.dir);
+    int limit = (int)(STEP_LIMIT * 1000); /* a dead sink fails the test, not the watchdog */
+    zmq_setsockopt(router, ZMQ_RCVTIMEO, &limit, sizeof limit);
+    pid_t sink = start(NULL, "sink1", "sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
+                       "--tasks", "10", "--ventilator", vep, "--journal", path, NULL);
+    await_line("sink1", "^gzmq-sink: bound to (.+)$", sep, 1);
+    unsigned char peer[256];
+    int plen;
+    assert_int_equal(recv_word(router, peer, &plen, word, sizeof word), -1);
+    assert_string_equal(word, "SYNC");
+    assert_int_equal(zmq_connect(push, sep[0]), 0);
+    static const char *const first[] = {"0", "1", "2", "3", "2", "4"};
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(gz_zmq_send(push, first[i], 1, 0), 1);
+    for (size_t i = 0; i < 6; i++) {
+        long id = recv_word(router, peer, &plen, word, sizeof word);
+        assert_string_equal(word, "ACK");
+        assert_true(id >= 0 && id <= 4);
+    }
+    assert_int_equal(kill(sink, SIGKILL), 0);
+    assert_int_equal(wait_exit(sink, STEP_LIMIT), -1);
+    char why[128];
+    taskset *t = taskset_open(path, 10, why, sizeof why);
+    assert_non_null(t);
+    assert_int_equal(taskset_count(t), 5); /* every acknowledged id */
+    assert_int_equal(taskset_repeats(t), 0);
+    taskset_close(t);
+
+    /* the new sink: SYNC, then 0..4 are repeats, 5..9 new */
+    sink = start(NULL, "sink2", "sink", "--reliable", "--bind", sep[0], "--tasks", "10",
+                 "--ventilator", vep, "--journal", path, NULL);
+    assert_int_equal(recv_word(router, peer, &plen, word, sizeof word), -1);
+    assert_string_equal(word, "SYNC");
+    assert_true(find_line("sink2", "^gzmq-sink: journal [^ ]+ resumed with 5 of 10 tasks",
+                          NULL, 0));
+    for (int id = 0; id < 10; id++) {
+        char text[8];
+        int n = snprintf(text, sizeof text, "%d", id);
+        assert_int_equal(gz_zmq_send(push, text, (size_t)n, 0), n);
+    }
+    long acked[10] = {0};
+    for (int i = 0; i < 10; i++) {
+        long id = recv_word(router, peer, &plen, word, sizeof word);
+        assert_string_equal(word, "ACK");
+        assert_true(id >= 0 && id < 10);
+        acked[id]++;
+    }
+    for (int id = 0; id < 10; id++)
+        assert_int_equal(acked[id], 1);
+    assert_int_equal(gz_zmq_send(router, peer, (size_t)plen, ZMQ_SNDMORE), plen);
+    assert_int_equal(gz_zmq_send(router, "FINISHED", 8, 0), 8);
+    assert_int_equal(wait_exit(sink, STEP_LIMIT), 0);
+    assert_true(find_line("sink2", "^gzmq-sink: 5 repeated results dropped", NULL, 0));
+    assert_true(find_line("sink2", "^gzmq-sink: 10 tasks, each exactly once", NULL, 0));
+    t = taskset_open(path, 10, why, sizeof why);
+    assert_non_null(t);
+    assert_int_equal(taskset_count(t), 10);
+    taskset_close(t);
+
+    /* a journal of another run is refused, naming the problem */
+    sink = start(NULL, "sink3", "sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
+                 "--tasks", "7", "--ventilator", vep, "--journal", path, NULL);
+    assert_int_equal(wait_exit(sink, STEP_LIMIT), 1);
+    assert_true(find_line("sink3", "^gzmq-sink: journal [^ ]+: it holds a run of 10 tasks, "
+                                   "not 7$", NULL, 0));
+    gz_zmq_close(router);
+    gz_zmq_close(push);
+}
+
 /* The sink killed with SIGKILL mid-run, restarted on the same endpoint: the
  * ventilator finishes once the new sink has acknowledged what the first did
  * not, and the new sink says that it heard FINISHED with only part of the
@@ -712,6 +816,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(sink_killed_and_restarted_says_what_it_lacks, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(journaled_sink_acknowledges_only_what_is_on_disk,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(ventilator_sink_and_worker_killed_every_task_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(workers_on_other_hosts_one_link_cut_nothing_lost,
