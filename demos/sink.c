@@ -9,8 +9,9 @@
  * done again after a requeue): they are dropped and counted, and every
  * result is acknowledged to the ventilator (see run_reliable below). Exit
  * status 3 there: the ventilator said FINISHED before this sink had every
- * result, which happens to a sink restarted mid-run (the results an earlier
- * sink process acknowledged are not kept anywhere). */
+ * result, which happens to a sink restarted mid-run without --journal (the
+ * results an earlier sink process acknowledged are not kept anywhere).
+ * With --journal FILE they are: see below. */
 #include <gzmq.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,10 +34,17 @@
  * waits (up to PIRATE_TASK_GRACE s) for the ventilator's FINISHED, still
  * acknowledging, so that no lost ACK leaves the ventilator waiting.
  *
- * What the sink acknowledged lives only in this process: a sink killed and
- * restarted never sees the results its predecessor acknowledged (the
- * ventilator counts those tasks done and does not send them again), so the
- * new one hears FINISHED short of N and says so (exit 3). */
+ * Without --journal, what the sink acknowledged lives only in this process:
+ * a sink killed and restarted never sees the results its predecessor
+ * acknowledged (the ventilator counts those tasks done and does not send
+ * them again), so the new one hears FINISHED short of N and says so (exit 3).
+ *
+ * With --journal FILE each round of results (up to SINK_BATCH) is added to
+ * a durable task set (common/journal.h) and fsynced, off the hub, before
+ * any of them is acknowledged: an ACK always means "on disk". A restarted
+ * sink reads the set back (ids in it are repeats from then on) and first
+ * says SYNC, so that the ventilator hands out again the tasks in flight,
+ * whose results may have died in its predecessor's socket buffers. */
 
 /* The exit status of a reliable sink that heard FINISHED short of N. */
 #define EXIT_FINISHED_SHORT 3

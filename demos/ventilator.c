@@ -11,7 +11,9 @@
  * With --reliable it is a ROUTER instead, the broker of a Paranoid Pirate
  * pipeline: it hands tasks to workers that ask for them, watches their
  * heartbeats, requeues a dead worker's tasks, and exits once the sink has
- * acknowledged every task (see run_reliable below and the README). */
+ * acknowledged every task (see run_reliable below and the README). With
+ * --journal FILE the tasks the sink confirmed are kept in FILE, and a
+ * ventilator killed and restarted hands out only the others. */
 #include <gzmq.h>
 #include <stdbool.h>
 #include <stdint.h>

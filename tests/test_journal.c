@@ -247,6 +247,7 @@ static void compaction_leaves_one_snapshot_and_keeps_later_appends(void **state)
     assert_string_equal(s.text, "S:state;m:meanwhile;");
 
     /* one sync at a time */
+    appender_journal = j;
     g = gz_spawn(sync_meanwhile, NULL);
     add(j, 'z', "z");
     assert_int_equal(journal_sync(j), 0);

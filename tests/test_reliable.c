@@ -515,6 +515,11 @@ static void sink_killed_and_restarted_says_what_it_lacks(void **state)
  * batch of 13-byte id records; twice that is a generous bound. */
 #define JOURNAL_BOUND (2 * (8 + 9 + 4 + KILL_TASKS / 8 + (1024 + 256) * 13))
 
+/* The outputs of a run, removed before the next (else a line of the last
+ * run could be read before a new process truncates its file). */
+static const char *const kill_outputs[] = {"vent1", "vent2", "sink1", "sink2", "worker1",
+                                           "worker2", "worker3", "worker4"};
+
 static struct {
     char vj[160], sj[160];  /* the two journals */
     uint64_t most[2];       /* the largest size each was seen at */
@@ -553,7 +558,8 @@ static double await_count(const char *name, long least)
     while (sink_count(name) < least) {
         sample_journals();
         if (now() > end) {
-            dump(name);
+            for (size_t i = 0; i < sizeof kill_outputs / sizeof *kill_outputs; i++)
+                dump(kill_outputs[i]);
             fail_msg("the sink %s never reached %ld results", name, least);
         }
         usleep(10000);
@@ -597,6 +603,11 @@ static void run_with_kills(unsigned seed, recovery *r)
     snprintf(J.sj, sizeof J.sj, "%s/sink.journal", T.dir);
     unlink(J.vj);
     unlink(J.sj);
+    for (size_t i = 0; i < sizeof kill_outputs / sizeof *kill_outputs; i++) {
+        char out[128];
+        snprintf(out, sizeof out, "%s/%s", T.dir, kill_outputs[i]);
+        unlink(out);
+    }
     J.most[0] = J.most[1] = 0;
     char vep[1][128], sep[1][128], caps[1][128];
     pid_t vent = start_vent("vent1", "tcp://127.0.0.1:*");
