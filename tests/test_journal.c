@@ -1,10 +1,12 @@
 /* demos/common/journal.c, the reliable pipeline's journal: records survive
  * a reopen in order, only synced ones do, a torn or damaged last record is
- * cut (and appends go on after the cut), a foreign file is refused,
+ * cut (and appends go on after the cut), a failed sync leaves the journal
+ * refusing more, a foreign file is refused,
  * compaction leaves one snapshot and keeps what was appended meanwhile, and
  * the task-id set on top stays bounded and refuses a journal of another
  * run. */
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "common/journal.h"
@@ -204,6 +206,40 @@ static void a_replay_callback_can_refuse_the_journal(void **state)
     assert_int_equal(errno, ERANGE);
 }
 
+/* A write that fails midway (the file size limit, EFBIG) leaves a torn
+ * record: the sync fails, later ones fail with EIO, and a reopen cuts the
+ * torn bytes and keeps what was synced before. */
+static void a_failed_sync_leaves_a_torn_tail_and_refuses_more(void **state)
+{
+    (void)state;
+    seen s;
+    journal *j = reopen(&s);
+    add(j, 'a', "kept");
+    assert_int_equal(journal_sync(j), 0);
+    struct rlimit old, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = (rlim_t)file_size(path) + 20;
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    char big[100];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(journal_append(j, 'b', big, sizeof big), 0);
+    int rc = journal_sync(j), e = errno;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    assert_int_equal(rc, -1);
+    assert_int_equal(e, EFBIG);
+    add(j, 'c', "after");
+    assert_fails(journal_sync(j), EIO);
+    assert_fails(journal_compact(j, 'S', "s", 1), EIO);
+    journal_close(j);
+    j = reopen(&s);
+    assert_string_equal(s.text, "a:kept;");
+    assert_int_equal(journal_torn(j), 20);
+    journal_close(j);
+}
+
 static journal *appender_journal;
 
 static void *append_meanwhile(void *arg)
@@ -346,6 +382,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_replay_callback_can_refuse_the_journal, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_failed_sync_leaves_a_torn_tail_and_refuses_more,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(compaction_leaves_one_snapshot_and_keeps_later_appends,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(taskset_resumes_stays_bounded_and_refuses_another_run,
