@@ -140,10 +140,11 @@ static int run_reliable(const char *bind, const char *ventilator, long tasks,
                 continue;
             }
             batch[nbatch++] = id;
-            if (seen[id]++) {
+            if (seen[id]) { /* a flag: a counter would wrap after 255 repeats */
                 dups++;
                 continue;
             }
+            seen[id] = 1;
             if (store && (rc = taskset_add(store, id)) < 0)
                 break;
             if (got++ == resumed)

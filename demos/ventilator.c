@@ -303,11 +303,14 @@ static void *flusher(void *arg)
         if (gz_event_wait(V.dirty, GZ_FOREVER) != 0)
             return NULL;
         gz_event_clear(V.dirty);
+        /* read before the sync: what was added before the stop is in it;
+         * a stop during the sync sets the event for one more round */
+        bool last = V.stopping;
         if (taskset_sync(V.store) != 0) {
             fprintf(stderr, PROG ": journal: %s\n", strerror(errno));
             exit(1);
         }
-        if (V.stopping)
+        if (last)
             return NULL;
     }
 }
