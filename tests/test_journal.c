@@ -164,6 +164,12 @@ static void a_file_that_is_not_a_journal_is_refused_untouched(void **state)
     assert_null(journal_open(path, collect, &s));
     assert_int_equal(errno, EINVAL);
     assert_int_equal(file_size(path), 16);
+    f = fopen(path, "w"); /* shorter than the magic, but not a part of it */
+    fputs("hi\n", f);
+    fclose(f);
+    assert_null(journal_open(path, collect, &s));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(file_size(path), 3);
     char missing[160];
     snprintf(missing, sizeof missing, "%s/no/such/dir/j", dir);
     assert_null(journal_open(missing, collect, &s));
@@ -335,6 +341,12 @@ static void taskset_resumes_stays_bounded_and_refuses_another_run(void **state)
     assert_null(taskset_open(path, 3000, why, sizeof why));
     assert_int_equal(errno, EINVAL);
     assert_string_equal(why, "it holds a run of 5000 tasks, not 3000");
+    FILE *f = fopen(path, "w");
+    fputs("some other file\n", f);
+    fclose(f);
+    assert_null(taskset_open(path, 5000, why, sizeof why));
+    assert_int_equal(errno, EINVAL);
+    assert_string_equal(why, "not a journal (it does not begin with \"gzjrnl1\")");
     assert_null(taskset_open(path, 0, why, sizeof why));
     assert_int_equal(errno, EINVAL);
 }

@@ -143,14 +143,14 @@ journal *journal_open(const char *path, journal_replay_fn *fn, void *arg)
     if (read_all(j->fd, &data, &len) != 0)
         goto fail;
     size_t good = MAGIC_LEN;
-    if (len < MAGIC_LEN) {
+    if (len < MAGIC_LEN && memcmp(data, MAGIC, len) == 0) {
         /* new, or torn while its magic was written: nothing was recorded */
         if (ftruncate(j->fd, 0) != 0 || write_all(j->fd, (const unsigned char *)MAGIC,
                                                   MAGIC_LEN) != 0 ||
             fsync(j->fd) != 0 || sync_dir(path) != 0)
             goto fail;
         j->torn = len;
-    } else if (memcmp(data, MAGIC, MAGIC_LEN) != 0) {
+    } else if (len < MAGIC_LEN || memcmp(data, MAGIC, MAGIC_LEN) != 0) {
         errno = EINVAL;
         goto fail;
     } else {
@@ -468,8 +468,11 @@ taskset *taskset_open(const char *path, long n, char *why, size_t whylen)
     t->whylen = whylen;
     t->limit = (size_t)n / 64 > 1024 ? (size_t)n / 64 : 1024;
     t->j = journal_open(path, replay, t);
-    if (!t->j)
+    if (!t->j) {
+        if (errno == EINVAL && whylen && !why[0])
+            snprintf(why, whylen, "not a journal (it does not begin with \"gzjrnl1\")");
         goto fail;
+    }
     if (journal_records(t->j) == 0 && compact(t) != 0) /* new: record N */
         goto fail;
     return t;
