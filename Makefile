@@ -92,6 +92,7 @@ help:
 	@echo "make deb           Debian packages (debian/) into $(BUILD)/deb, then lintian"
 	@echo "make check-deb     as root: install the .debs in a chroot copy, build and run against them"
 	@echo "make soak          SOAK_SCALE=1 : 10M greenlets and ZeroMQ messages, RSS must stay flat"
+	@echo "make soak-pipeline PIPELINE_RUNS=10 : the journaled pipeline, ventilator, sink and a worker killed each run"
 	@echo "make fuzz          FUZZ_SECONDS=60 : each libFuzzer target (clang) for that long"
 	@echo "make clean         remove build output"
 	@echo "variables: CC=clang CTX=ucontext DEBUG=1 SAN=address,undefined"
@@ -202,7 +203,12 @@ $(BUILD)/bin/gzmq-rpc-bench: LIBS += -lhttp_parser
 tests: $(TESTS)
 
 $(BUILD)/tests/%: tests/%.c tests/gz_test.h $(STATIC) $(HEADERS) | $(BUILD)/tests
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC) $(LIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CPPFLAGS) -Idemos $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_SRC) $(STATIC) $(LIBS) $(TEST_LIBS)
+
+# Suites that also test demo code (the pipeline's journal) link it in.
+JOURNAL_C := demos/common/journal.c demos/common/journal.h
+$(BUILD)/tests/test_journal $(BUILD)/tests/test_reliable: TEST_SRC = demos/common/journal.c
+$(BUILD)/tests/test_journal $(BUILD)/tests/test_reliable: $(JOURNAL_C)
 
 test: deps
 	$(MAKE) --no-print-directory all
@@ -374,6 +380,17 @@ SOAK_SCALE ?= 1
 soak: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD) $(BUILD)/bench/soak
 	SOAK_SCALE=$(SOAK_SCALE) $(BUILD)/bench/soak
+
+# The reliable pipeline with --journal, PIPELINE_RUNS seeded runs (seeds
+# PIPELINE_SEED...) of test_reliable's kill test: each kills the
+# ventilator, the sink and a worker with SIGKILL and restarts them.
+PIPELINE_RUNS ?= 10
+PIPELINE_SEED ?= 1
+.PHONY: soak-pipeline
+soak-pipeline: deps
+	$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) GZ_PIPELINE_RUNS=$(PIPELINE_RUNS) GZ_PIPELINE_SEED=$(PIPELINE_SEED) \
+	  GZ_TEST_FILTER=ventilator_sink_and_worker_killed_every_task_once $(BUILD)/tests/test_reliable
 
 # ---- fuzzing: make fuzz [FUZZ_SECONDS=60] (libFuzzer, clang; never part of make test) ----
 # Each target in fuzz/ runs for FUZZ_SECONDS on its committed seeds and

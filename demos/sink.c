@@ -9,8 +9,9 @@
  * done again after a requeue): they are dropped and counted, and every
  * result is acknowledged to the ventilator (see run_reliable below). Exit
  * status 3 there: the ventilator said FINISHED before this sink had every
- * result, which happens to a sink restarted mid-run (the results an earlier
- * sink process acknowledged are not kept anywhere). */
+ * result, which happens to a sink restarted mid-run without --journal (the
+ * results an earlier sink process acknowledged are not kept anywhere).
+ * With --journal FILE they are: see below. */
 #include <gzmq.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "common/cli.h"
+#include "common/journal.h"
 #include "common/pirate.h"
 
 #define PROG "gzmq-sink"
@@ -32,27 +34,68 @@
  * waits (up to PIRATE_TASK_GRACE s) for the ventilator's FINISHED, still
  * acknowledging, so that no lost ACK leaves the ventilator waiting.
  *
- * What the sink acknowledged lives only in this process: a sink killed and
- * restarted never sees the results its predecessor acknowledged (the
- * ventilator counts those tasks done and does not send them again), so the
- * new one hears FINISHED short of N and says so (exit 3). */
+ * Without --journal, what the sink acknowledged lives only in this process:
+ * a sink killed and restarted never sees the results its predecessor
+ * acknowledged (the ventilator counts those tasks done and does not send
+ * them again), so the new one hears FINISHED short of N and says so (exit 3).
+ *
+ * With --journal FILE each round of results (up to SINK_BATCH) is added to
+ * a durable task set (common/journal.h) and fsynced, off the hub, before
+ * any of them is acknowledged: an ACK always means "on disk". A restarted
+ * sink reads the set back (ids in it are repeats from then on) and first
+ * says SYNC, so that the ventilator hands out again the tasks in flight,
+ * whose results may have died in its predecessor's socket buffers. */
 
 /* The exit status of a reliable sink that heard FINISHED short of N. */
 #define EXIT_FINISHED_SHORT 3
+/* Results taken in one round: acknowledged after one fsync. */
+#define SINK_BATCH 256
 
-static void progress(long got, long tasks)
+/* Progress every 10% (every 1% with a journal, to time a restart). */
+static void progress(long got, long tasks, bool fine)
 {
-    if (tasks >= 10 && got % (tasks / 10) == 0) {
+    long step = fine && tasks >= 100 ? tasks / 100 : tasks / 10;
+    if (step > 0 && got % step == 0) {
         printf(PROG ": %ld of %ld tasks\n", got, tasks);
         fflush(stdout);
     }
 }
 
-static int run_reliable(const char *bind, const char *ventilator, long tasks)
+/* Send "ACK id" for each of the N ids in IDS: 0, or -1 with errno. */
+static int acknowledge(void *acks, const long *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ack[48];
+        int len = snprintf(ack, sizeof ack, "ACK %ld", ids[i]);
+        if (gz_zmq_send(acks, ack, (size_t)len, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int run_reliable(const char *bind, const char *ventilator, long tasks,
+                        const char *path)
 {
     unsigned char *seen = calloc((size_t)tasks, 1);
     if (!seen)
         return 1;
+    taskset *store = NULL;
+    long got = 0, resumed = 0;
+    if (path) {
+        char why[256];
+        if (!(store = taskset_open(path, tasks, why, sizeof why))) {
+            fprintf(stderr, PROG ": journal %s: %s\n", path, why);
+            free(seen);
+            return 1;
+        }
+        for (long id = 0; id < tasks; id++)
+            seen[id] = taskset_has(store, id);
+        got = resumed = taskset_count(store);
+        printf(PROG ": journal %s: resumed with %ld of %ld tasks (%llu bytes of a torn "
+                    "record dropped)\n", path, got, tasks,
+               (unsigned long long)journal_torn(taskset_journal(store)));
+        fflush(stdout);
+    }
     void *ctx = gz_zmq_context();
     void *pull = cli_socket(ctx, ZMQ_PULL, 0);
     void *acks = cli_socket(ctx, ZMQ_DEALER, 2000); /* time for the last ACKs */
@@ -62,11 +105,19 @@ static int run_reliable(const char *bind, const char *ventilator, long tasks)
         perror(PROG ": signals");
         return 1;
     }
-    long got = 0, dups = 0, unknown = 0;
-    double t0 = 0, t = 0, deadline = 0;
+    long dups = 0, unknown = 0;
+    double t0 = 0, t = 0, deadline = got == tasks ? cli_now() + PIRATE_TASK_GRACE : 0;
     bool finished = false;
     int rc = 0, err = 0; /* err: what stopped the loop early, if anything */
-    while (!finished && (got < tasks || cli_now() < deadline)) {
+    long batch[SINK_BATCH]; /* ids received, to acknowledge once durable */
+    size_t nbatch = 0;
+    /* A new sink may have lost results in flight to its predecessor:
+     * SYNC asks the ventilator to hand out again what is in flight. */
+    if (store && gz_zmq_send(acks, "SYNC", 4, 0) < 0) {
+        err = errno;
+        rc = -1;
+    }
+    while (rc == 0 && !finished && (got < tasks || cli_now() < deadline)) {
         zmq_pollitem_t items[] = {{pull, 0, ZMQ_POLLIN, 0}, {acks, 0, ZMQ_POLLIN, 0}};
         long wait = got < tasks ? -1 : (long)((deadline - cli_now()) * 1000) + 1;
         if ((rc = gz_zmq_poll(items, 2, wait)) < 0) {
@@ -78,7 +129,9 @@ static int run_reliable(const char *bind, const char *ventilator, long tasks)
         while ((n = gz_zmq_recv(acks, buf, sizeof buf - 1, ZMQ_DONTWAIT)) >= 0)
             if (n == 8 && memcmp(buf, "FINISHED", 8) == 0)
                 finished = true;
-        while ((n = gz_zmq_recv(pull, buf, sizeof buf - 1, ZMQ_DONTWAIT)) >= 0) {
+        nbatch = 0;
+        while (nbatch < SINK_BATCH &&
+               (n = gz_zmq_recv(pull, buf, sizeof buf - 1, ZMQ_DONTWAIT)) >= 0) {
             buf[n < (int)sizeof buf - 1 ? n : (int)sizeof buf - 1] = 0;
             char *end;
             long id = strtol(buf, &end, 10);
@@ -86,30 +139,43 @@ static int run_reliable(const char *bind, const char *ventilator, long tasks)
                 unknown++;
                 continue;
             }
-            char ack[48];
-            int len = snprintf(ack, sizeof ack, "ACK %ld", id);
-            if ((rc = gz_zmq_send(acks, ack, (size_t)len, 0)) < 0)
-                break;
-            if (seen[id]++) {
+            batch[nbatch++] = id;
+            if (seen[id]) { /* a flag: a counter would wrap after 255 repeats */
                 dups++;
                 continue;
             }
-            if (got++ == 0)
+            seen[id] = 1;
+            if (store && (rc = taskset_add(store, id)) < 0)
+                break;
+            if (got++ == resumed)
                 t0 = cli_now();
-            progress(got, tasks);
+            progress(got, tasks, store != NULL);
             if (got == tasks) {
                 t = cli_now() - t0;
                 deadline = cli_now() + PIRATE_TASK_GRACE;
             }
         }
-        /* both loops end on a failed recv or send: EAGAIN is the normal end */
-        if (rc < 0 || errno != EAGAIN) {
+        /* the loop ends on a failed recv (EAGAIN is the normal end), a
+         * full batch or a failed add */
+        if (rc < 0 || (nbatch < SINK_BATCH && errno != EAGAIN)) {
+            err = errno;
+            break;
+        }
+        /* durable first (one fsync for the batch, off the hub), then ACK */
+        if ((store && (rc = taskset_sync(store)) < 0) ||
+            (rc = acknowledge(acks, batch, nbatch)) < 0) {
             err = errno;
             break;
         }
     }
     int status = 0;
-    if (got < tasks && finished) {
+    if (got < tasks && finished && store) {
+        fprintf(stderr,
+                PROG ": the ventilator reports FINISHED (every task acknowledged) but the "
+                     "journal %s holds %ld of %ld results: was it replaced?\n",
+                path, got, tasks);
+        status = EXIT_FINISHED_SHORT;
+    } else if (got < tasks && finished) {
         fprintf(stderr,
                 PROG ": the ventilator reports FINISHED (every task acknowledged); this "
                      "sink received %ld of %ld results: the results acknowledged to an "
@@ -136,6 +202,13 @@ static int run_reliable(const char *bind, const char *ventilator, long tasks)
     cli_curve_done();
     zmq_ctx_term(ctx);
     free(seen);
+    if (store) {
+        const journal *j = taskset_journal(store);
+        printf(PROG ": journal %s: %ld ids, %llu bytes, %zu records\n", path,
+               taskset_count(store), (unsigned long long)journal_bytes(j),
+               journal_records(j));
+        taskset_close(store);
+    }
     if (status == 0) {
         printf(PROG ": %ld repeated results dropped (tasks done again after a requeue)\n", dups);
         printf(PROG ": %ld tasks, each exactly once, %.3f s from first to last\n", got, t);
@@ -145,7 +218,7 @@ static int run_reliable(const char *bind, const char *ventilator, long tasks)
 
 int main(int argc, char **argv)
 {
-    const char *bind = NULL, *ventilator = NULL;
+    const char *bind = NULL, *ventilator = NULL, *path = NULL;
     long tasks = 0;
     bool reliable = false;
     cli_opt opts[] = {
@@ -158,6 +231,9 @@ int main(int argc, char **argv)
          "ventilator finishes before every result came here (see README)"},
         {"--ventilator", "ENDPOINT", CLI_STRING, &ventilator, false, 0, 0,
          "with --reliable: the ventilator's endpoint, e.g. tcp://host:5557"},
+        {"--journal", "FILE", CLI_STRING, &path, false, 0, 0,
+         "with --reliable: keep the results seen in FILE and resume from it after "
+         "a crash; acknowledge a result only once it is on disk"},
         CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
@@ -165,8 +241,10 @@ int main(int argc, char **argv)
               opts, sizeof opts / sizeof *opts);
     if (reliable != (ventilator != NULL))
         cli_usage_error(PROG, "--reliable and --ventilator go together");
+    if (path && !reliable)
+        cli_usage_error(PROG, "--journal needs --reliable");
     if (reliable)
-        return run_reliable(bind, ventilator, tasks);
+        return run_reliable(bind, ventilator, tasks, path);
 
     unsigned char *seen = calloc((size_t)tasks, 1);
     if (!seen)

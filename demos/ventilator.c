@@ -11,7 +11,9 @@
  * With --reliable it is a ROUTER instead, the broker of a Paranoid Pirate
  * pipeline: it hands tasks to workers that ask for them, watches their
  * heartbeats, requeues a dead worker's tasks, and exits once the sink has
- * acknowledged every task (see run_reliable below and the README). */
+ * acknowledged every task (see run_reliable below and the README). With
+ * --journal FILE the tasks the sink confirmed are kept in FILE, and a
+ * ventilator killed and restarted hands out only the others. */
 #include <gzmq.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/cli.h"
+#include "common/journal.h"
 #include "common/pirate.h"
 
 #define PROG "gzmq-ventilator"
@@ -85,6 +88,10 @@ static struct {
     size_t sink_len;
     double t0;
     int error;              /* errno that stopped a greenlet, or 0 */
+    taskset *store;         /* --journal: the tasks the sink confirmed */
+    gz_event *dirty;        /* set when the store has confirmations to sync */
+    bool stopping;          /* the flusher's last round */
+    long syncs;             /* SYNCs from a (re)started sink */
 } V;
 
 static void list_push(list *l, int32_t i)
@@ -159,6 +166,10 @@ static int dispatch(void)
             i = V.retry.head;
             list_remove(&V.retry, i);
         } else {
+            while (V.fresh < V.ntasks && V.tasks[V.fresh].state == DONE)
+                V.fresh++; /* confirmed before a restart, or by a late ACK */
+            if (V.fresh == V.ntasks)
+                break;
             i = (int32_t)V.fresh++;
         }
         char text[48];
@@ -241,10 +252,63 @@ static void on_ack(const unsigned char *id, size_t len, long t)
         list_remove(&V.flight, (int32_t)t);
     else if (t < V.fresh) /* requeued, then its first result came after all */
         list_remove(&V.retry, (int32_t)t);
-    else
+    else if (!V.store)
         return; /* never sent: not ours to believe */
+    /* else sent by this ventilator before a restart: the sink's journal
+     * is the authority on what is done */
     V.tasks[t].state = DONE;
     V.done++;
+    if (V.store) {
+        if (taskset_add(V.store, t) != 0) {
+            fprintf(stderr, PROG ": journal: %s\n", strerror(errno));
+            exit(1); /* a confirmation we cannot keep: stop before it matters */
+        }
+        gz_event_set(V.dirty);
+    }
+}
+
+/* A (re)started sink: the results of the tasks in flight may have died
+ * with its predecessor, so they go out again at once rather than after
+ * their deadline (repeats are dropped by the sink). */
+static void on_sync(const unsigned char *id, size_t len)
+{
+    memcpy(V.sink, id, len);
+    V.sink_len = len;
+    long n = 0;
+    while (V.flight.head >= 0) {
+        int32_t i = V.flight.head;
+        list_remove(&V.flight, i);
+        V.tasks[i].state = QUEUED;
+        list_push(&V.retry, i);
+        n++;
+    }
+    V.syncs++;
+    printf(PROG ": the sink (re)started: %ld tasks in flight requeued\n", n);
+    fflush(stdout);
+}
+
+/* --journal: the greenlet that makes confirmations durable, a batch per
+ * fsync on a worker thread (journal.h), so that neither the receiver nor
+ * the heartbeats wait for the disk. Losing the last batch in a crash only
+ * means that the sink repeats those confirmations when the tasks come
+ * again. */
+static void *flusher(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        if (gz_event_wait(V.dirty, GZ_FOREVER) != 0)
+            return NULL;
+        gz_event_clear(V.dirty);
+        /* read before the sync: what was added before the stop is in it;
+         * a stop during the sync sets the event for one more round */
+        bool last = V.stopping;
+        if (taskset_sync(V.store) != 0) {
+            fprintf(stderr, PROG ": journal: %s\n", strerror(errno));
+            exit(1);
+        }
+        if (last)
+            return NULL;
+    }
 }
 
 /* The receiving greenlet: ends when the sink has acknowledged every task
@@ -274,6 +338,8 @@ static void *receiver(void *arg)
             on_ready(id, (size_t)len, v, now);
         else if (sscanf(text, "ACK %ld", &v) == 1)
             on_ack(id, (size_t)len, v);
+        else if (strcmp(text, "SYNC") == 0)
+            on_sync(id, (size_t)len);
         else if (!w && (strcmp(text, "HEARTBEAT") == 0 || strncmp(text, "DONE ", 5) == 0)) {
             /* a worker we buried (or never met): it must start afresh */
             if (send_to(id, (size_t)len, "RESET") < 0)
@@ -340,7 +406,28 @@ fail:
     return NULL;
 }
 
-static int run_reliable(const char *bind, long tasks, long ms, long workers)
+/* Mark the tasks confirmed in the journal at PATH as done. */
+static int resume(const char *path)
+{
+    char why[256];
+    if (!(V.store = taskset_open(path, V.ntasks, why, sizeof why)) ||
+        !(V.dirty = gz_event_new())) {
+        fprintf(stderr, PROG ": journal %s: %s\n", path, V.store ? strerror(errno) : why);
+        return -1;
+    }
+    for (long i = 0; i < V.ntasks; i++)
+        if (taskset_has(V.store, i)) {
+            V.tasks[i].state = DONE;
+            V.done++;
+        }
+    printf(PROG ": journal %s: resumed with %ld of %ld tasks confirmed\n", path, V.done,
+           V.ntasks);
+    fflush(stdout);
+    return 0;
+}
+
+static int run_reliable(const char *bind, long tasks, long ms, long workers,
+                        const char *path)
 {
     V.ntasks = tasks;
     V.ms = ms;
@@ -351,6 +438,8 @@ static int run_reliable(const char *bind, long tasks, long ms, long workers)
         fprintf(stderr, PROG ": out of memory for %ld tasks\n", tasks);
         return 1;
     }
+    if (path && resume(path) != 0)
+        return 1;
     void *ctx = gz_zmq_context();
     V.router = cli_socket(ctx, ZMQ_ROUTER, 1000); /* time for FINISHED to go out */
     int one = 1; /* a worker reconnecting under its id replaces its old pipe */
@@ -365,7 +454,8 @@ static int run_reliable(const char *bind, long tasks, long ms, long workers)
     fflush(stdout);
     gz_greenlet *rx = gz_spawn(receiver, NULL);
     gz_greenlet *clock = gz_spawn(clock_keeper, NULL);
-    if (!rx || !clock) {
+    gz_greenlet *flush = V.store ? gz_spawn(flusher, NULL) : NULL;
+    if (!rx || !clock || (V.store && !flush)) {
         perror(PROG ": spawn");
         return 1;
     }
@@ -373,6 +463,12 @@ static int run_reliable(const char *bind, long tasks, long ms, long workers)
     gz_kill(clock, GZ_FOREVER);
     gz_release(rx);
     gz_release(clock);
+    if (flush) { /* a last round, never killed mid-fsync */
+        V.stopping = true;
+        gz_event_set(V.dirty);
+        gz_join(flush, GZ_FOREVER);
+        gz_release(flush);
+    }
     double t = V.dispatched ? cli_now() - V.t0 : 0;
     int status = 0;
     if (V.done < V.ntasks) {
@@ -393,6 +489,14 @@ static int run_reliable(const char *bind, long tasks, long ms, long workers)
         printf(PROG ": %ld tasks done, confirmed by the sink, in %.3f s; %ld dispatches, "
                "%ld workers lost, %ld tasks requeued, %ld past their deadline\n",
                V.done, t, V.dispatched, V.lost, V.requeued, V.expired);
+    if (V.store) {
+        const journal *j = taskset_journal(V.store);
+        printf(PROG ": journal %s: %ld tasks confirmed, %llu bytes, %zu records; %ld sink "
+                    "SYNCs\n", path, taskset_count(V.store),
+               (unsigned long long)journal_bytes(j), journal_records(j), V.syncs);
+        taskset_close(V.store);
+        gz_event_free(V.dirty);
+    }
     free(V.tasks);
     free(V.workers);
     return status;
@@ -400,7 +504,7 @@ static int run_reliable(const char *bind, long tasks, long ms, long workers)
 
 int main(int argc, char **argv)
 {
-    const char *bind = NULL;
+    const char *bind = NULL, *path = NULL;
     long tasks = 0, ms = 0, workers = 1;
     bool reliable = false;
     cli_opt opts[] = {
@@ -414,12 +518,17 @@ int main(int argc, char **argv)
         {"--reliable", "", CLI_FLAG, &reliable, false, 0, 0,
          "hand tasks out as a ROUTER to heartbeating workers, requeue a dead "
          "worker's tasks, end when the sink has acknowledged all (see README)"},
+        {"--journal", "FILE", CLI_STRING, &path, false, 0, 0,
+         "with --reliable: keep the tasks the sink confirmed in FILE and resume "
+         "from it after a crash"},
         CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
               "Wait for K workers, then push N tasks of M ms to them.", opts, sizeof opts / sizeof *opts);
+    if (path && !reliable)
+        cli_usage_error(PROG, "--journal needs --reliable");
     if (reliable)
-        return run_reliable(bind, tasks, ms, workers);
+        return run_reliable(bind, tasks, ms, workers, path);
 
     void *ctx = gz_zmq_context();
     void *push = cli_socket(ctx, ZMQ_PUSH, 10000); /* time to deliver the rest */
