@@ -26,7 +26,9 @@ WARN      := -Wall -Wextra -Werror
 # should be built with it too.
 HARDEN    := -fstack-clash-protection
 ALL_CPPFLAGS := -Iinclude -Ilibgzmq -D_GNU_SOURCE $(CPPFLAGS)
-ALL_CFLAGS   := -std=gnu11 -fPIC $(WARN) $(HARDEN) $(CFLAGS)
+# Run info walks a parked greenlet's frames along the frame pointers.
+FRAMES    := -fno-omit-frame-pointer
+ALL_CFLAGS   := -std=gnu11 -fPIC $(WARN) $(HARDEN) $(FRAMES) $(CFLAGS)
 ALL_LDFLAGS  := $(LDFLAGS)
 ifneq ($(SAN),)
 ALL_CFLAGS   += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -167,8 +169,10 @@ $(BUILD)/bin/gzmq-rpc-bench: LIBS += -lhttp_parser
 
 tests: $(TESTS)
 
+# -rdynamic: backtraces in run info and watchdog reports name the tests'
+# own functions.
 $(BUILD)/tests/%: tests/%.c tests/gz_test.h $(STATIC) $(HEADERS) | $(BUILD)/tests
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC) $(LIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -rdynamic -o $@ $< $(STATIC) $(LIBS) $(TEST_LIBS)
 
 test: deps
 	$(MAKE) --no-print-directory all

@@ -80,6 +80,12 @@ GZ_INLINE gz_greenlet *greenlet_create(gz_fn fn, void *arg)
     g->name = NULL;
     g->defname[0] = 0;
     g->id = h->greenlets.next_id++;
+    const gz_greenlet *c = h->current; /* not running: a loop callback spawns */
+    g->parent_id = c->state != GZ_RUNNING ? GZ_PARENT_LOOP
+                   : (c->flags & GZ_G_MAIN) ? GZ_PARENT_MAIN : c->id;
+    g->wait_kind = NULL;
+    g->wait_obj = NULL;
+    g->since = ev_now(h->loop);
 #ifdef GZ_ASAN
     g->asan_fake = NULL;
     g->asan_lo = NULL;
@@ -206,6 +212,7 @@ GZ_INLINE int prepare(gz_hub *h, gz_greenlet *g)
     g->flags |= GZ_G_HUB_REF;
     g->flags |= GZ_G_STARTED;
     h->greenlets.nlive++;
+    h->greenlets.spawned++;
     gz__list_push(&h->greenlets.all, &g->all);
     return 0;
 }
@@ -289,6 +296,20 @@ GZ_INLINE void report_unobserved(gz_greenlet *g)
         report_failure(g);
 }
 
+size_t gz__greenlets_spare_stack_bytes(const gz_hub *h)
+{
+    size_t n = 0;
+    for (const gz_list *i = h->greenlets.free.next; i != &h->greenlets.free; i = i->next) {
+        const gz_greenlet *g = GZ_CONTAINER(i, gz_greenlet, node);
+        if (g->stack.map)
+            n += g->stack.size;
+    }
+    return n;
+}
+
+void gz__callbacks_enter(gz_hub *h) { h->greenlets.in_callback++; }
+void gz__callbacks_leave(gz_hub *h) { h->greenlets.in_callback--; }
+
 /* G has ended (on its own stack, or killed before it ever ran): publish the
  * outcome, wake joiners, run links. Returns with G dead. */
 static __attribute__((noinline)) void run_links(gz_hub *h, gz_greenlet *g)
@@ -319,6 +340,7 @@ GZ_INLINE void finish(gz_hub *h, gz_greenlet *g, void *value)
         g->flags &= ~GZ_G_HUB_REF;
         gz__list_remove(&g->all);
         h->greenlets.nlive--;
+        h->greenlets.ended++;
         if (h->greenlets.nlive == 0 && (h->shutdown || h->main_waits_live))
             gz__live_ended(h);
     }
@@ -469,7 +491,7 @@ int gz_join(gz_greenlet *g, double timeout)
     }
     gz_waiter w = {.g = h->current};
     gz__list_push(&g->joiners, &w.node);
-    int rc = gz__park(h, timeout);
+    int rc = gz__park(h, timeout, "gz_join", g);
     gz__list_remove(&w.node);
     return rc;
 }
