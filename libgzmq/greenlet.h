@@ -62,11 +62,16 @@ struct gz_greenlet {
      * wait_obj: what that call waits on: the gz_queue / gz_sem / gz_event /
      *   gz_result / gz_pool / gz_greenlet (gz_join) / ZeroMQ socket, the fd
      *   cast to a pointer for "gz_wait_read" / "gz_wait_write", else NULL.
-     * since: ev_now() of the hub's loop when it last parked or was made
-     *   ready (the loop clock: seconds, the time gz_now returns).
-     * parent_id: the id of the greenlet running when it was created;
-     *   GZ_PARENT_MAIN when that was main, GZ_PARENT_LOOP when a loop
-     *   callback created it (a gz_signal handler, a server's connection). */
+     * A parked greenlet's backtrace starts at the frame pointer its context
+     *   switch saved (ctx.sp[6] on x86_64, ctx.sp[10] on aarch64): the frame
+     *   record of gz__park_until, which always keeps one; from there frame
+     *   records link up to gz__greenlet_entry (or main's first frame).
+     * since: ev_now() of the hub's loop when it last parked (the loop
+     *   clock: seconds, the time gz_now returns).
+     * parent_id: the id of the current greenlet when it was created:
+     *   GZ_PARENT_MAIN (main's id) for main; for one a loop callback created
+     *   (a gz_signal handler, a server's connection), the greenlet whose
+     *   call was polling the loop. */
     const char *wait_kind;
     const void *wait_obj;
     double since;
@@ -82,7 +87,6 @@ struct gz_greenlet {
 };
 
 #define GZ_PARENT_MAIN UINT64_MAX
-#define GZ_PARENT_LOOP (UINT64_MAX - 1)
 
 /* A greenlet parked on an object: the object keeps a list of these. DATA
  * carries what a hand-off delivers (a queue item, ...). CLAIM is NULL but
@@ -113,8 +117,8 @@ typedef struct gz_greenlets {
     gz_list free;          /* recycled greenlet structs, maybe with stacks */
     size_t free_len;
     size_t dead_stacks;    /* ended, unreleased greenlets keeping a stack */
-    uint64_t spawned;      /* greenlets started, in total */
-    uint64_t ended;        /* started greenlets that have ended, in total */
+    uint64_t unstarted;    /* created, never started: next_id - unstarted
+                            * have started, nlive of them still live */
 } gz_greenlets;
 
 /* Set up H's greenlet bookkeeping and its main greenlet (running). */

@@ -337,9 +337,10 @@ int gz__enter_slow(gz_hub *h)
     return -1;
 }
 
-int gz__park_until(gz_hub *h, double deadline, const char *kind,
-                   const void *obj)
+GZ_FRAMED int gz__park_until(gz_hub *h, double deadline, const char *kind,
+                             const void *obj)
 {
+    GZ_KEEP_FRAME();
     gz_greenlet *g = h->current;
     g->wait_kind = kind;
     g->wait_obj = obj;
@@ -388,8 +389,9 @@ int gz_yield(void)
     return gz__enter(h); /* killed while it waited its turn */
 }
 
-int gz_sleep(double seconds)
+GZ_FRAMED int gz_sleep(double seconds)
 {
+    GZ_KEEP_FRAME();
     if (seconds == 0)
         return gz_yield();
     gz_hub *h = gz__hub();
@@ -406,8 +408,9 @@ int gz_sleep(double seconds)
 
 /* ---- gz_run and gz_shutdown ---- */
 
-int gz_run(void)
+GZ_FRAMED int gz_run(void)
 {
+    GZ_KEEP_FRAME();
     gz_hub *h = gz__hub();
     if (gz__check_entry(h, GZ_FOREVER))
         return -1;
@@ -449,8 +452,9 @@ void gz__live_ended(gz_hub *h)
     }
 }
 
-void gz_shutdown(void)
+GZ_FRAMED void gz_shutdown(void)
 {
+    GZ_KEEP_FRAME();
     gz_hub *h = gz__hub();
     if (!h)
         return;

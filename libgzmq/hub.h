@@ -149,7 +149,6 @@ void gz__idle_start(gz_hub *h);
 static inline void gz__make_ready(gz_hub *h, gz_greenlet *g)
 {
     g->state = GZ_READY;
-    g->since = ev_now(h->loop);
     gz__list_push(&h->runq, &g->node);
     /* The application may be running the loop itself with main outside any
      * green call: then only an idle watcher can get the greenlet going. */

@@ -83,10 +83,11 @@ static bool stack_bounds(const gz_greenlet *g, uintptr_t *lo, uintptr_t *hi)
     return rc == 0;
 }
 
-/* The return addresses of parked G, from the frame pointer and return
- * address its context switch saved (ctx_<arch>.S), then along the frame
- * records while they stay on its stack and go up. Code built without
- * frame pointers ends the walk early; it never reads outside the stack. */
+/* The return addresses of parked G, along the frame records from the
+ * frame pointer its context switch saved (gz__park_until's record, see
+ * ctx_<arch>.S for the layout) while they stay on its stack and go up.
+ * Code built without frame pointers ends the walk early; it never reads
+ * outside the stack. */
 __attribute__((no_sanitize_address)) static int
 walk_frames(const gz_greenlet *g, void **pcs, int max)
 {
@@ -98,15 +99,14 @@ walk_frames(const gz_greenlet *g, void **pcs, int max)
     if (!stack_bounds(g, &lo, &hi))
         return 0;
     const uintptr_t *sp = g->ctx.sp;
-    if ((uintptr_t)sp < lo || (uintptr_t)sp + 16 * sizeof *sp > hi)
+    if ((uintptr_t)sp < lo || (uintptr_t)sp + 12 * sizeof *sp > hi)
         return 0;
 #if defined(__x86_64__)
-    uintptr_t fp = sp[6], pc = sp[7];   /* rbp, then the return address */
+    uintptr_t fp = sp[6]; /* rbp, pushed first after the return address */
 #else
-    uintptr_t fp = sp[10], pc = sp[11]; /* x29, x30 at [sp, #80] */
+    uintptr_t fp = sp[10]; /* x29, stored at [sp, #80] */
 #endif
     int n = 0;
-    pcs[n++] = (void *)pc;
     while (n < max && fp >= lo && fp + 2 * sizeof(uintptr_t) <= hi &&
            !(fp & (sizeof(uintptr_t) - 1))) {
         const uintptr_t *rec = (const uintptr_t *)fp;
@@ -133,16 +133,19 @@ static char *greenlet_info(gz_hub *h, gz_greenlet *g)
     }
     bool is_main = (g->flags & GZ_G_MAIN) != 0;
     const char *name = gz_name(g);
-    fprintf(f, "%s (id %llu)%s: %s", name, (unsigned long long)g->id,
-            g == h->current ? " [current]" : "", state_name(g->state));
-    if (!is_main && (g->state == GZ_PARKED || g->state == GZ_READY))
+    if (is_main)
+        fprintf(f, "main%s: %s", g == h->current ? " [current]" : "",
+                state_name(g->state));
+    else
+        fprintf(f, "%s (id %llu)%s: %s", name, (unsigned long long)g->id,
+                g == h->current ? " [current]" : "", state_name(g->state));
+    if (g->state == GZ_PARKED)
         fprintf(f, " for %.3f s", ev_now(h->loop) - g->since);
     if (is_main)
         fprintf(f, ", the thread's own stack\n");
     else if (g->parent_id == GZ_PARENT_MAIN)
         fprintf(f, ", parent main\n");
-    else if (g->parent_id == GZ_PARENT_LOOP)
-        fprintf(f, ", started by a loop callback\n");
+
     else
         fprintf(f, ", parent id %llu\n", (unsigned long long)g->parent_id);
     if (g->state == GZ_PARKED) {
@@ -153,7 +156,7 @@ static char *greenlet_info(gz_hub *h, gz_greenlet *g)
     if (!is_main && g->stack.map)
         fprintf(f, "  stack: %zu bytes, high-water %zu bytes\n", g->stack.size,
                 gz__stack_high_water(&g->stack));
-    if (g->state == GZ_PARKED || (g->state == GZ_READY && (g->flags & GZ_G_BEGAN))) {
+    if (g->state == GZ_PARKED) {
         void *pcs[BT_FRAMES];
         int n = walk_frames(g, pcs, BT_FRAMES);
         char **syms = n ? backtrace_symbols(pcs, n) : NULL;
@@ -305,8 +308,8 @@ int gz_hub_stats(gz_stats *out)
         }
         s.stack_bytes_live += g->stack.size;
     }
-    s.spawned = h->greenlets.spawned;
-    s.ended = h->greenlets.ended;
+    s.spawned = h->greenlets.next_id - h->greenlets.unstarted;
+    s.ended = s.spawned - h->greenlets.nlive;
     s.switches = h->switches;
     s.loop_polls = atomic_load_explicit(&h->watch.polls, memory_order_relaxed);
     s.max_poll_gap = gz__watch_take_max_gap(h);
