@@ -371,9 +371,20 @@ static void *watchdog(void *arg)
     return NULL;
 }
 
+/* A forked child has no watchdog thread: it may start its own. */
+static void forget_after_fork(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    mon.running = mon.stopping = false;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(NULL, NULL, forget_after_fork); }
+
 int gz_monitor_start(double max_blocking, void (*report)(const char *text, void *arg),
                      void *arg)
 {
+    pthread_once(&atfork_once, register_atfork);
     if (!(max_blocking > 0) || !isfinite(max_blocking)) {
         errno = EINVAL;
         return -1;
