@@ -93,6 +93,12 @@ static void *napper(void *arg)
     return NULL;
 }
 
+static void *waits_for_event(void *arg)
+{
+    gz_event_wait(arg, -1);
+    return NULL;
+}
+
 static void program_that_never_blocks_is_not_reported(void **state)
 {
     (void)state;
@@ -106,7 +112,15 @@ static void program_that_never_blocks_is_not_reported(void **state)
         assert_int_equal(gz_join(g[i], -1), 0);
         gz_release(g[i]);
     }
-    gz_sleep(1.2); /* idle in the loop longer than the limit: not blocked */
+    /* Idle in the loop longer than the limit, with a greenlet waiting: not
+     * blocked. */
+    gz_event *ev = gz_event_new();
+    gz_greenlet *w = gz_spawn(waits_for_event, ev);
+    gz_sleep(1.2);
+    gz_event_set(ev);
+    assert_int_equal(gz_join(w, -1), 0);
+    gz_release(w);
+    gz_event_free(ev);
     assert_int_equal(gz_monitor_stop(), 0);
     assert_int_equal(nreports, 0);
 }
