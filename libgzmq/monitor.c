@@ -26,6 +26,14 @@
 
 /* ---- the hub's side: count the polls ---- */
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
 /* libev calls these around every backend poll (blocking or not), on the
  * thread running the loop. No watcher: nothing to stop when the hub goes,
  * whether or not the loop (the application's, with gz_use_loop) is still
@@ -88,6 +96,7 @@ void gz__watch_init(gz_hub *h)
     w->thread = pthread_self();
     w->tid = gettid();
     pthread_mutex_lock(&lock);
+    w->seen_at = mono_now(); /* a running watchdog counts from now */
     w->next = hubs;
     hubs = w;
     pthread_mutex_unlock(&lock);
@@ -187,13 +196,6 @@ static void capture_handler(int sig, siginfo_t *si, void *uc)
     }
     errno = saved;
     atomic_store(&cap.state, CAP_DONE);
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void nap(double seconds)

@@ -16,6 +16,10 @@
 #include "zmq_info.h"
 
 #define BT_FRAMES 32
+/* Where a parked greenlet's saved frame pointer can be found (ctx_<arch>.S). */
+#if !defined(GZ_CTX_UCONTEXT) && (defined(__x86_64__) || defined(__aarch64__))
+#define WALKS_FRAMES 1
+#endif
 
 static const char *state_name(enum gz_state s)
 {
@@ -63,6 +67,7 @@ static void describe_wait(FILE *f, gz_hub *h, const gz_greenlet *g)
     }
 }
 
+#ifdef WALKS_FRAMES
 /* The stack a parked G's saved context lives on: [*lo, *hi). */
 static bool stack_bounds(const gz_greenlet *g, uintptr_t *lo, uintptr_t *hi)
 {
@@ -91,10 +96,6 @@ static bool stack_bounds(const gz_greenlet *g, uintptr_t *lo, uintptr_t *hi)
 __attribute__((no_sanitize_address)) static int
 walk_frames(const gz_greenlet *g, void **pcs, int max)
 {
-#if defined(GZ_CTX_UCONTEXT) || !(defined(__x86_64__) || defined(__aarch64__))
-    (void)g, (void)pcs, (void)max;
-    return 0;
-#else
     uintptr_t lo, hi;
     if (!stack_bounds(g, &lo, &hi))
         return 0;
@@ -118,8 +119,14 @@ walk_frames(const gz_greenlet *g, void **pcs, int max)
         fp = rec[0];
     }
     return n;
-#endif
 }
+#else
+static int walk_frames(const gz_greenlet *g, void **pcs, int max)
+{
+    (void)g, (void)pcs, (void)max;
+    return 0; /* a ucontext keeps its registers elsewhere */
+}
+#endif
 
 /* G's block of run info, malloc'd; NULL with ENOMEM. */
 static char *greenlet_info(gz_hub *h, gz_greenlet *g)
