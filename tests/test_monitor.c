@@ -125,6 +125,36 @@ static void program_that_never_blocks_is_not_reported(void **state)
     assert_int_equal(nreports, 0);
 }
 
+static void *sleeps_a_while(void *arg)
+{
+    (void)arg;
+    gz_sleep(0.05);
+    return NULL;
+}
+
+static void main_blocking_its_greenlets_is_reported_and_idle_main_is_not(void **state)
+{
+    (void)state;
+    nreports = 0;
+    assert_int_equal(gz_monitor_start(0.05, collect, NULL), 0);
+    /* Main outside any green call with nothing to run starves nobody. */
+    monitor_test_spin(0.3);
+    gz_sleep(0.05);
+    assert_int_equal(nreports, 0);
+    /* With a greenlet waiting for its timer, it does. */
+    gz_greenlet *g = gz_spawn(sleeps_a_while, NULL);
+    gz_yield();
+    monitor_test_spin(0.3);
+    assert_int_equal(gz_join(g, -1), 0);
+    gz_release(g);
+    for (int i = 0; i < 100 && count_matching("moved again") == 0; i++)
+        gz_sleep(0.01);
+    assert_int_equal(gz_monitor_stop(), 0);
+    assert_int_equal(count_matching("blocked for [0-9.]+ s in main; where it is:"), 1);
+    assert_int_equal(count_matching("#[0-9]+ .*monitor_test_spin"), 1);
+    assert_int_equal(nreports, 2);
+}
+
 static void bad_arguments_and_a_second_start_fail(void **state)
 {
     (void)state;
@@ -185,6 +215,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(busy_greenlet_is_reported_once_with_a_backtrace),
         cmocka_unit_test(program_that_never_blocks_is_not_reported),
+        cmocka_unit_test(main_blocking_its_greenlets_is_reported_and_idle_main_is_not),
         cmocka_unit_test(bad_arguments_and_a_second_start_fail),
         cmocka_unit_test(environment_turns_it_on_with_a_report_on_stderr),
     };
