@@ -162,8 +162,10 @@ demos: $(TUTORIALS) $(PROGRAMS)
 $(BUILD)/demos/tutorial/%: demos/tutorial/%.c $(STATIC) $(HEADERS) | $(BUILD)/demos/tutorial
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
+# -rdynamic: GZ_MAX_BLOCKING_TIME and GZ_RUN_INFO_SIGNAL name the programs'
+# functions in their backtraces.
 $(BUILD)/bin/gzmq-%: demos/%.c $(DEMO_COMMON) $(wildcard demos/common/*.h) $(STATIC) $(HEADERS) | $(BUILD)/bin
-	$(CC) $(ALL_CPPFLAGS) -Idemos $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DEMO_COMMON) $(STATIC) $(LIBS)
+	$(CC) $(ALL_CPPFLAGS) -Idemos $(ALL_CFLAGS) $(ALL_LDFLAGS) -rdynamic -o $@ $< $(DEMO_COMMON) $(STATIC) $(LIBS)
 
 # Programs that need more than the library: their own libraries.
 $(BUILD)/bin/gzmq-xmlrpc-server: LIBS += -lhttp_parser -lexpat
