@@ -103,6 +103,7 @@ int main(int argc, char **argv)
     const char *bind = NULL;
     long greenlets = 8;
     long max_msg_size = 1L << 20;
+    long stats = 0;
     cli_opt opts[] = {
         {"--bind", "ENDPOINT", CLI_STRING, &bind, true, 0, 0,
          "where clients connect, e.g. tcp://*:5555 or tcp://127.0.0.1:*"},
@@ -110,6 +111,8 @@ int main(int argc, char **argv)
          "greenlets serving the socket"},
         {"--max-msg-size", "BYTES", CLI_NUMBER, &max_msg_size, false, 1, 1L << 30,
          "largest request frame accepted; a peer sending more is disconnected"},
+        {"--stats", "N", CLI_NUMBER, &stats, false, 0, 86400,
+         "print a line of hub statistics on stderr every N seconds (0: never)"},
         CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
@@ -136,7 +139,9 @@ int main(int argc, char **argv)
         return 1;
     for (long i = 0; i < greenlets; i++)
         gs[i] = gz_spawn(echo, NULL);
+    gz_greenlet *stats_line = cli_stats_start(stats, PROG);
     gz_joinall(gs, (size_t)greenlets, GZ_FOREVER);
+    cli_stats_stop(stats_line);
     for (long i = 0; i < greenlets; i++)
         gz_release(gs[i]);
     free(gs);

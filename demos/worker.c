@@ -242,6 +242,7 @@ int main(int argc, char **argv)
     const char *from = NULL, *to = NULL;
     long concurrency = 100;
     bool reliable = false;
+    long stats = 0;
     cli_opt opts[] = {
         {"--pull", "ENDPOINT", CLI_STRING, &from, true, 0, 0,
          "the ventilator, e.g. tcp://host:5557"},
@@ -252,13 +253,19 @@ int main(int argc, char **argv)
         {"--reliable", "", CLI_FLAG, &reliable, false, 0, 0,
          "ask a --reliable ventilator for tasks, heartbeat, reconnect with "
          "backoff when it falls silent (see README)"},
+        {"--stats", "N", CLI_NUMBER, &stats, false, 0, 86400,
+         "print a line of hub statistics on stderr every N seconds (0: never)"},
         CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
               "Do tasks from the ventilator, C at a time, and report each to "
               "the sink; stop on SIGINT or SIGTERM.", opts, sizeof opts / sizeof *opts);
-    if (reliable)
-        return run_reliable(from, to, concurrency);
+    gz_greenlet *stats_line = cli_stats_start(stats, PROG);
+    if (reliable) {
+        int rc = run_reliable(from, to, concurrency);
+        cli_stats_stop(stats_line);
+        return rc;
+    }
 
     void *ctx = gz_zmq_context();
     pull = cli_socket(ctx, ZMQ_PULL, 0);
@@ -275,6 +282,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < concurrency; i++)
         gs[i] = gz_spawn(work, NULL);
     gz_joinall(gs, (size_t)concurrency, GZ_FOREVER);
+    cli_stats_stop(stats_line);
     for (long i = 0; i < concurrency; i++)
         gz_release(gs[i]);
     free(gs);

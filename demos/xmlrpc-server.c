@@ -25,6 +25,8 @@
 
 #include <gzmq.h>
 
+#include "common/cli.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +179,7 @@ static void handle(int fd, void *arg)
 /* ---- main ---- */
 
 static gz_server *server;
+static gz_greenlet *stats_line;
 
 static void on_signal(int signum, void *arg)
 {
@@ -184,6 +187,8 @@ static void on_signal(int signum, void *arg)
     fprintf(stderr, "gzmq-xmlrpc-server: signal %d, stopping\n", signum);
     gz_signal_cancel(SIGINT);
     gz_signal_cancel(SIGTERM);
+    cli_stats_stop(stats_line);
+    stats_line = NULL;
     gz_server_stop(server, 5.0);
 }
 
@@ -223,6 +228,7 @@ int main(int argc, char **argv)
     }
     gz_signal(SIGINT, on_signal, NULL);
     gz_signal(SIGTERM, on_signal, NULL);
+    stats_line = cli_stats_start((long)opt.stats, "gzmq-xmlrpc-server");
     printf("gzmq-xmlrpc-server: listening on %s port %d\n", host ? host : "*", real_port);
     fflush(stdout);
     int rc = gz_run();

@@ -31,5 +31,6 @@
 #include "gzmq/zmq.h"
 #include "gzmq/select.h"
 #include "gzmq/auth.h"
+#include "gzmq/monitor.h"
 
 #endif

@@ -36,6 +36,17 @@
 #define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GZ_INLINE static inline __attribute__((always_inline))
 #define GZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Give a function a frame record even in a file built without frame
+ * pointers, so that a blocking call's caller stays in a parked greenlet's
+ * backtrace (runinfo.c walks the records): GZ_FRAMED on the definition and
+ * GZ_KEEP_FRAME() first in its body (GCC needs the one, clang the other). */
+#if defined(__clang__)
+#define GZ_FRAMED
+#define GZ_KEEP_FRAME() __asm__ volatile("" ::"r"(__builtin_frame_address(0)))
+#else
+#define GZ_FRAMED __attribute__((optimize("no-omit-frame-pointer")))
+#define GZ_KEEP_FRAME() ((void)0)
+#endif
 
 /* Print a message to the user on stderr, prefixed with the library's name
  * (warn.c). */

@@ -72,7 +72,7 @@ int gz_event_wait(gz_event *e, double timeout)
         return 0;
     }
     gz_waiter w = {.g = h->current};
-    return gz__wait_on(h, &e->waiters, &w, timeout);
+    return gz__wait_on(h, &e->waiters, &w, timeout, "gz_event_wait", e);
 }
 
 /* ---- gz_select (gz_select.h) ---- */

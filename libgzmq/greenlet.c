@@ -26,6 +26,7 @@ void gz__greenlets_init(gz_hub *h)
     gz__list_init(&h->greenlets.free);
     gz_greenlet *m = &h->main;
     m->flags = GZ_G_MAIN | GZ_G_BEGAN;
+    m->id = GZ_PARENT_MAIN; /* what its children record as their parent */
     m->state = GZ_RUNNING;
     GZ_OBJ_INIT(m, h, greenlet);
     gz__list_init(&m->joiners);
@@ -80,6 +81,7 @@ GZ_INLINE gz_greenlet *greenlet_create(gz_fn fn, void *arg)
     g->name = NULL;
     g->defname[0] = 0;
     g->id = h->greenlets.next_id++;
+    g->parent_id = h->current->id; /* main's is GZ_PARENT_MAIN */
 #ifdef GZ_ASAN
     g->asan_fake = NULL;
     g->asan_lo = NULL;
@@ -210,7 +212,15 @@ GZ_INLINE int prepare(gz_hub *h, gz_greenlet *g)
     return 0;
 }
 
-gz_greenlet *gz_greenlet_new(gz_fn fn, void *arg) { return greenlet_create(fn, arg); }
+/* Started greenlets are counted as next_id - unstarted, so that gz_spawn
+ * pays for no counter: only the calls that create without starting count. */
+gz_greenlet *gz_greenlet_new(gz_fn fn, void *arg)
+{
+    gz_greenlet *g = greenlet_create(fn, arg);
+    if (g)
+        g->obj.hub->greenlets.unstarted++;
+    return g;
+}
 
 int gz_start(gz_greenlet *g)
 {
@@ -222,6 +232,7 @@ int gz_start(gz_greenlet *g)
         return 0;
     if (prepare(h, g) != 0)
         return -1;
+    h->greenlets.unstarted--;
     gz__make_ready(h, g);
     return 0;
 }
@@ -236,6 +247,7 @@ int gz_start_later(gz_greenlet *g, double seconds)
         return 0;
     if (prepare(h, g) != 0)
         return -1;
+    h->greenlets.unstarted--;
     g->state = GZ_LATER;
     gz__timer_start_at(&g->timer, gz__deadline(h, seconds > 0 ? seconds : 0.0));
     return 0;
@@ -247,6 +259,7 @@ gz_greenlet *gz_spawn(gz_fn fn, void *arg)
     if (!g)
         return NULL;
     if (prepare(g->obj.hub, g) != 0) {
+        g->obj.hub->greenlets.unstarted++;
         gz__greenlet_free(g);
         return NULL;
     }
@@ -259,6 +272,8 @@ gz_greenlet *gz_spawn_later(double seconds, gz_fn fn, void *arg)
     if (gz__check_timeout(seconds))
         return NULL;
     gz_greenlet *g = greenlet_create(fn, arg);
+    if (g)
+        g->obj.hub->greenlets.unstarted++; /* until gz_start_later */
     if (g && gz_start_later(g, seconds) != 0) {
         gz__greenlet_free(g);
         return NULL;
@@ -288,6 +303,20 @@ GZ_INLINE void report_unobserved(gz_greenlet *g)
     if (GZ_UNLIKELY((g->flags & GZ_G_FAILED) && !(g->flags & GZ_G_OBSERVED)))
         report_failure(g);
 }
+
+size_t gz__greenlets_spare_stack_bytes(const gz_hub *h)
+{
+    size_t n = 0;
+    for (const gz_list *i = h->greenlets.free.next; i != &h->greenlets.free; i = i->next) {
+        const gz_greenlet *g = GZ_CONTAINER(i, gz_greenlet, node);
+        if (g->stack.map)
+            n += g->stack.size;
+    }
+    return n;
+}
+
+void gz__callbacks_enter(gz_hub *h) { h->greenlets.in_callback++; }
+void gz__callbacks_leave(gz_hub *h) { h->greenlets.in_callback--; }
 
 /* G has ended (on its own stack, or killed before it ever ran): publish the
  * outcome, wake joiners, run links. Returns with G dead. */
@@ -449,8 +478,9 @@ const char *gz_name(const gz_greenlet *g)
 
 /* ---- join, get, kill ---- */
 
-int gz_join(gz_greenlet *g, double timeout)
+GZ_FRAMED int gz_join(gz_greenlet *g, double timeout)
 {
+    GZ_KEEP_FRAME();
     GZ_CHECK_LIVE(g, greenlet);
     gz_hub *h = own(g);
     if (gz__check_entry(h, timeout))
@@ -469,7 +499,7 @@ int gz_join(gz_greenlet *g, double timeout)
     }
     gz_waiter w = {.g = h->current};
     gz__list_push(&g->joiners, &w.node);
-    int rc = gz__park(h, timeout);
+    int rc = gz__park(h, timeout, "gz_join", g);
     gz__list_remove(&w.node);
     return rc;
 }

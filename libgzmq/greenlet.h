@@ -55,6 +55,27 @@ struct gz_greenlet {
     gz_list links;         /* struct gz_link */
     gz_list timeouts;      /* armed gz_timeout */
     char defname[32];
+    /* Run info (runinfo.c) and the gdb helper (tools/gdb) read these from
+     * memory; each costs a store where it changes.
+     * wait_kind: while PARKED, a static string naming the call that parked
+     *   it ("gz_queue_get", "gz_zmq_recv", "gz_sleep", "gz_join", ...).
+     * wait_obj: what that call waits on: the gz_queue / gz_sem / gz_event /
+     *   gz_result / gz_pool / gz_greenlet (gz_join) / ZeroMQ socket, the fd
+     *   cast to a pointer for "gz_wait_read" / "gz_wait_write", else NULL.
+     * A parked greenlet's backtrace starts at the frame pointer its context
+     *   switch saved (ctx.sp[6] on x86_64, ctx.sp[10] on aarch64): the frame
+     *   record of gz__park_until, which always keeps one; from there frame
+     *   records link up to gz__greenlet_entry (or main's first frame).
+     * since: ev_now() of the hub's loop when it last parked (the loop
+     *   clock: seconds, the time gz_now returns).
+     * parent_id: the id of the current greenlet when it was created:
+     *   GZ_PARENT_MAIN (main's id) for main; for one a loop callback created
+     *   (a gz_signal handler, a server's connection), the greenlet whose
+     *   call was polling the loop. */
+    const char *wait_kind;
+    const void *wait_obj;
+    double since;
+    uint64_t parent_id;
 #ifdef GZ_TSAN
     void *tsan_fiber;
 #endif
@@ -64,6 +85,8 @@ struct gz_greenlet {
     size_t asan_size;
 #endif
 };
+
+#define GZ_PARENT_MAIN UINT64_MAX
 
 /* A greenlet parked on an object: the object keeps a list of these. DATA
  * carries what a hand-off delivers (a queue item, ...). CLAIM is NULL but
@@ -94,6 +117,8 @@ typedef struct gz_greenlets {
     gz_list free;          /* recycled greenlet structs, maybe with stacks */
     size_t free_len;
     size_t dead_stacks;    /* ended, unreleased greenlets keeping a stack */
+    uint64_t unstarted;    /* created, never started: next_id - unstarted
+                            * have started, nlive of them still live */
 } gz_greenlets;
 
 /* Set up H's greenlet bookkeeping and its main greenlet (running). */
@@ -109,6 +134,12 @@ void gz__greenlet_free(gz_greenlet *g);
 int gz__link(gz_greenlet *g, void (*cb)(gz_greenlet *g, void *arg), void *arg,
              bool observes);
 void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except);
+/* Bytes of the stacks that recycled greenlet structs keep for reuse. */
+size_t gz__greenlets_spare_stack_bytes(const gz_hub *h);
+/* Library callbacks into user code are running (link callbacks, run info's
+ * visitor): blocking calls fail with EPERM meanwhile. */
+void gz__callbacks_enter(gz_hub *h);
+void gz__callbacks_leave(gz_hub *h);
 
 /* timeout.c: disarm G's gz_timeouts as it ends. */
 void gz__timeouts_disarm(gz_greenlet *g);

@@ -61,16 +61,16 @@ static inline bool gz__usable_obj(const gz_obj *o)
 
 /* Park the current greenlet on LIST with W (already filled) and unlink it
  * afterwards. Returns gz__park's result; -1 ETIMEDOUT at once for a zero
- * timeout (a call that would have to wait). */
+ * timeout (a call that would have to wait). KIND, OBJ: as gz__park_until. */
 static inline int gz__wait_on(gz_hub *h, gz_list *list, gz_waiter *w,
-                              double timeout)
+                              double timeout, const char *kind, const void *obj)
 {
     if (timeout == 0) {
         errno = ETIMEDOUT;
         return -1;
     }
     gz__list_push(list, &w->node);
-    int rc = gz__park(h, timeout);
+    int rc = gz__park(h, timeout, kind, obj);
     gz__list_remove(&w->node);
     return rc;
 }

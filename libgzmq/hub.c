@@ -86,6 +86,7 @@ static gz_hub *hub_create(struct ev_loop *loop)
     gz__tl_hub = h;
     pthread_setspecific(hub_key, h);
     gz__stack_guard_init();
+    gz__watch_init(h);
     return h;
 }
 
@@ -99,6 +100,7 @@ static void hub_destroy(void *p)
         h->layers[h->nlayers].type->destroy(h->layers[h->nlayers].state);
     }
     ev_idle_stop(h->loop, &h->idle);
+    gz__watch_fini(h);
     gz__timers_fini(&h->timers, h->loop);
     gz__greenlets_fini(h);
     gz__stack_cache_drain();
@@ -170,6 +172,7 @@ GZ_INLINE void gz__switch(gz_hub *h, gz_greenlet *next)
     if (next == prev)
         return;
     gz__stack_check(prev, &prev->stack);
+    h->switches++;
     h->current = next;
     h->from = prev;
 #ifdef GZ_ASAN
@@ -277,6 +280,7 @@ void *gz__exit_fast(gz_hub *h)
     if (!next)
         return NULL;
     gz__stack_check(h->current, &h->current->stack);
+    h->switches++;
     next->state = GZ_RUNNING;
     h->from = h->current;
     h->current = next;
@@ -333,9 +337,14 @@ int gz__enter_slow(gz_hub *h)
     return -1;
 }
 
-int gz__park_until(gz_hub *h, double deadline)
+GZ_FRAMED int gz__park_until(gz_hub *h, double deadline, const char *kind,
+                             const void *obj)
 {
+    GZ_KEEP_FRAME();
     gz_greenlet *g = h->current;
+    g->wait_kind = kind;
+    g->wait_obj = obj;
+    g->since = ev_now(h->loop);
     g->calls_without_wait = 0;
     g->wake_code = 0;
     g->state = GZ_PARKED;
@@ -380,15 +389,16 @@ int gz_yield(void)
     return gz__enter(h); /* killed while it waited its turn */
 }
 
-int gz_sleep(double seconds)
+GZ_FRAMED int gz_sleep(double seconds)
 {
+    GZ_KEEP_FRAME();
     if (seconds == 0)
         return gz_yield();
     gz_hub *h = gz__hub();
     if (gz__check_entry(h, seconds))
         return -1;
     gz_greenlet *g = h->current;
-    if (gz__park(h, seconds) == 0)
+    if (gz__park(h, seconds, "gz_sleep", NULL) == 0)
         return 0; /* nothing wakes a sleeper with success but... nothing */
     if (errno == ETIMEDOUT && !g->fired)
         return 0; /* its own timer: the sleep is over */
@@ -398,8 +408,9 @@ int gz_sleep(double seconds)
 
 /* ---- gz_run and gz_shutdown ---- */
 
-int gz_run(void)
+GZ_FRAMED int gz_run(void)
 {
+    GZ_KEEP_FRAME();
     gz_hub *h = gz__hub();
     if (gz__check_entry(h, GZ_FOREVER))
         return -1;
@@ -410,7 +421,7 @@ int gz_run(void)
     for (;;) {
         if (h->greenlets.nlive > 0 || !gz__list_empty(&h->runq)) {
             h->main_waits_live = true;
-            int rc = gz__park_until(h, GZ_NEVER);
+            int rc = gz__park_until(h, GZ_NEVER, "gz_run", NULL);
             h->main_waits_live = false;
             if (rc != 0)
                 return errno == ECANCELED ? 0 : -1; /* ECANCELED: shutdown */
@@ -441,8 +452,9 @@ void gz__live_ended(gz_hub *h)
     }
 }
 
-void gz_shutdown(void)
+GZ_FRAMED void gz_shutdown(void)
 {
+    GZ_KEEP_FRAME();
     gz_hub *h = gz__hub();
     if (!h)
         return;
@@ -457,7 +469,7 @@ void gz_shutdown(void)
     /* From main: let them end. */
     while (h->greenlets.nlive > 0) {
         h->main_waits_live = true;
-        int rc = gz__park_until(h, GZ_NEVER);
+        int rc = gz__park_until(h, GZ_NEVER, "gz_shutdown", NULL);
         h->main_waits_live = false;
         if (rc != 0 && errno != ECANCELED)
             break;

@@ -10,6 +10,7 @@
 
 #include "greenlet.h"
 #include "timer.h"
+#include "monitor.h"
 
 /* A higher layer (the thread pool, ZeroMQ, the fd table...) keeps per-hub
  * state by registering it on first use with a static gz_layer describing
@@ -43,6 +44,8 @@ struct gz_hub {
     gz_greenlets greenlets; /* greenlet.c */
     gz_timers timers;       /* timer.c */
     gz_stacks stacks;       /* stack.c */
+    gz_watch watch;         /* monitor.c */
+    uint64_t switches;      /* context switches, in total */
     unsigned nlayers;
     struct {
         const gz_layer *type;
@@ -126,12 +129,16 @@ static inline double gz__remaining(const gz_hub *h, double deadline)
 /* Park the current greenlet until gz__wake, DEADLINE (GZ_NEVER: none), a
  * kill or a gz_timeout. Returns 0 when woken with code 0, else -1 with errno
  * = the code (ETIMEDOUT, ECANCELED, EDEADLK, or what the waker passed). The
- * caller unlinks its waiter node afterwards if it is still linked. */
-int gz__park_until(gz_hub *h, double deadline);
+ * caller unlinks its waiter node afterwards if it is still linked. KIND (a
+ * static string: the public call, "gz_queue_get") and OBJ (what it waits
+ * on) say what it waits for, in run info (see gz_greenlet.wait_kind). */
+int gz__park_until(gz_hub *h, double deadline, const char *kind,
+                   const void *obj);
 /* gz__park_until for TIMEOUT seconds from now (negative: no limit). */
-static inline int gz__park(gz_hub *h, double timeout)
+static inline int gz__park(gz_hub *h, double timeout, const char *kind,
+                           const void *obj)
 {
-    return gz__park_until(h, gz__deadline(h, timeout));
+    return gz__park_until(h, gz__deadline(h, timeout), kind, obj);
 }
 
 /* Count a green call that completed without waiting; after about a thousand

@@ -125,7 +125,10 @@ int gz__park_fd_until(gz_hub *h, int fd, int ev_events, double deadline)
     gz_fdwait w;
     if (gz__fdwait_start(h, &w, fd, ev_events))
         return -1;
-    int rc = gz__park_until(h, deadline);
+    /* The fd rides in the pointer: run info prints it as a number. */
+    int rc = gz__park_until(h, deadline,
+                            ev_events & EV_READ ? "gz_wait_read" : "gz_wait_write",
+                            (const void *)(intptr_t)fd);
     int e = errno;
     /* Woken by readiness just before gz_close ran: the fd is gone all the
      * same, and its number may already name another file. A kill wins. */
@@ -218,7 +221,8 @@ int gz_poll(struct pollfd *fds, nfds_t n, double timeout)
             break;
         }
         /* EBADF: gz_close took one of the fds, which poll_now reports. */
-        if (gz__park_until(h, deadline) != 0 && errno != EBADF) {
+        if (gz__park_until(h, deadline, "gz_poll", fds) != 0 &&
+            errno != EBADF) {
             bool own_timeout = errno == ETIMEDOUT && !h->current->fired;
             r = own_timeout ? poll_now(fds, ws, n) : -1;
             break;

@@ -66,7 +66,7 @@ static int take_slot(gz_pool *p, double timeout)
         return 0;
     }
     gz_waiter w = {.g = h->current};
-    if (gz__wait_on(h, &p->slot_waiters, &w, timeout) != 0)
+    if (gz__wait_on(h, &p->slot_waiters, &w, timeout, "gz_pool_spawn", p) != 0)
         return -1;
     if (w.flags) { /* the pool was freed before we ran */
         errno = w.flags;
@@ -211,7 +211,7 @@ int gz_pool_join(gz_pool *p, double timeout)
         return 0;
     }
     gz_waiter w = {.g = h->current};
-    return gz__wait_on(h, &p->joiners, &w, timeout);
+    return gz__wait_on(h, &p->joiners, &w, timeout, "gz_pool_join", p);
 }
 
 int gz_pool_kill(gz_pool *p, double timeout)
@@ -263,7 +263,8 @@ int gz_pool_wait_available(gz_pool *p, double timeout)
         return 0;
     }
     gz_waiter w = {.g = h->current};
-    return gz__wait_on(h, &p->avail_waiters, &w, timeout);
+    return gz__wait_on(h, &p->avail_waiters, &w, timeout,
+                       "gz_pool_wait_available", p);
 }
 
 /* ---- imap ---- */
@@ -483,7 +484,7 @@ static int next_outcome(gz_imap *it, void **value, int *code, double timeout)
         return 0;
     }
     gz_waiter w = {.g = h->current};
-    if (gz__wait_on(h, &it->waiters, &w, timeout) != 0)
+    if (gz__wait_on(h, &it->waiters, &w, timeout, "gz_imap_next", it) != 0)
         return -1;
     *value = w.data;
     *code = w.flags;

@@ -232,7 +232,7 @@ static int put(gz_queue *q, void *item, double timeout, int would_block)
     if (q->kind == Q_CHANNEL)
         show_peekers(q, item); /* peekers wait only while no putter does */
     /* 0: a get took the item (or moved it in) and counted it unfinished */
-    return gz__wait_on(h, &q->putters, &w, timeout);
+    return gz__wait_on(h, &q->putters, &w, timeout, "gz_queue_put", q);
 }
 
 /* The first waiting putter's item enters the queue (there is room now), or
@@ -270,7 +270,7 @@ static int get(gz_queue *q, void **item, double timeout, int would_block)
             return -1;
         }
         gz_waiter w = {.g = h->current};
-        if (gz__wait_on(h, &q->getters, &w, timeout) != 0)
+        if (gz__wait_on(h, &q->getters, &w, timeout, "gz_queue_get", q) != 0)
             return -1;
         if (item)
             *item = w.data;
@@ -323,7 +323,7 @@ int gz_queue_peek(gz_queue *q, void **item, double timeout)
             return -1;
         }
         gz_waiter w = {.g = h->current};
-        if (gz__wait_on(h, &q->peekers, &w, timeout) != 0)
+        if (gz__wait_on(h, &q->peekers, &w, timeout, "gz_queue_peek", q) != 0)
             return -1;
         if (item)
             *item = w.data;
@@ -394,7 +394,7 @@ int gz_queue_join(gz_queue *q, double timeout)
         return 0;
     }
     gz_waiter w = {.g = h->current};
-    return gz__wait_on(h, &q->joiners, &w, timeout);
+    return gz__wait_on(h, &q->joiners, &w, timeout, "gz_queue_join", q);
 }
 
 /* ---- gz_select (gz_select.h) ---- */

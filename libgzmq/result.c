@@ -99,7 +99,7 @@ static int wait_outcome(gz_result *r, void **value, int *code, double timeout)
         return 0;
     }
     gz_waiter w = {.g = h->current};
-    if (gz__wait_on(h, &r->waiters, &w, timeout) != 0)
+    if (gz__wait_on(h, &r->waiters, &w, timeout, "gz_result_get", r) != 0)
         return -1;
     *value = w.data;
     *code = w.flags;

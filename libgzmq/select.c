@@ -204,7 +204,7 @@ static __attribute__((noinline)) int select_wait(gz_hub *h, gz_case *cases,
             goto out;
         }
         claim.by = NULL;
-        int prc = gz__park_until(h, deadline);
+        int prc = gz__park_until(h, deadline, "gz_select", cases);
         e = errno;
         if (claim.by) {
             sel_node *f = GZ_CONTAINER(claim.by, sel_node, w);

@@ -60,7 +60,7 @@ int gz_sem_acquire(gz_sem *s, double timeout)
         return 0;
     }
     gz_waiter w = {.g = h->current};
-    return gz__wait_on(h, &s->waiters, &w, timeout); /* 0: a unit was handed over */
+    return gz__wait_on(h, &s->waiters, &w, timeout, "gz_sem_acquire", s); /* 0: a unit was handed over */
 }
 
 int gz_sem_release(gz_sem *s)

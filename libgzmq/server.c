@@ -101,7 +101,7 @@ static int wait_slot(gz_server *s)
         return -1;
     gz_waiter w = {.g = h->current};
     gz__list_push(&s->slot_waiters, &w.node);
-    int rc = gz__park_until(h, GZ_NEVER);
+    int rc = gz__park_until(h, GZ_NEVER, "gz_server_start", s);
     gz__list_remove(&w.node);
     return rc;
 }
@@ -267,7 +267,7 @@ static int wait_ended(gz_server *s, gz_hub *h, double deadline)
         }
         gz_waiter w = {.g = h->current};
         gz__list_push(&s->end_waiters, &w.node);
-        int rc = gz__park_until(h, deadline);
+        int rc = gz__park_until(h, deadline, "gz_server_stop", s);
         gz__list_remove(&w.node);
         if (rc < 0)
             return -1;

@@ -477,3 +477,24 @@ void gz__stack_guard_fini(void)
     free(altstack);
     altstack = NULL;
 }
+
+size_t gz__stacks_cached_bytes(const gz_stacks *st)
+{
+    size_t n = 0;
+    for (const gz_cached_stack *c = st->cache; c; c = c->next)
+        n += c->s.size;
+    for (size_t i = 0; i < st->cold_len; i++)
+        n += st->cold[i].size;
+    return n;
+}
+
+__attribute__((no_sanitize_address)) size_t gz__stack_high_water(const gz_stack *s)
+{
+    /* Untouched pages of an anonymous mapping read zero: the lowest
+     * non-zero word is as deep as any greenlet on this stack has gone. */
+    const uint64_t *p = (const uint64_t *)(void *)s->lo;
+    const uint64_t *end = (const uint64_t *)(void *)(s->lo + s->size);
+    while (p < end && *p == 0)
+        p++;
+    return (size_t)((const char *)end - (const char *)p);
+}

@@ -35,6 +35,11 @@ int gz__stack_get(gz_stack *s, size_t size);
 void gz__stack_put(gz_stack *s);
 /* Let go of every free stack of the calling thread's hub. */
 void gz__stack_cache_drain(void);
+/* Bytes of the free stacks ST keeps (warm and cold). */
+size_t gz__stacks_cached_bytes(const gz_stacks *st);
+/* How deep S has been used, in bytes from its top: an upper bound when the
+ * stack served earlier greenlets (its pages are not cleared for reuse). */
+size_t gz__stack_high_water(const gz_stack *s);
 /* Make a stack whose greenlet ended ready for another one (ASan). */
 #ifdef GZ_ASAN
 void gz__stack_reset(gz_stack *s);

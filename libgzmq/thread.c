@@ -262,7 +262,7 @@ int gz__run_in_thread(gz_fn fn, void *arg, void **value, double timeout,
     /* The job is an event libev cannot see: keep the loop from counting as
      * idle (which would make a blocked main fail with EDEADLK). */
     gz__hold(h);
-    int rc = gz__park(h, timeout);
+    int rc = gz__park(h, timeout, "gz_run_in_thread", NULL);
     int err = errno;
     gz__unhold(h);
 

@@ -21,12 +21,14 @@
  * Who is woken, and when, beyond that rule: "the waking rules" below. */
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gz_internal.h"
 #include "gz_select.h"
 #include "gzmq/zmq.h"
+#include "zmq_info.h"
 #include "zmq_table.h"
 
 /* gz_waiter.flags bits. */
@@ -67,6 +69,8 @@ typedef struct zstate {
     ev_prepare prepare;
     ev_idle idle;     /* keeps the loop from blocking after prepare woke someone */
     unsigned wtried;  /* W_TRIED writers on every socket */
+    uint64_t ops[2];    /* successful recvs [0] and sends [1] (frames), gz_hub_stats */
+    uint64_t waited[2]; /* of which had to wait, in the same order */
     bool checked;     /* before_poll just checked every socket: prepare may skip */
 } zstate;
 
@@ -537,11 +541,12 @@ static void forget(zstate *z, zsock *s)
  * timeout, not a gz_timeout), else -1 with errno. gz_close on a watched fd
  * (EBADF) is a wakeup: the rescan reports the fd. Whatever it returns, the
  * caller first looks for W_CLOSED on its waiters. */
-static int park_until(gz_hub *h, double deadline)
+static int park_until(gz_hub *h, double deadline, const char *kind,
+                      const void *obj)
 {
     if (gz__remaining(h, deadline) == 0)
         return 1;
-    if (gz__park_until(h, deadline) != 0 && errno != EBADF)
+    if (gz__park_until(h, deadline, kind, obj) != 0 && errno != EBADF)
         return errno == ETIMEDOUT && !h->current->fired ? 1 : -1;
     return gz__enter(h) ? -1 : 0;
 }
@@ -590,6 +595,10 @@ static int try_op(const zop *op)
 static void completed_now(gz_hub *h, void *sock, bool more, bool out)
 {
     zstate *z = gz__layer_state(h, &zmq_layer);
+    if (GZ_UNLIKELY(!z))
+        z = zstate_get(h); /* NULL without memory: the call is not counted */
+    if (z)
+        z->ops[out]++;
     if (more) {
         zsock *s = !out && z && z->socks.len ? lookup(z, sock) : NULL;
         if (s)
@@ -675,7 +684,8 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
     double deadline = gz__deadline(h, tmo / 1000.0);
     int rc;
     for (;;) {
-        int prc = park_until(h, deadline);
+        int prc = park_until(h, deadline, out ? "gz_zmq_send" : "gz_zmq_recv",
+                             op->sock);
         if (w.flags & W_CLOSED) { /* S is gone; W was unlinked */
             errno = ENOTSOCK;
             return -1;
@@ -703,6 +713,8 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
             s->rmid = zmq_msg_more(op->msg) != 0;
         s->sent = out;
         untry(z, s);
+        z->ops[out]++;
+        z->waited[out]++;
     }
     if (w.flags & W_FRESH)
         unfresh(s, &w);
@@ -1047,7 +1059,7 @@ static int poll_wait(gz_hub *h, zmq_pollitem_t *items, int n, long timeout_ms,
     }
     double deadline = gz__deadline(h, (double)timeout_ms / 1000.0);
     while (rc == 0) {
-        int prc = park_until(h, deadline);
+        int prc = park_until(h, deadline, "gz_zmq_poll", items);
         for (int i = 0; i < n; i++) {
             if (sl[i].w.flags & W_CLOSED) {
                 errno = ENOTSOCK;
@@ -1184,4 +1196,44 @@ void gz__zmq_select_unlink(gz_hub *h, void *sock, gz_waiter *w)
     zsock *s = z ? lookup(z, sock) : NULL;
     if (s && !has_waiters(s))
         deactivate(z, s);
+}
+
+/* ---- what run info and gz_hub_stats see ---- */
+
+void gz__zmq_counts(gz_hub *h, gz_zmq_counts *out)
+{
+    const zstate *z = gz__layer_state(h, &zmq_layer);
+    *out = (gz_zmq_counts){0};
+    if (z) {
+        out->recvs = z->ops[0];
+        out->sends = z->ops[1];
+        out->recvs_waited = z->waited[0];
+        out->sends_waited = z->waited[1];
+    }
+}
+
+static const char *const type_names[] = {
+    "ZMQ_PAIR", "ZMQ_PUB", "ZMQ_SUB", "ZMQ_REQ", "ZMQ_REP", "ZMQ_DEALER",
+    "ZMQ_ROUTER", "ZMQ_PULL", "ZMQ_PUSH", "ZMQ_XPUB", "ZMQ_XSUB", "ZMQ_STREAM",
+};
+
+/* Neither option reads the socket's mailbox, so no edge is consumed. */
+void gz__zmq_describe(void *sock, char *buf, size_t n)
+{
+    int type = -1;
+    size_t len = sizeof type;
+    char ep[256] = "";
+    size_t eplen = sizeof ep;
+    if (zmq_getsockopt(sock, ZMQ_TYPE, &type, &len) != 0) {
+        snprintf(buf, n, "closed socket %p", sock);
+        return;
+    }
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, ep, &eplen) != 0)
+        ep[0] = 0;
+    const char *tn = type >= 0 && (size_t)type < sizeof type_names / sizeof *type_names
+                         ? type_names[type] : "ZeroMQ";
+    if (ep[0])
+        snprintf(buf, n, "%s socket %p (%s)", tn, sock, ep);
+    else
+        snprintf(buf, n, "%s socket %p", tn, sock);
 }

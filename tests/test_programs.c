@@ -375,6 +375,28 @@ static void curve_options_admit_known_keys_and_refuse_others(void **state)
     free(out);
 }
 
+static void servers_print_a_stats_line_every_n_seconds(void **state)
+{
+    (void)state;
+    char cmd[512], *out = NULL;
+    /* SIGINT after 1.6 s: one line at 1 s, then the usual clean end. */
+    snprintf(cmd, sizeof cmd,
+             "timeout -s INT 1.6 %s/bin/gzmq-reqrep-server --bind 'tcp://127.0.0.1:*' "
+             "--greenlets 2 --stats 1", build_dir());
+    run(cmd, &out);
+    assert_non_null(out);
+    assert_true(gz_test_has_line(out, "^gzmq-reqrep-server: stats: live 3 ready 0 parked 2 "
+                                      "\\(queue 0 zmq 2 fd 0 sleep 0 join 0 sync 0 other 0\\) "
+                                      "spawned 3 ended 0 .* max-poll-gap [0-9.]+ ms "
+                                      "zmq sent 0 \\(0 waited\\) received 0 \\(0 waited\\) "));
+    assert_true(gz_test_has_line(out, "^gzmq-reqrep-server: served 0 requests$"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/bin/gzmq-worker --pull tcp://127.0.0.1:1 "
+             "--push tcp://127.0.0.1:2 --stats -1", build_dir());
+    assert_int_equal(run(cmd, &out), 2);
+    free(out);
+}
+
 int main(void)
 {
     gz_test_watchdog(240);
@@ -385,6 +407,7 @@ int main(void)
         cmocka_unit_test(reqrep_server_disconnects_a_peer_over_max_msg_size),
         cmocka_unit_test(server_client_and_pipeline_run_on_loopback),
         cmocka_unit_test(curve_options_admit_known_keys_and_refuse_others),
+        cmocka_unit_test(servers_print_a_stats_line_every_n_seconds),
     };
     return cmocka_run_group_tests_name("programs", tests, NULL, NULL);
 }

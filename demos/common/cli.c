@@ -277,6 +277,61 @@ void cli_connect(void *s, const char *endpoint, const char *prog)
                         zmq_strerror(errno));
 }
 
+typedef struct stats_job {
+    double every;
+    const char *prog;
+} stats_job;
+
+static void *print_stats(void *arg)
+{
+    stats_job job = *(stats_job *)arg;
+    free(arg);
+    gz_stats s;
+    while (gz_sleep(job.every) == 0 && gz_hub_stats(&s) == 0)
+        fprintf(stderr,
+                "%s: stats: live %zu ready %zu parked %zu (queue %zu zmq %zu "
+                "fd %zu sleep %zu join %zu sync %zu other %zu) spawned %llu "
+                "ended %llu switches %llu polls %llu max-poll-gap %.1f ms "
+                "zmq sent %llu (%llu waited) received %llu (%llu waited) "
+                "stacks %zu KiB live %zu KiB cached\n",
+                job.prog, s.live, s.ready, s.parked, s.parked_queue,
+                s.parked_zmq, s.parked_fd, s.parked_sleep, s.parked_join,
+                s.parked_sync, s.parked_other, (unsigned long long)s.spawned,
+                (unsigned long long)s.ended, (unsigned long long)s.switches,
+                (unsigned long long)s.loop_polls, s.max_poll_gap * 1e3,
+                (unsigned long long)s.zmq_sends,
+                (unsigned long long)s.zmq_sends_waited,
+                (unsigned long long)s.zmq_recvs,
+                (unsigned long long)s.zmq_recvs_waited,
+                s.stack_bytes_live / 1024, s.stack_bytes_cached / 1024);
+    return NULL;
+}
+
+gz_greenlet *cli_stats_start(long seconds, const char *prog)
+{
+    if (seconds <= 0)
+        return NULL;
+    stats_job *job = malloc(sizeof *job);
+    if (!job)
+        return NULL;
+    *job = (stats_job){(double)seconds, prog};
+    gz_greenlet *g = gz_spawn(print_stats, job);
+    if (!g) {
+        free(job);
+        return NULL;
+    }
+    gz_set_name(g, "stats");
+    return g;
+}
+
+void cli_stats_stop(gz_greenlet *g)
+{
+    if (!g)
+        return;
+    gz_kill(g, 1.0);
+    gz_release(g);
+}
+
 double cli_now(void)
 {
     struct timespec t;

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <gzmq.h>
+
 /* CLI_FLAG takes no value: "--name" sets the bool it points to. */
 enum cli_kind { CLI_STRING, CLI_NUMBER, CLI_FLAG };
 
@@ -69,6 +71,12 @@ extern cli_curve_opts cli_curve;
      "CURVE client: this program's certificate (default: a new key pair)"}
 /* Stop the CURVE handler, if any: before zmq_ctx_term, which waits for it. */
 void cli_curve_done(void);
+/* --stats N: a greenlet printing one line of gz_hub_stats on stderr every
+ * SECONDS ("PROG: stats: live 3 ready 0 parked 3 ..."); NULL for 0. Stop it
+ * with cli_stats_stop (NULL is fine) before the program waits for its
+ * greenlets to end. */
+gz_greenlet *cli_stats_start(long seconds, const char *prog);
+void cli_stats_stop(gz_greenlet *g);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);
