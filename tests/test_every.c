@@ -10,6 +10,7 @@ typedef struct drift {
     int calls;
     long long k;       /* the tick this call is for: calls + missed */
     double lag_min;    /* over the last 100 calls: (elapsed - k) in ticks */
+    double lag_min_early; /* the same over the first 100 */
     double early;      /* the most a call came before its tick, in ticks */
 } drift;
 
@@ -26,6 +27,8 @@ static void *tick(void *arg)
         d->early = -lag;
     if (d->k > TICKS - 100 && lag < d->lag_min)
         d->lag_min = lag;
+    if (d->k <= 100 && lag < d->lag_min_early)
+        d->lag_min_early = lag;
     if (d->calls % 97 == 0)
         gz_sleep(3.5 * INTERVAL); /* overrun: the ticks it spans are skipped */
     return d->k >= TICKS ? GZ_PTR(1) : NULL;
@@ -33,11 +36,14 @@ static void *tick(void *arg)
 
 /* No drift over 1000 ticks: the tick number (calls + missed) matches the
  * elapsed time within one tick. A schedule counted from when fn returned
- * would fall behind by fn's time and the wake-up latency at every tick. */
+ * would fall behind by fn's time and the wake-up latency at every tick.
+ * The lag of a call is its wake-up latency; on a machine so loaded (or
+ * under valgrind) that no wake-up comes within a tick, the lag at the end
+ * must still be within one tick of the lag at the start: it did not grow. */
 static void ticks_keep_to_the_schedule(void **state)
 {
     (void)state;
-    drift d = {.lag_min = 1e9};
+    drift d = {.lag_min = 1e9, .lag_min_early = 1e9};
     gz_sleep(1e-6); /* a poll: gz_now is fresh */
     d.start = gz_now();
     gz_greenlet *g = gz_every(INTERVAL, tick, &d);
@@ -47,7 +53,7 @@ static void ticks_keep_to_the_schedule(void **state)
     assert_true(d.k >= TICKS);
     assert_true(d.calls < d.k); /* overruns were skipped, not bunched */
     assert_true(d.early < 0.5);  /* no call before its tick */
-    assert_true(d.lag_min < 1.0); /* within one tick at the end */
+    assert_true(d.lag_min < 1.0 || d.lag_min < d.lag_min_early + 1.0);
     gz_release(g);
 }
 
