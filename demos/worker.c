@@ -66,9 +66,9 @@ static void *work(void *arg)
  * socket, wait (backoff, doubling), start a new session.
  *
  * SIGINT / SIGTERM kill the control greenlet, which then, shielded, lets the
- * running tasks deliver their results and DONEs before it closes the
- * session: a stopped worker loses no finished work. A second signal shuts
- * the context down at once. */
+ * running tasks push their results before it closes the session (without
+ * DONEs, which would only bring more tasks): the ventilator requeues none of
+ * them. A second signal shuts the context down at once. */
 
 static struct {
     void *dealer;       /* the current session's socket, or NULL between sessions */
@@ -92,7 +92,9 @@ static void *run_task(void *arg)
         if (gz_zmq_send(push, text, (size_t)n, 0) == n) {
             done++;
             n = snprintf(text, sizeof text, "DONE %ld", j.id);
-            if (W.dealer) /* else the next session's READY counts this slot */
+            /* Without a session the next one's READY counts this slot;
+             * when stopping, a DONE would only bring more tasks. */
+            if (W.dealer && !W.quitting)
                 gz_zmq_send(W.dealer, text, (size_t)n, 0);
         } else if (errno != ETERM) {
             fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));
@@ -134,7 +136,7 @@ static void *beat(void *dealer)
 }
 
 /* Killed by a signal during a session: shielded, wait until the running
- * tasks have sent their results and DONEs on the socket still open. */
+ * tasks have pushed their results, the session's socket still open. */
 static void finish_tasks(void)
 {
     gz_shield_begin();
