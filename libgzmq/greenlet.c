@@ -61,6 +61,8 @@ GZ_INLINE gz_greenlet *greenlet_create(gz_fn fn, void *arg)
         g->timer.idx = 0;
         g->timer.cb = greenlet_timer_cb;
         g->all.next = g->all.prev = NULL;
+        g->locals = NULL; /* finish and free_extras leave them NULL */
+        g->scopes = NULL;
         gz__list_init(&g->joiners);
         gz__list_init(&g->links);
         gz__list_init(&g->timeouts);
@@ -74,8 +76,6 @@ GZ_INLINE gz_greenlet *greenlet_create(gz_fn fn, void *arg)
     g->wake_code = 0;
     g->flags = GZ_G_USER_REF;
     g->fired = g->calls_without_wait = g->shield = 0;
-    g->locals = NULL;
-    g->scopes = NULL;
     GZ_OBJ_INIT(g, h, greenlet);
     g->fn = fn;
     g->arg = arg;
@@ -123,12 +123,13 @@ static __attribute__((noinline)) void free_extras(gz_greenlet *g)
     g->err.message = NULL;
 }
 
-/* DEAD: its links have run and its joiners were woken when it ended. */
+/* DEAD: its links have run, its joiners were woken and its locals freed
+ * when it ended. */
 GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g, bool dead)
 {
     if (GZ_UNLIKELY((!dead && (!gz__list_empty(&g->links) ||
-                               !gz__list_empty(&g->joiners))) ||
-                    g->name || g->err.message || g->locals))
+                               !gz__list_empty(&g->joiners) || g->locals)) ||
+                    g->name || g->err.message))
         free_extras(g);
     GZ_MAGIC_KILL(g); /* recycled or not, this handle is gone */
     if ((g->flags & GZ_G_KEEPS_STACK)) {
@@ -321,10 +322,12 @@ static __attribute__((noinline)) void run_links(gz_hub *h, gz_greenlet *g)
 
 GZ_INLINE void finish(gz_hub *h, gz_greenlet *g, void *value)
 {
-    if (GZ_UNLIKELY(g->scopes != NULL))
-        gz__scopes_owner_ended(g);
-    if (GZ_UNLIKELY(g->locals != NULL))
-        gz__locals_end(g); /* its destructors still see it running */
+    if (GZ_UNLIKELY(((uintptr_t)g->scopes | (uintptr_t)g->locals) != 0)) {
+        if (g->scopes)
+            gz__scopes_owner_ended(g);
+        if (g->locals)
+            gz__locals_end(g); /* its destructors still see it running */
+    }
     g->value = value;
     g->state = GZ_DEAD;
     if (GZ_UNLIKELY(!gz__list_empty(&g->timeouts)))
