@@ -10,6 +10,7 @@
  * DEALER, heartbeats, and reconnects with backoff when the ventilator falls
  * silent (see run_reliable below and the README). */
 #include <gzmq.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,16 +60,24 @@ static void *work(void *arg)
  * A DEALER to the ventilator, under a routing id of its own per session:
  * READY k asks for k tasks (the free slots), each task arrives as
  * "TASK id ms" and runs in its own greenlet, which pushes the result to the
- * sink and then sends "DONE id" (one more slot). The control greenlet sends
+ * sink and then sends "DONE id" (one more slot). A gz_every greenlet sends
  * a HEARTBEAT every second; when nothing has come from the ventilator for
  * PIRATE_SILENCE seconds, or it says RESET, the session is over: close the
- * socket, wait (backoff, doubling), start a new session. */
+ * socket, wait (backoff, doubling), start a new session.
+ *
+ * SIGINT / SIGTERM kill the control greenlet, which then, shielded, lets the
+ * running tasks push their results before it closes the session (without
+ * DONEs, which would only bring more tasks): the ventilator requeues none of
+ * them. A second signal shuts the context down at once. */
 
 static struct {
     void *dealer;       /* the current session's socket, or NULL between sessions */
     long concurrency, running, sessions;
     bool quitting;
     gz_event *idle;     /* set when quitting and the last task has ended */
+    gz_greenlet *control;
+    bool stopping;      /* a signal came: the control greenlet was killed */
+    int beat_err;       /* why the heartbeat stopped */
 } W;
 
 typedef struct job { long id, ms; } job;
@@ -83,7 +92,9 @@ static void *run_task(void *arg)
         if (gz_zmq_send(push, text, (size_t)n, 0) == n) {
             done++;
             n = snprintf(text, sizeof text, "DONE %ld", j.id);
-            if (W.dealer) /* else the next session's READY counts this slot */
+            /* Without a session the next one's READY counts this slot;
+             * when stopping, a DONE would only bring more tasks. */
+            if (W.dealer && !W.quitting)
                 gz_zmq_send(W.dealer, text, (size_t)n, 0);
         } else if (errno != ETERM) {
             fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));
@@ -116,6 +127,26 @@ static int start_task(const char *text)
     return 0;
 }
 
+static void *beat(void *dealer)
+{
+    if (gz_zmq_send(dealer, "HEARTBEAT", 9, 0) == 9)
+        return NULL;
+    W.beat_err = errno;
+    return dealer; /* stops the heartbeat; the session notices */
+}
+
+/* Killed by a signal during a session: shielded, wait until the running
+ * tasks have pushed their results, the session's socket still open. */
+static void finish_tasks(void)
+{
+    gz_shield_begin();
+    W.quitting = true;
+    if (W.running > 0)
+        gz_event_wait(W.idle, GZ_FOREVER); /* each ends within its M ms */
+    gz_shield_end(); /* -1 ECANCELED: the kill, as expected */
+    errno = ECANCELED;
+}
+
 /* One session: 0 when it is over (the ventilator fell silent or said
  * RESET), -1 with errno on ETERM and other failures. */
 static int session(const char *endpoint)
@@ -132,21 +163,22 @@ static int session(const char *endpoint)
     char text[64];
     int n = snprintf(text, sizeof text, "READY %ld", W.concurrency - W.running);
     int rc = gz_zmq_send(d, text, (size_t)n, 0) < 0 ? -1 : 0;
-    double heard = cli_now(), next_beat = heard + PIRATE_HEARTBEAT;
+    gz_greenlet *hb = rc == 0 ? gz_every(PIRATE_HEARTBEAT, beat, d) : NULL;
+    if (!hb)
+        rc = -1;
+    double heard = cli_now();
     while (rc == 0) {
         double now = cli_now();
         if (now - heard >= PIRATE_SILENCE) {
             printf(PROG ": session %s: the ventilator is silent for %.2f s\n", id, now - heard);
             break;
         }
-        if (now >= next_beat) {
-            if (gz_zmq_send(d, "HEARTBEAT", 9, 0) < 0) {
-                rc = -1;
-                break;
-            }
-            next_beat = now + PIRATE_HEARTBEAT;
+        if (gz_ready(hb)) {
+            errno = W.beat_err;
+            rc = -1;
+            break;
         }
-        double wake = next_beat < heard + PIRATE_SILENCE ? next_beat : heard + PIRATE_SILENCE;
+        double wake = heard + PIRATE_SILENCE;
         zmq_pollitem_t item = {d, 0, ZMQ_POLLIN, 0};
         int ready = gz_zmq_poll(&item, 1, wake > now ? (long)((wake - now) * 1000) + 1 : 0);
         if (ready < 0) {
@@ -171,7 +203,13 @@ static int session(const char *endpoint)
             rc = -1;
         /* HEARTBEAT: hearing it was the point */
     }
+    if (rc < 0 && errno == ECANCELED)
+        finish_tasks();
     int e = errno;
+    if (hb) {
+        gz_kill(hb, GZ_FOREVER);
+        gz_release(hb);
+    }
     fflush(stdout);
     W.dealer = NULL;
     gz_zmq_close(d);
@@ -207,20 +245,31 @@ static void *control(void *arg)
     return NULL;
 }
 
+static void on_stop(int signum, void *ctx)
+{
+    (void)signum;
+    if (W.stopping) {
+        zmq_ctx_shutdown(ctx); /* asked twice: blocked calls return ETERM */
+        return;
+    }
+    W.stopping = true;
+    gz_kill(W.control, 0);
+}
+
 static int run_reliable(const char *from, const char *to, long concurrency)
 {
     void *ctx = gz_zmq_context();
     push = cli_socket(ctx, ZMQ_PUSH, 1000);
     cli_connect(push, to, PROG);
-    if (cli_stop_on_signals(ctx) != 0) {
-        perror(PROG ": signals");
-        return 1;
-    }
     W.concurrency = concurrency;
     W.idle = gz_event_new();
-    gz_greenlet *g = gz_spawn(control, (void *)from);
+    gz_greenlet *g = W.control = gz_spawn(control, (void *)from);
     if (!g || !W.idle) {
         perror(PROG ": spawn");
+        return 1;
+    }
+    if (gz_signal(SIGINT, on_stop, ctx) != 0 || gz_signal(SIGTERM, on_stop, ctx) != 0) {
+        perror(PROG ": signals");
         return 1;
     }
     gz_join(g, GZ_FOREVER);
@@ -229,7 +278,10 @@ static int run_reliable(const char *from, const char *to, long concurrency)
     if (W.running > 0)
         gz_event_wait(W.idle, GZ_FOREVER); /* each ends within its M ms */
     gz_event_free(W.idle);
-    cli_signals_done();
+    if (!W.stopping) { /* once stopped, a repeated signal must not kill it */
+        gz_signal_cancel(SIGINT);
+        gz_signal_cancel(SIGTERM);
+    }
     gz_zmq_close(push);
     cli_curve_done();
     zmq_ctx_term(ctx);

@@ -32,5 +32,6 @@
 #include "gzmq/select.h"
 #include "gzmq/auth.h"
 #include "gzmq/monitor.h"
+#include "gzmq/lifetime.h"
 
 #endif

@@ -1,6 +1,7 @@
 /* Greenlets: creation, start, the end of a run (value, failure, links,
  * joiners), kill, join and the state queries. */
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "gz_internal.h"
 #include "gz_select.h"
+#include "gzmq/lifetime.h"
 
 /* Ended, unreleased greenlets that keep their stacks for reuse at most. */
 #define GZ_DEAD_STACKS_MAX 256
@@ -19,6 +21,7 @@ typedef struct link_node {
 } link_node;
 
 static void greenlet_timer_cb(gz_timer *t);
+GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g, bool dead);
 
 void gz__greenlets_init(gz_hub *h)
 {
@@ -59,6 +62,8 @@ GZ_INLINE gz_greenlet *greenlet_create(gz_fn fn, void *arg)
         g->timer.idx = 0;
         g->timer.cb = greenlet_timer_cb;
         g->all.next = g->all.prev = NULL;
+        g->locals = NULL; /* finish and free_extras leave them NULL */
+        g->scopes = NULL;
         gz__list_init(&g->joiners);
         gz__list_init(&g->links);
         gz__list_init(&g->timeouts);
@@ -71,7 +76,7 @@ GZ_INLINE gz_greenlet *greenlet_create(gz_fn fn, void *arg)
     g->state = GZ_NEW;
     g->wake_code = 0;
     g->flags = GZ_G_USER_REF;
-    g->fired = g->calls_without_wait = 0;
+    g->fired = g->calls_without_wait = g->shield = 0;
     GZ_OBJ_INIT(g, h, greenlet);
     g->fn = fn;
     g->arg = arg;
@@ -82,6 +87,11 @@ GZ_INLINE gz_greenlet *greenlet_create(gz_fn fn, void *arg)
     g->defname[0] = 0;
     g->id = h->greenlets.next_id++;
     g->parent_id = h->current->id; /* main's is GZ_PARENT_MAIN */
+    if (GZ_UNLIKELY(h->current->locals != NULL) &&
+        gz__locals_inherit(h->current, g) != 0) {
+        recycle(h, g, false);
+        return NULL;
+    }
 #ifdef GZ_ASAN
     g->asan_fake = NULL;
     g->asan_lo = NULL;
@@ -106,6 +116,8 @@ static __attribute__((noinline)) void free_extras(gz_greenlet *g)
         free(GZ_CONTAINER(n, link_node, node));
     if (!gz__list_empty(&g->joiners))
         gz__wake_all(&g->joiners, ECANCELED);
+    if (g->locals) /* inherited by one that never ran: nothing of its own */
+        gz__locals_end(g);
     free(g->name);
     g->name = NULL;
     if (g->err.message != no_message)
@@ -113,11 +125,12 @@ static __attribute__((noinline)) void free_extras(gz_greenlet *g)
     g->err.message = NULL;
 }
 
-/* DEAD: its links have run and its joiners were woken when it ended. */
+/* DEAD: its links have run, its joiners were woken and its locals freed
+ * when it ended. */
 GZ_INLINE void recycle(gz_hub *h, gz_greenlet *g, bool dead)
 {
     if (GZ_UNLIKELY((!dead && (!gz__list_empty(&g->links) ||
-                               !gz__list_empty(&g->joiners))) ||
+                               !gz__list_empty(&g->joiners) || g->locals)) ||
                     g->name || g->err.message))
         free_extras(g);
     GZ_MAGIC_KILL(g); /* recycled or not, this handle is gone */
@@ -138,6 +151,8 @@ void gz__greenlet_free(gz_greenlet *g) { recycle(g->obj.hub, g, false); }
 
 void gz__greenlets_fini(gz_hub *h)
 {
+    if (h->main.locals)
+        gz__locals_end(&h->main);
     gz_list *n;
     while ((n = gz__list_pop(&h->greenlets.free))) {
         gz_greenlet *g = GZ_CONTAINER(n, gz_greenlet, node);
@@ -336,6 +351,12 @@ static __attribute__((noinline)) void run_links(gz_hub *h, gz_greenlet *g)
 
 GZ_INLINE void finish(gz_hub *h, gz_greenlet *g, void *value)
 {
+    if (GZ_UNLIKELY(((uintptr_t)g->scopes | (uintptr_t)g->locals) != 0)) {
+        if (g->scopes)
+            gz__scopes_owner_ended(g);
+        if (g->locals)
+            gz__locals_end(g); /* its destructors still see it running */
+    }
     g->value = value;
     g->state = GZ_DEAD;
     if (GZ_UNLIKELY(!gz__list_empty(&g->timeouts)))
@@ -576,7 +597,13 @@ static void kill_one(gz_hub *h, gz_greenlet *g)
 {
     if (g->state == GZ_DEAD)
         return;
+    if (GZ_UNLIKELY(g->shield != 0)) { /* gz_shield_end delivers it */
+        g->flags |= GZ_G_KILL_DEFERRED;
+        return;
+    }
     g->flags |= GZ_G_KILLED;
+    if (GZ_UNLIKELY(g->scopes != NULL))
+        gz__scopes_owner_killed(g);
     if (!(g->flags & GZ_G_BEGAN)) { /* never ran: it never will */
         if (g->state == GZ_READY)
             gz__list_remove(&g->node);
@@ -597,6 +624,72 @@ static void kill_one(gz_hub *h, gz_greenlet *g)
         gz__wake(g, ECANCELED);
 }
 
+/* Shield the current greenlet G inside the library; a kill it had is held
+ * back (as by gz_shield_begin). */
+static void shield_push(gz_greenlet *g)
+{
+    if (g->shield++ == 0 && (g->flags & GZ_G_KILLED)) {
+        g->flags &= ~GZ_G_KILLED;
+        g->flags |= GZ_G_KILL_DEFERRED;
+    }
+}
+
+/* Undo shield_push: true when the outermost shield ended on a held kill,
+ * now delivered. */
+static bool shield_pop(gz_hub *h, gz_greenlet *g)
+{
+    if (--g->shield != 0 || !(g->flags & GZ_G_KILL_DEFERRED))
+        return false;
+    g->flags &= ~GZ_G_KILL_DEFERRED;
+    kill_one(h, g); /* also kills the members of the scopes it owns */
+    return true;
+}
+
+/* Wait for killed greenlets with the caller's own kill held back: a killed
+ * parent can still wait for its children before it closes what they use. */
+static int wait_killed(gz_hub *h, gz_greenlet *const *gs, size_t n,
+                       double timeout)
+{
+    gz_greenlet *me = h->current;
+    shield_push(me);
+    int rc = gz__enter(h) ? -1 : wait_all(h, gs, n, timeout) == n ? 0 : -1;
+    int e = errno;
+    shield_pop(h, me);
+    errno = e;
+    return rc;
+}
+
+int gz_shield_begin(void)
+{
+    gz_hub *h = gz__hub();
+    if (!h)
+        return -1;
+    gz_greenlet *g = h->current;
+    if (g->shield == UINT_MAX) {
+        errno = EOVERFLOW;
+        return -1;
+    }
+    shield_push(g);
+    return 0;
+}
+
+int gz_shield_end(void)
+{
+    gz_hub *h = gz__hub();
+    if (!h)
+        return -1;
+    gz_greenlet *g = h->current;
+    if (g->shield == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (shield_pop(h, g)) {
+        errno = ECANCELED;
+        return -1;
+    }
+    return 0;
+}
+
 int gz_kill(gz_greenlet *g, double timeout)
 {
     GZ_CHECK_LIVE(g, greenlet);
@@ -608,7 +701,7 @@ int gz_kill(gz_greenlet *g, double timeout)
     kill_one(h, g); /* may free G when it never ran and was released */
     if (timeout == 0 || g == h->current || !(g->flags & GZ_G_BEGAN))
         return 0;
-    return gz_join(g, timeout);
+    return wait_killed(h, &g, 1, timeout);
 }
 
 int gz_killall(gz_greenlet *const *gs, size_t n, double timeout)
@@ -628,9 +721,7 @@ int gz_killall(gz_greenlet *const *gs, size_t n, double timeout)
             errno = EDEADLK;
             return -1;
         }
-    if (gz__enter(h))
-        return -1;
-    return wait_all(h, gs, n, timeout) == n ? 0 : -1;
+    return wait_killed(h, gs, n, timeout);
 }
 
 void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except)
@@ -646,7 +737,7 @@ void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except)
         n->next->prev = cur;
         n->next = cur;
         gz_greenlet *g = GZ_CONTAINER(n, gz_greenlet, all);
-        if (g != except && !(g->flags & GZ_G_KILLED))
+        if (g != except && !(g->flags & (GZ_G_KILLED | GZ_G_KILL_DEFERRED)))
             kill_one(h, g);
     }
     gz__list_remove(cur);
@@ -710,7 +801,7 @@ bool gz_successful(const gz_greenlet *g)
 bool gz_killed(const gz_greenlet *g)
 {
     GZ_CHECK_LIVE(g, greenlet);
-    return usable(g) && (g->flags & GZ_G_KILLED);
+    return usable(g) && (g->flags & (GZ_G_KILLED | GZ_G_KILL_DEFERRED));
 }
 
 void *gz_value(const gz_greenlet *g)

@@ -31,6 +31,7 @@ enum {
     GZ_G_OBSERVED = 1u << 7,    /* failure seen by get / exception / link */
     GZ_G_USER_REF = 1u << 8,    /* the caller's reference is still held */
     GZ_G_HUB_REF = 1u << 9,     /* started and not ended */
+    GZ_G_KILL_DEFERRED = 1u << 10, /* killed while shielded: lands at gz_shield_end */
 };
 
 struct gz_greenlet {
@@ -43,6 +44,9 @@ struct gz_greenlet {
     unsigned flags;        /* GZ_G_* */
     unsigned fired;        /* expired gz_timeouts still armed */
     unsigned calls_without_wait; /* green calls in a row that did not park */
+    unsigned shield;       /* gz_shield_begin depth: kills wait while > 0 */
+    struct gz_locals *locals; /* locals.c: NULL until a key is set or inherited */
+    struct gz_scope *scopes;  /* scope.c: the open scopes it owns, newest first */
     gz_fn fn;
     void *arg;
     void *value;
@@ -140,6 +144,15 @@ size_t gz__greenlets_spare_stack_bytes(const gz_hub *h);
  * visitor): blocking calls fail with EPERM meanwhile. */
 void gz__callbacks_enter(gz_hub *h);
 void gz__callbacks_leave(gz_hub *h);
+
+/* scope.c: G, the owner of open scopes, was killed (its members are
+ * killed too) or has ended without closing them (they are orphaned). */
+void gz__scopes_owner_killed(gz_greenlet *g);
+void gz__scopes_owner_ended(gz_greenlet *g);
+/* locals.c: give CHILD the values of PARENT's GZ_KEY_INHERIT keys (0, or -1
+ * ENOMEM); run G's destructors and free its storage as it ends. */
+int gz__locals_inherit(const gz_greenlet *parent, gz_greenlet *child);
+void gz__locals_end(gz_greenlet *g);
 
 /* timeout.c: disarm G's gz_timeouts as it ends. */
 void gz__timeouts_disarm(gz_greenlet *g);

@@ -97,10 +97,22 @@ static inline int gz__check_timeout(double t)
 }
 /* The entry check of every blocking call, on the caller's hub H (NULL when
  * gz__hub failed: errno is set) with its TIMEOUT argument: 0, or -1 with
- * EINVAL (NaN timeout) or gz__enter's errno. */
+ * EINVAL (NaN timeout) or gz__enter's errno (but for a zero TIMEOUT, a kill
+ * is no error). */
 static inline int gz__check_entry(gz_hub *h, double timeout)
 {
-    return GZ_UNLIKELY(!h) || gz__check_timeout(timeout) || gz__enter(h) ? -1 : 0;
+    if (GZ_UNLIKELY(!h) || gz__check_timeout(timeout))
+        return -1;
+    gz_greenlet *g = h->current;
+    if (GZ_LIKELY(!((g->flags & GZ_G_KILLED) | g->fired |
+                    (unsigned)h->greenlets.in_callback)))
+        return 0;
+    /* A kill interrupts waits, not calls: one that cannot block (a zero
+     * timeout, ZMQ_DONTWAIT) works as usual for a killed greenlet, so that
+     * it can still flush what it has without a shield. */
+    if (timeout == 0 && !g->fired && !h->greenlets.in_callback)
+        return 0;
+    return gz__enter_slow(h);
 }
 
 /* Deadlines: an absolute time on the loop clock (ev_now), or GZ_NEVER. A

@@ -38,6 +38,7 @@ enum {
     GZ_MAGIC_actor = 0x6163746f,
     GZ_MAGIC_server = 0x73727672,
     GZ_MAGIC_zauth = 0x7a617468,
+    GZ_MAGIC_scope = 0x73636f70,
     GZ_MAGIC_FREED = 0x66726565, /* what a freed or released object holds */
 };
 /* Print "libgzmq: FN: OBJ is not a live TYPE (freed or released?)", abort. */

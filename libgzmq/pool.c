@@ -350,7 +350,8 @@ static void item_ended(gz_greenlet *g, void *arg)
     imap_item *x = arg;
     gz_imap *it = x->it;
     x->g = NULL;
-    int code = (g->flags & GZ_G_FAILED) ? g->err.code : (g->flags & GZ_G_KILLED) ? ECANCELED : 0;
+    bool killed = g->flags & (GZ_G_KILLED | GZ_G_KILL_DEFERRED);
+    int code = (g->flags & GZ_G_FAILED) ? g->err.code : killed ? ECANCELED : 0;
     finish_item(it, x->idx, code ? NULL : g->value, code);
     imap_unref(it);
 }

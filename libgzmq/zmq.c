@@ -734,7 +734,8 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
 static int green_op(const zop *op, bool out)
 {
     gz_hub *h = gz__hub();
-    if (GZ_UNLIKELY(gz__check_entry(h, 0)) &&
+    /* DONTWAIT cannot block: it works for a killed greenlet (gz__check_entry). */
+    if (GZ_UNLIKELY(gz__check_entry(h, (op->flags & ZMQ_DONTWAIT) ? 0 : GZ_FOREVER)) &&
         !(h && errno == EPERM && (op->flags & ZMQ_DONTWAIT)))
         return -1;
     if (!out && defer_recv(gz__layer_state(h, &zmq_layer), op->sock, op->flags))

@@ -407,6 +407,195 @@ static void joinall_counts_what_ended_on_timeout(void **state)
     gz_release(g[1]);
 }
 
+/* ---- shields, and calls of a killed greenlet ---- */
+
+typedef struct shielded {
+    int sleep_rc, sleep_err, end_rc, end_err, after_err;
+} shielded;
+
+static void *shielded_sleep(void *arg)
+{
+    shielded *r = arg;
+    if (gz_shield_begin() != 0)
+        return NULL;
+    errno = 0;
+    r->sleep_rc = gz_sleep(0.02); /* the kill arrives meanwhile */
+    r->sleep_err = errno;
+    errno = 0;
+    r->end_rc = gz_shield_end();
+    r->end_err = errno;
+    gz_sleep(1.0);
+    r->after_err = errno;
+    return GZ_PTR(1);
+}
+
+static void shield_defers_a_kill_to_its_end(void **state)
+{
+    (void)state;
+    shielded r = {0};
+    gz_greenlet *g = gz_spawn(shielded_sleep, &r);
+    assert_int_equal(gz_sleep(0.001), 0);
+    double t0 = gz_now();
+    assert_int_equal(gz_kill(g, 0), 0);
+    assert_true(gz_killed(g));  /* the kill reached it, held back */
+    assert_int_equal(gz_join(g, GZ_FOREVER), 0);
+    assert_true(gz_now() - t0 < 0.9); /* the sleep after the shield was cut */
+    assert_int_equal(r.sleep_rc, 0);
+    assert_int_equal(r.end_rc, -1);
+    assert_int_equal(r.end_err, ECANCELED);
+    assert_int_equal(r.after_err, ECANCELED);
+    gz_release(g);
+}
+
+static void *killed_then_shielded(void *arg)
+{
+    shielded *r = arg;
+    if (gz_sleep(10) == 0 || errno != ECANCELED)
+        return NULL;
+    /* Killed: a shield lets it block again for its clean-up. */
+    gz_shield_begin();
+    errno = 0;
+    r->sleep_rc = gz_sleep(0.001);
+    r->sleep_err = errno;
+    r->end_rc = gz_shield_end();
+    r->end_err = errno;
+    return GZ_PTR(1);
+}
+
+static void greenlet_killed_before_its_shield_may_block_inside(void **state)
+{
+    (void)state;
+    shielded r = {0};
+    gz_greenlet *g = gz_spawn(killed_then_shielded, &r);
+    assert_int_equal(gz_sleep(0.001), 0);
+    assert_int_equal(gz_kill(g, GZ_FOREVER), 0);
+    assert_ptr_equal(gz_value(g), GZ_PTR(1));
+    assert_int_equal(r.sleep_rc, 0);
+    assert_int_equal(r.end_rc, -1);
+    assert_int_equal(r.end_err, ECANCELED);
+    gz_release(g);
+}
+
+static void *nested_shields(void *arg)
+{
+    shielded *r = arg;
+    gz_shield_begin();
+    gz_shield_begin();
+    gz_sleep(0.01); /* killed meanwhile */
+    r->end_rc = gz_shield_end(); /* inner: still shielded */
+    r->sleep_rc = gz_sleep(0.001);
+    if (gz_shield_end() == -1)
+        r->end_err = errno;
+    /* A gz_timeout still fires inside a shield. */
+    gz_shield_begin();
+    gz_timeout *t = gz_timeout_start(0.005);
+    errno = 0;
+    gz_sleep(10);
+    r->sleep_err = errno;
+    gz_timeout_cancel(t);
+    gz_shield_end();
+    return GZ_PTR(1);
+}
+
+static void shields_nest_and_timeouts_fire_inside(void **state)
+{
+    (void)state;
+    shielded r = {.end_rc = 99, .sleep_rc = 99};
+    gz_greenlet *g = gz_spawn(nested_shields, &r);
+    assert_int_equal(gz_sleep(0.001), 0);
+    assert_int_equal(gz_kill(g, GZ_FOREVER), 0);
+    assert_int_equal(r.end_rc, 0);
+    assert_int_equal(r.sleep_rc, 0);
+    assert_int_equal(r.end_err, ECANCELED);
+    assert_int_equal(r.sleep_err, ETIMEDOUT);
+    gz_release(g);
+    /* From main, and unbalanced. */
+    assert_fails(gz_shield_end(), EINVAL);
+    assert_int_equal(gz_shield_begin(), 0);
+    assert_int_equal(gz_shield_end(), 0);
+    assert_fails(gz_shield_end(), EINVAL);
+}
+
+typedef struct nowait {
+    gz_queue *q;
+    int get0_rc, get0_err, empty_err, block_err;
+} nowait;
+
+static void *killed_calls_that_cannot_block(void *arg)
+{
+    nowait *r = arg;
+    gz_sleep(10); /* killed here */
+    void *item = NULL;
+    errno = 0;
+    r->get0_rc = gz_queue_get(r->q, &item, 0); /* an item waits: it works */
+    r->get0_err = errno;
+    errno = 0;
+    gz_queue_get(r->q, &item, 0); /* empty: a zero timeout's answer */
+    r->empty_err = errno;
+    errno = 0;
+    gz_queue_get(r->q, &item, 1.0); /* could block: the kill */
+    r->block_err = errno;
+    return GZ_PTR(1);
+}
+
+static void killed_greenlet_may_still_call_what_cannot_block(void **state)
+{
+    (void)state;
+    nowait r = {.q = gz_queue_new(0)};
+    assert_int_equal(gz_queue_put(r.q, GZ_PTR(5), 0), 0);
+    gz_greenlet *g = gz_spawn(killed_calls_that_cannot_block, &r);
+    assert_int_equal(gz_sleep(0.001), 0);
+    assert_int_equal(gz_kill(g, GZ_FOREVER), 0);
+    assert_int_equal(r.get0_rc, 0);
+    assert_int_equal(r.empty_err, ETIMEDOUT);
+    assert_int_equal(r.block_err, ECANCELED);
+    gz_release(g);
+    gz_queue_free(r.q);
+}
+
+static int children_done;
+
+static void *child_cleans_up(void *arg)
+{
+    (void)arg;
+    gz_sleep(10); /* killed */
+    gz_shield_begin();
+    gz_sleep(0.01); /* its own clean-up takes time */
+    children_done++;
+    gz_shield_end();
+    return NULL;
+}
+
+static void *parent_of_two(void *arg)
+{
+    (void)arg;
+    gz_greenlet *c[2] = {gz_spawn(child_cleans_up, NULL),
+                         gz_spawn(child_cleans_up, NULL)};
+    gz_sleep(10); /* killed here, shield-less */
+    /* The caller's own kill does not cut the wait for its children. */
+    int rc = gz_killall(c, 2, GZ_FOREVER);
+    int ended = gz_ready(c[0]) + gz_ready(c[1]);
+    gz_greenlet *third = gz_spawn(child_cleans_up, NULL); /* never runs */
+    int rc1 = gz_kill(third, GZ_FOREVER);
+    ended += gz_ready(third);
+    gz_release(c[0]);
+    gz_release(c[1]);
+    gz_release(third);
+    return rc == 0 && rc1 == 0 && ended == 3 ? GZ_PTR(1) : NULL;
+}
+
+static void killed_parent_waits_for_the_children_it_kills(void **state)
+{
+    (void)state;
+    children_done = 0;
+    gz_greenlet *p = gz_spawn(parent_of_two, NULL);
+    assert_int_equal(gz_sleep(0.001), 0);
+    assert_int_equal(gz_kill(p, GZ_FOREVER), 0);
+    assert_ptr_equal(gz_value(p), GZ_PTR(1));
+    assert_int_equal(children_done, 2); /* the third never ran */
+    gz_release(p);
+}
+
 int main(void)
 {
     gz_test_watchdog(60);
@@ -431,6 +620,11 @@ int main(void)
         cmocka_unit_test(joiners_of_a_released_never_started_greenlet_are_let_go),
         cmocka_unit_test(joining_oneself_is_edeadlk),
         cmocka_unit_test(joinall_counts_what_ended_on_timeout),
+        cmocka_unit_test(shield_defers_a_kill_to_its_end),
+        cmocka_unit_test(greenlet_killed_before_its_shield_may_block_inside),
+        cmocka_unit_test(shields_nest_and_timeouts_fire_inside),
+        cmocka_unit_test(killed_greenlet_may_still_call_what_cannot_block),
+        cmocka_unit_test(killed_parent_waits_for_the_children_it_kills),
     };
     return cmocka_run_group_tests_name("greenlet", tests, NULL, NULL);
 }

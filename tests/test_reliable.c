@@ -832,6 +832,45 @@ static void workers_on_other_hosts_one_link_cut_nothing_lost(void **state)
     dump("worker1");
 }
 
+/* SIGTERM to a worker in the middle of its tasks: shielded, it lets them
+ * push their results before it leaves (and sends no DONE that would bring
+ * more tasks), so the ventilator requeues nothing. */
+static void stopped_worker_delivers_its_running_tasks(void **state)
+{
+    (void)state;
+    char vep[1][128], sep[1][128];
+    pid_t vent = start(NULL, "ventilator", "ventilator", "--reliable", "--bind",
+                       "tcp://127.0.0.1:*", "--tasks", "10", "--ms", "1500", "--workers",
+                       "2", NULL);
+    await_line("ventilator", "^gzmq-ventilator: bound to (.+)$", vep, 1);
+    pid_t sink = start(NULL, "sink", "sink", "--reliable", "--bind", "tcp://127.0.0.1:*",
+                       "--tasks", "10", "--ventilator", vep[0], NULL);
+    await_line("sink", "^gzmq-sink: bound to (.+)$", sep, 1);
+    pid_t w1 = start(NULL, "worker1", "worker", "--reliable", "--pull", vep[0], "--push",
+                     sep[0], "--concurrency", "5", NULL);
+    await_line("worker1", "^gzmq-worker: session [^:]+: ready", NULL, 0);
+    pid_t w2 = start(NULL, "worker2", "worker", "--reliable", "--pull", vep[0], "--push",
+                     sep[0], "--concurrency", "5", NULL);
+    await_line("ventilator", "\\(2 workers so far\\)$", NULL, 0);
+    usleep(300000); /* the tasks (1.5 s) have started */
+    assert_int_equal(kill(w1, SIGTERM), 0);
+    assert_int_equal(wait_exit(w1, STEP_LIMIT), 0);
+    if (!find_line("worker1", "^gzmq-worker: did 5 tasks$", NULL, 0))
+        dump("worker1");
+    assert_true(find_line("worker1", "^gzmq-worker: did 5 tasks$", NULL, 0));
+    assert_int_equal(wait_exit(sink, STEP_LIMIT), 0);
+    assert_true(find_line("sink", "^gzmq-sink: 10 tasks, each exactly once", NULL, 0));
+    assert_int_equal(wait_exit(vent, STEP_LIMIT), 0);
+    if (!find_line("ventilator", ", 0 tasks requeued", NULL, 0))
+        dump("ventilator");
+    assert_true(find_line("ventilator",
+                          "^gzmq-ventilator: 10 tasks done, confirmed by the sink, in "
+                          "[0-9.]+ s; 10 dispatches, [0-9]+ workers lost, 0 tasks requeued",
+                          NULL, 0));
+    kill(w2, SIGTERM);
+    assert_int_equal(wait_exit(w2, STEP_LIMIT), 0);
+}
+
 int main(void)
 {
     if (getenv("GZ_TEST_FILTER")) /* make soak-pipeline runs one test */
@@ -841,6 +880,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(sink_acknowledges_each_result_and_drops_repeats,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(kill_one_of_three_workers_nothing_lost, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(stopped_worker_delivers_its_running_tasks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(sink_killed_and_restarted_says_what_it_lacks, setup,
                                         teardown),

@@ -1764,6 +1764,80 @@ static void a_signal_never_interrupts_a_green_call(void **state)
     gz_zmq_close(pull);
 }
 
+/* ---- a killed greenlet's last messages ---- */
+
+static void *worker_on_parent_socket(void *push)
+{
+    while (gz_zmq_send(push, "tick", 4, 0) == 4 && gz_sleep(0.001) == 0)
+        ;
+    /* Killed: a send that cannot block still goes out. */
+    return gz_zmq_send(push, "done", 4, ZMQ_DONTWAIT) == 4 ? GZ_PTR(1) : NULL;
+}
+
+typedef struct parent_report {
+    int dontwait_rc, blocking_err, killall_rc, ended, bye_rc, end_err;
+} parent_report;
+
+static parent_report report;
+
+static void *parent_with_socket(void *endpoint)
+{
+    void *push = connected(ZMQ_PUSH, endpoint);
+    gz_greenlet *c[2] = {gz_spawn(worker_on_parent_socket, push),
+                         gz_spawn(worker_on_parent_socket, push)};
+    gz_sleep(10); /* killed here */
+    report.dontwait_rc = gz_zmq_send(push, "x", 1, ZMQ_DONTWAIT);
+    errno = 0;
+    gz_zmq_send(push, "y", 1, 0);
+    report.blocking_err = errno;
+    /* The clean shutdown: shielded, kill the children, wait for them, say
+     * goodbye with a send that may block, then close the socket. */
+    gz_shield_begin();
+    report.killall_rc = gz_killall(c, 2, GZ_FOREVER);
+    report.ended = gz_ready(c[0]) + gz_ready(c[1]);
+    report.bye_rc = gz_zmq_send(push, "BYE", 3, 0);
+    zmq_close(push);
+    errno = 0;
+    gz_shield_end();
+    report.end_err = errno;
+    gz_release(c[0]);
+    gz_release(c[1]);
+    return NULL;
+}
+
+static void killed_parent_shuts_down_cleanly_and_says_bye(void **state)
+{
+    (void)state;
+    char ep[256];
+    void *pull = bound(ZMQ_PULL, "tcp://127.0.0.1:0", ep, sizeof ep);
+    memset(&report, 0, sizeof report);
+    gz_greenlet *p = gz_spawn(parent_with_socket, ep);
+    char buf[16];
+    assert_int_equal(gz_zmq_recv(pull, buf, sizeof buf, 0), 4); /* running */
+    assert_int_equal(gz_kill(p, GZ_FOREVER), 0);
+    gz_release(p);
+    assert_int_equal(report.dontwait_rc, 1);
+    assert_int_equal(report.blocking_err, ECANCELED);
+    assert_int_equal(report.killall_rc, 0);
+    assert_int_equal(report.ended, 2);
+    assert_int_equal(report.bye_rc, 3);
+    assert_int_equal(report.end_err, ECANCELED);
+    /* Everything arrives, the children's "done" before the parent's BYE. */
+    int done = 0, x = 0;
+    for (;;) {
+        int n = gz_zmq_recv(pull, buf, sizeof buf, 0);
+        assert_true(n > 0);
+        if (n == 3 && memcmp(buf, "BYE", 3) == 0)
+            break;
+        done += n == 4 && memcmp(buf, "done", 4) == 0;
+        x += n == 1 && buf[0] == 'x';
+    }
+    assert_int_equal(done, 2);
+    assert_int_equal(x, 1);
+    zmq_close(pull);
+}
+
+
 int main(void)
 {
     gz_test_watchdog(240);
@@ -1802,6 +1876,7 @@ int main(void)
         T(xpub_nodrop_send_waits_without_spinning),
         T(router_mandatory_send_to_a_full_peer_waits_then_fails),
         T(a_signal_never_interrupts_a_green_call),
+        T(killed_parent_shuts_down_cleanly_and_says_bye),
 #undef T
     };
     return cmocka_run_group_tests_name("zmq", tests, NULL, NULL);
