@@ -166,27 +166,29 @@ static int session(const char *endpoint)
     gz_greenlet *hb = rc == 0 ? gz_every(PIRATE_HEARTBEAT, beat, d) : NULL;
     if (!hb)
         rc = -1;
+    /* One wait: a message from the ventilator, or the heartbeat greenlet
+     * ending (its send failed), or the silence deadline. */
+    gz_case c[2] = {{.op = GZ_ZMQ_IN, .obj = d}, {.op = GZ_JOIN, .obj = hb}};
     double heard = cli_now();
     while (rc == 0) {
-        double now = cli_now();
-        if (now - heard >= PIRATE_SILENCE) {
-            printf(PROG ": session %s: the ventilator is silent for %.2f s\n", id, now - heard);
+        double left = heard + PIRATE_SILENCE - cli_now();
+        int i = left > 0 ? gz_select(c, 2, left) : -1;
+        if (left <= 0 || (i < 0 && errno == ETIMEDOUT)) {
+            printf(PROG ": session %s: the ventilator is silent for %.2f s\n", id,
+                   cli_now() - heard);
             break;
         }
-        if (gz_ready(hb)) {
+        if (i < 0 || c[i].err) { /* killed, ETERM ... */
+            if (i >= 0)
+                errno = c[i].err;
+            rc = -1;
+            break;
+        }
+        if (i == 1) { /* the heartbeat's send failed */
             errno = W.beat_err;
             rc = -1;
             break;
         }
-        double wake = heard + PIRATE_SILENCE;
-        zmq_pollitem_t item = {d, 0, ZMQ_POLLIN, 0};
-        int ready = gz_zmq_poll(&item, 1, wake > now ? (long)((wake - now) * 1000) + 1 : 0);
-        if (ready < 0) {
-            rc = -1;
-            break;
-        }
-        if (ready == 0)
-            continue;
         n = gz_zmq_recv(d, text, sizeof text - 1, ZMQ_DONTWAIT);
         if (n < 0) {
             if (errno != EAGAIN)
