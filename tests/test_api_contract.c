@@ -219,6 +219,9 @@ SAME_MEMBER(item);
 SAME_MEMBER(err);
 _Static_assert(sizeof(api_gz_case) == sizeof(gz_case), "gz_case");
 static int (*const select_has_the_contract_type)(gz_case *, size_t, double) = gz_select;
+typedef struct gz_hub gz_hub;
+gz_hub      *gz_hub_self(void);
+int          gz_hub_post(gz_hub *h, void (*fn)(void *arg), void *arg); /* any thread */
 /* ---- end of the Second map ---- */
 
 static void every_contract_function_links(void **state)
@@ -237,6 +240,8 @@ static void every_contract_function_links(void **state)
         (void (*)(void))gz_channel_new,
         (void (*)(void))gz_close,
         (void (*)(void))gz_select,
+        (void (*)(void))gz_hub_self,
+        (void (*)(void))gz_hub_post,
         (void (*)(void))gz_connect,
         (void (*)(void))gz_current,
         (void (*)(void))gz_event_clear,
