@@ -286,7 +286,7 @@ clean:
 
 # ---- benchmarks: make bench [QUICK=1] (bench/run.sh; never part of make test) ----
 QUICK      ?= 0
-BENCH_PROGS := switch spawn memory sync zmq_raw $(if $(wildcard include/gzmq/zmq.h),zmq_green)
+BENCH_PROGS := switch spawn memory sync post zmq_raw $(if $(wildcard include/gzmq/zmq.h),zmq_green)
 BENCH_BIN  := $(BENCH_PROGS:%=$(BUILD)/bench/%)
 BENCH_PY   := /usr/bin/python3
 
