@@ -56,8 +56,8 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
         gz__list_push(&batch, n);
     hr->rung = false;
     pthread_mutex_unlock(&hr->lock);
-    /* A sender may link a popped gz_remote again at once: its run reads
-     * the sender's state under the sender's own lock. */
+    /* The nodes are off the inbox but linked in BATCH: a sender may send a
+     * gz_remote again only once it has run (see post.h). */
     while ((n = gz__list_pop(&batch)))
         GZ_CONTAINER(n, gz_remote, node)->run(GZ_CONTAINER(n, gz_remote, node));
 }
@@ -125,8 +125,7 @@ static int send_to(gz_hubref *hr, gz_remote *r, bool is_post)
         errno = ESHUTDOWN;
         return -1;
     }
-    if (!gz__list_linked(&r->node))
-        gz__list_push(&hr->inbox, &r->node);
+    gz__list_push(&hr->inbox, &r->node);
     if (!hr->rung) {
         hr->rung = true;
         /* Under the lock: the hub cannot stop the watcher meanwhile. */
@@ -144,14 +143,6 @@ void gz__remote_cancel(gz_hubref *hr, gz_remote *r)
     if (gz__list_linked(&r->node))
         gz__list_remove(&r->node);
     pthread_mutex_unlock(&hr->lock);
-}
-
-bool gz__hubref_dead(gz_hubref *hr)
-{
-    pthread_mutex_lock(&hr->lock);
-    bool dead = hr->dead;
-    pthread_mutex_unlock(&hr->lock);
-    return dead;
 }
 
 /* ---- gz_hub_self, gz_hub_post, gz_hub_hold ---- */

@@ -18,14 +18,15 @@ typedef struct gz_remote {
 } gz_remote;
 
 /* H's hubref, made on first use (NULL with ENOMEM). It stays allocated
- * after the hub is gone, so that any thread can still ask it. */
+ * after the hub is gone, so that any thread can still ask it. gz_hub_self
+ * hands it out as the public gz_hub pointer (post.c). */
 gz_hubref *gz__hubref(gz_hub *h);
-/* Queue R (unless pending already) for HR's hub and wake the hub unless
- * a wakeup is outstanding. Any thread. -1 ESHUTDOWN once the hub is gone. */
+/* Queue R for HR's hub and wake the hub unless a wakeup is outstanding.
+ * Any thread. R may be sent again only once it has run: the sender keeps
+ * that state under its own lock (gz_tqueue's TQ_RINGING). -1 ESHUTDOWN once
+ * the hub is gone. */
 int gz__remote_send(gz_hubref *hr, gz_remote *r);
-/* Take R back if still pending (any thread). */
+/* Take R back if still pending, on the hub's thread (outside a run). */
 void gz__remote_cancel(gz_hubref *hr, gz_remote *r);
-/* The hub is gone (or going): sends fail from now on. Any thread. */
-bool gz__hubref_dead(gz_hubref *hr);
 
 #endif
