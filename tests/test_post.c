@@ -198,7 +198,7 @@ static void *late_poster(void *unused)
     return NULL;
 }
 
-static void hub_ended_with_posts_in_flight_refuses_later_posts_with_eshutdown(void **state)
+static void hub_closing_its_posts_runs_every_accepted_one_then_refuses_with_eshutdown(void **state)
 {
     (void)state;
     doomed = NULL;
@@ -221,6 +221,65 @@ static void hub_ended_with_posts_in_flight_refuses_later_posts_with_eshutdown(vo
     assert_fails(gz_hub_post(doomed, count_run, NULL), ESHUTDOWN);
 }
 
+/* A hub thread that ends with posts still in its inbox: never polled, so
+ * none runs; all are dropped (and freed: ASan's leak check), later posts
+ * fail with ESHUTDOWN. */
+static bool enough_posted;
+
+static void *ending_hub(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&pub_lock);
+    doomed = gz_hub_self();
+    pthread_cond_broadcast(&pub_cond);
+    while (!enough_posted)
+        pthread_cond_wait(&pub_cond, &pub_lock);
+    pthread_mutex_unlock(&pub_lock);
+    return NULL;
+}
+
+static void *poster_until_shutdown(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&pub_lock);
+    while (!doomed)
+        pthread_cond_wait(&pub_cond, &pub_lock);
+    gz_hub *h = doomed;
+    pthread_mutex_unlock(&pub_lock);
+    while (gz_hub_post(h, count_run, NULL) == 0) {
+        if (atomic_fetch_add(&accepted, 1) + 1 < 1000)
+            continue;
+        pthread_mutex_lock(&pub_lock);
+        enough_posted = true;
+        pthread_cond_broadcast(&pub_cond);
+        pthread_mutex_unlock(&pub_lock);
+        usleep(100); /* not millions in the inbox */
+    }
+    return GZ_PTR(errno == ESHUTDOWN ? 0 : errno);
+}
+
+static void hub_ended_with_posts_in_flight_drops_them_and_refuses_later_posts_with_eshutdown(void **state)
+{
+    (void)state;
+    doomed = NULL;
+    enough_posted = false;
+    atomic_store(&ran, 0);
+    atomic_store(&accepted, 0);
+    pthread_t hub, posters[4];
+    assert_int_equal(pthread_create(&hub, NULL, ending_hub, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&posters[i], NULL, poster_until_shutdown, NULL), 0);
+    assert_int_equal(pthread_join(hub, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        void *ret;
+        assert_int_equal(pthread_join(posters[i], &ret), 0);
+        assert_null(ret);
+    }
+    assert_true(atomic_load(&accepted) >= 1000);
+    assert_int_equal(atomic_load(&ran), 0);
+    assert_fails(gz_hub_post(doomed, count_run, NULL), ESHUTDOWN);
+}
+
 int main(void)
 {
     gz_test_watchdog(120);
@@ -230,7 +289,8 @@ int main(void)
         cmocka_unit_test(post_runs_fn_in_a_new_greenlet_of_the_hub),
         cmocka_unit_test(without_a_hold_a_wait_for_posts_is_edeadlk),
         cmocka_unit_test(posts_from_8_threads_each_run_exactly_once_in_order),
-        cmocka_unit_test(hub_ended_with_posts_in_flight_refuses_later_posts_with_eshutdown),
+        cmocka_unit_test(hub_closing_its_posts_runs_every_accepted_one_then_refuses_with_eshutdown),
+        cmocka_unit_test(hub_ended_with_posts_in_flight_drops_them_and_refuses_later_posts_with_eshutdown),
     };
     return cmocka_run_group_tests_name("post", tests, NULL, NULL);
 }
