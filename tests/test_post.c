@@ -79,6 +79,37 @@ static void without_a_hold_a_wait_for_posts_is_edeadlk(void **state)
     gz_event_free(e);
 }
 
+/* A shutdown kills the greenlet that was to start the next post before it
+ * ran: that post is not lost, it runs (in order) once the next one comes. */
+static char ran_order[8];
+
+static void note_and_maybe_shut_down(void *arg)
+{
+    strcat(ran_order, arg);
+    if (strcmp(arg, "1") == 0)
+        gz_shutdown(); /* kills the greenlet already made for post 2 */
+    if (strcmp(arg, "3") == 0)
+        gz_event_set(done);
+}
+
+static void post_whose_greenlet_was_killed_before_it_ran_runs_later_in_order(void **state)
+{
+    (void)state;
+    done = gz_event_new();
+    ran_order[0] = 0;
+    gz_hub *self = gz_hub_self();
+    assert_int_equal(gz_hub_hold(), 0);
+    assert_int_equal(gz_hub_post(self, note_and_maybe_shut_down, "1"), 0);
+    assert_int_equal(gz_hub_post(self, note_and_maybe_shut_down, "2"), 0);
+    assert_fails(gz_event_wait(done, GZ_FOREVER), ECANCELED); /* the shutdown */
+    assert_string_equal(ran_order, "1");
+    assert_int_equal(gz_hub_post(self, note_and_maybe_shut_down, "3"), 0);
+    assert_int_equal(gz_event_wait(done, GZ_FOREVER), 0);
+    assert_int_equal(gz_hub_unhold(), 0);
+    assert_string_equal(ran_order, "123");
+    gz_event_free(done);
+}
+
 /* ---- 8 threads x 100k posts ---- */
 
 /* ThreadSanitizer makes and destroys a fiber per greenlet, about a
@@ -288,6 +319,7 @@ int main(void)
         cmocka_unit_test(bad_arguments_are_einval),
         cmocka_unit_test(post_runs_fn_in_a_new_greenlet_of_the_hub),
         cmocka_unit_test(without_a_hold_a_wait_for_posts_is_edeadlk),
+        cmocka_unit_test(post_whose_greenlet_was_killed_before_it_ran_runs_later_in_order),
         cmocka_unit_test(posts_from_8_threads_each_run_exactly_once_in_order),
         cmocka_unit_test(hub_closing_its_posts_runs_every_accepted_one_then_refuses_with_eshutdown),
         cmocka_unit_test(hub_ended_with_posts_in_flight_drops_them_and_refuses_later_posts_with_eshutdown),
