@@ -23,6 +23,7 @@ gz_hub *gz_hub_self(void);
 /* From any thread (with or without a hub of its own): run fn(arg) on hub H
  * in a new greenlet, soon (posts from one thread run in the order made).
  * Posts still waiting when H's thread ends are dropped: fn never runs.
+ * Never blocks and has no bound: a gz_tqueue gives backpressure.
  * -1: EINVAL (NULL H or FN), ESHUTDOWN (H's thread has ended), ENOMEM. */
 int gz_hub_post(gz_hub *h, void (*fn)(void *arg), void *arg);
 /* From now on gz_hub_post to this hub fails with ESHUTDOWN, as once its
