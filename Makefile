@@ -355,7 +355,7 @@ clean:
 
 # ---- benchmarks: make bench [QUICK=1] (bench/run.sh; never part of make test) ----
 QUICK      ?= 0
-BENCH_PROGS := switch spawn memory sync locals zmq_raw $(if $(wildcard include/gzmq/zmq.h),zmq_green proxy)
+BENCH_PROGS := switch spawn memory sync locals post zmq_raw $(if $(wildcard include/gzmq/zmq.h),zmq_green proxy)
 BENCH_BIN  := $(BENCH_PROGS:%=$(BUILD)/bench/%)
 BENCH_PY   := /usr/bin/python3
 

@@ -28,12 +28,12 @@ NOTES=$WORK/stderr.txt
 if [ "$QUICK" = 1 ]; then
     ARGS_SWITCH=2000000; ARGS_SPAWN=1000000; ARGS_SYNC="500000 200000"
     ARGS_ZG="20000 100000 50"; ARGS_ZR="20000 100000"
-    ARGS_GEVENT=0.1; ARGS_ZPY="5000 20000 20"; MEM="100000:100k"
+    ARGS_GEVENT=0.1; ARGS_ZPY="5000 20000 20"; MEM="100000:100k"; ARGS_POST=500000
     ARGS_PROXY=50000
 else
     ARGS_SWITCH=10000000; ARGS_SPAWN=5000000; ARGS_SYNC="2000000 1000000"
     ARGS_ZG="200000 1000000 200"; ARGS_ZR="200000 1000000"
-    ARGS_GEVENT=0.5; ARGS_ZPY="20000 100000 50"; MEM="100000:100k 1000000:1M"
+    ARGS_GEVENT=0.5; ARGS_ZPY="20000 100000 50"; MEM="100000:100k 1000000:1M"; ARGS_POST=2000000
     ARGS_PROXY=200000
 fi
 
@@ -57,6 +57,7 @@ for r in $(seq 1 "$RUNS"); do
     run spawn "$B/spawn" $ARGS_SPAWN
     for m in $MEM; do run memory "$B/memory" "${m%%:*}" "${m##*:}"; done
     run sync "$B/sync" $ARGS_SYNC
+    run post "$B/post" $ARGS_POST
     [ -x "$B/zmq_green" ] && run zmq_green "$B/zmq_green" $ARGS_ZG
     run zmq_raw "$B/zmq_raw" $ARGS_ZR
     [ -x "$B/proxy" ] && run proxy "$B/proxy" $ARGS_PROXY
@@ -137,6 +138,8 @@ queue pairs, gz_select over 4 queues, 1 busy|pairs/s|queue_select4|gz_queue_get|
 pool(10) imap_unordered|items/s|pool_imap|gevent|gevent_pool_imap|more|-|-
 wake 100k waiters of one event|ms|event_wake_100k|gevent|gevent_event_wake_100k|faster|-|-
 wake 1M waiters of one event|ms|event_wake_1M|-|-|-|-|-
+thread -> greenlet, gz_tqueue(1024)|items/s|tqueue_thread_items|mutex+condvar queue, 2 threads|condvar_thread_items|more|-|-
+thread -> greenlet, gz_hub_post|items/s|post_thread_items|mutex+condvar queue, 2 threads|condvar_thread_items|more|-|-
 REQ/REP inproc, green|rt/s|green_reqrep_inproc|raw, 2 threads|raw2t_reqrep_inproc|frac|-|-
 REQ/REP inproc, green|rt/s|green_reqrep_inproc|raw, 1 thread alternating|raw1t_reqrep_inproc|frac|-|-
 REQ/REP inproc, green|rt/s|green_reqrep_inproc|raw best|rawbest_reqrep_inproc|frac|>= 0.90|r>=0.9

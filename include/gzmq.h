@@ -33,5 +33,6 @@
 #include "gzmq/auth.h"
 #include "gzmq/monitor.h"
 #include "gzmq/lifetime.h"
+#include "gzmq/post.h"
 
 #endif

@@ -15,6 +15,7 @@
 #include "hub.h"
 
 #include "fd.h"
+#include "post.h"
 
 /* thread.c: gz_run_in_thread, with DROP(arg) run whenever fn(arg) will
  * never run (the call failed first, or gave up before a worker took it). */

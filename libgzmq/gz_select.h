@@ -15,10 +15,21 @@
 #include "gz_internal.h"
 #include "gzmq/select.h"
 #include "gzmq/sync.h"
+#include "gzmq/post.h"
 
 int gz__queue_select_check(gz_queue *q);
 bool gz__queue_select_try(gz_queue *q, gz_case *c);
 bool gz__queue_select_link(gz_queue *q, gz_case *c, gz_waiter *w);
+
+/* tqueue.c. A GZ_GET / GZ_PUT case's obj is a gz_tqueue when its gz_obj
+ * says so (every object starts with one), else a gz_queue. */
+static inline bool gz__is_tqueue(const void *obj)
+{
+    return obj && ((const gz_obj *)obj)->kind == GZ_KIND_tqueue;
+}
+int gz__tqueue_select_check(gz_tqueue *q);
+bool gz__tqueue_select_try(gz_tqueue *q, gz_case *c);
+bool gz__tqueue_select_link(gz_tqueue *q, gz_case *c, gz_waiter *w);
 
 int gz__event_select_check(gz_event *e);
 bool gz__event_select_try(gz_event *e, gz_case *c);

@@ -18,8 +18,17 @@
 
 typedef struct gz_hub gz_hub;
 
+/* What an object is, for a call that takes several kinds through one
+ * void * (gz_select's GZ_GET takes a gz_queue or a gz_tqueue). */
+enum {
+    GZ_KIND_greenlet = 1, GZ_KIND_timeout, GZ_KIND_event, GZ_KIND_result,
+    GZ_KIND_queue, GZ_KIND_sem, GZ_KIND_pool, GZ_KIND_imap, GZ_KIND_actor,
+    GZ_KIND_server, GZ_KIND_tqueue, GZ_KIND_zauth, GZ_KIND_scope,
+};
+
 typedef struct gz_obj {
     gz_hub *hub; /* the hub that created it */
+    unsigned char kind; /* GZ_KIND_<kind> */
 #ifdef GZ_DEBUG
     uint32_t magic; /* GZ_MAGIC_<kind> while live, GZ_MAGIC_FREED after */
 #endif
@@ -39,12 +48,14 @@ enum {
     GZ_MAGIC_server = 0x73727672,
     GZ_MAGIC_zauth = 0x7a617468,
     GZ_MAGIC_scope = 0x73636f70,
+    GZ_MAGIC_tqueue = 0x74717565,
     GZ_MAGIC_FREED = 0x66726565, /* what a freed or released object holds */
 };
 /* Print "libgzmq: FN: OBJ is not a live TYPE (freed or released?)", abort. */
 _Noreturn void gz__not_live(const char *fn, const void *obj, const char *type);
 /* Mark P, an object of KIND, created by hub H. */
-#define GZ_OBJ_INIT(p, h, kind) ((p)->obj.hub = (h), (p)->obj.magic = GZ_MAGIC_##kind)
+#define GZ_OBJ_INIT(p, h, k) \
+    ((p)->obj.hub = (h), (p)->obj.kind = GZ_KIND_##k, (p)->obj.magic = GZ_MAGIC_##k)
 /* Volatile: the compiler would drop a plain store just before free(). */
 #define GZ_MAGIC_KILL(p) (*(volatile uint32_t *)&(p)->obj.magic = GZ_MAGIC_FREED)
 /* P (a gz_KIND pointer) is NULL or a live gz_KIND; else abort. */
@@ -56,7 +67,7 @@ _Noreturn void gz__not_live(const char *fn, const void *obj, const char *type);
             gz__not_live(fn, (const void *)(p), "gz_" #kind); \
     } while (0)
 #else
-#define GZ_OBJ_INIT(p, h, kind) ((void)((p)->obj.hub = (h)))
+#define GZ_OBJ_INIT(p, h, k) ((void)((p)->obj.hub = (h), (p)->obj.kind = GZ_KIND_##k))
 #define GZ_MAGIC_KILL(p) ((void)0)
 #define GZ_CHECK_LIVE(p, kind) ((void)0)
 #define GZ_CHECK_LIVE_IN(p, kind, fn) ((void)0)

@@ -38,6 +38,8 @@ static int check_case(const gz_case *c)
         break;
     case GZ_GET:
     case GZ_PUT:
+        if (gz__is_tqueue(c->obj))
+            return gz__tqueue_select_check(c->obj);
         return gz__queue_select_check(c->obj);
     case GZ_EVENT:
         return gz__event_select_check(c->obj);
@@ -77,6 +79,8 @@ GZ_INLINE bool try_case(gz_hub *h, gz_case *c, sel_node *nd)
         break;
     case GZ_GET:
     case GZ_PUT:
+        if (gz__is_tqueue(c->obj))
+            return gz__tqueue_select_try(c->obj, c);
         return gz__queue_select_try(c->obj, c);
     case GZ_EVENT:
         return gz__event_select_try(c->obj, c);
@@ -128,7 +132,9 @@ static int park_case(gz_hub *h, gz_case *c, sel_node *nd)
          * has unlinked the waiter: park it again, at the back. */
         if (nd->on && gz__list_linked(&nd->w.node))
             return 1;
-        if (c->op == GZ_GET || c->op == GZ_PUT)
+        if ((c->op == GZ_GET || c->op == GZ_PUT) && gz__is_tqueue(c->obj))
+            ok = gz__tqueue_select_link(c->obj, c, &nd->w);
+        else if (c->op == GZ_GET || c->op == GZ_PUT)
             ok = gz__queue_select_link(c->obj, c, &nd->w);
         else if (c->op == GZ_EVENT)
             ok = gz__event_select_link(c->obj, c, &nd->w);
@@ -180,7 +186,13 @@ static __attribute__((noinline)) int select_wait(gz_hub *h, gz_case *cases,
     gz_claim claim = {0};
     int rc = -1, e = 0;
     size_t parked = 0;
+    bool held = false;
     for (size_t i = 0; i < n; i++) { /* the fd watcher is set up when used */
+        /* Another thread may put into a gz_tqueue: the loop is not idle. */
+        if (!held && cases[i].op == GZ_GET && gz__is_tqueue(cases[i].obj)) {
+            held = true;
+            gz__hold(h);
+        }
         nd[i].w.node.next = NULL;
         nd[i].w.g = h->current;
         nd[i].w.data = NULL;
@@ -229,6 +241,8 @@ static __attribute__((noinline)) int select_wait(gz_hub *h, gz_case *cases,
 out:
     for (size_t i = 0; i < n; i++)
         unpark_case(h, &cases[i], &nd[i]);
+    if (held)
+        gz__unhold(h);
     if (nd != local)
         free(nd);
     errno = e;

@@ -16,8 +16,8 @@ extern "C" {
 /* What a case waits for, and what its obj is:
  *  GZ_ZMQ_IN / GZ_ZMQ_OUT  a ZeroMQ socket can receive / send
  *  GZ_FD_IN / GZ_FD_OUT    fd (obj unused) is readable / writable
- *  GZ_GET                  take an item from a gz_queue into item
- *  GZ_PUT                  put item into a gz_queue
+ *  GZ_GET                  take an item from a gz_queue or gz_tqueue into item
+ *  GZ_PUT                  put item into a gz_queue or gz_tqueue
  *  GZ_EVENT                a gz_event is set
  *  GZ_RESULT               a gz_result is ready: item = its value, err = its
  *                          exception's code (0: a value)
