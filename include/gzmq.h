@@ -30,5 +30,6 @@
 #include "gzmq/thread.h"
 #include "gzmq/zmq.h"
 #include "gzmq/select.h"
+#include "gzmq/mdp.h"
 
 #endif

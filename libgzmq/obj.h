@@ -37,6 +37,9 @@ enum {
     GZ_MAGIC_imap = 0x696d6170,
     GZ_MAGIC_actor = 0x6163746f,
     GZ_MAGIC_server = 0x73727672,
+    GZ_MAGIC_mdp_client = 0x6d647063, /* "mdpc" */
+    GZ_MAGIC_mdp_worker = 0x6d647077,
+    GZ_MAGIC_mdp_broker = 0x6d647062,
     GZ_MAGIC_FREED = 0x66726565, /* what a freed or released object holds */
 };
 /* Print "libgzmq: FN: OBJ is not a live TYPE (freed or released?)", abort. */
