@@ -103,12 +103,11 @@ static void *serve(void *arg)
                 gz_mdp_msg_destroy(req);
             break;
         }
-        /* ECONNRESET: the broker went away meanwhile; the client retries. */
-        if (gz_mdp_worker_send(w, reply) == 0)
-            served++;
-        else if (errno != ECONNRESET)
-            break;
+        int rc = gz_mdp_worker_send(w, reply);
         gz_mdp_msg_destroy(reply);
+        if (rc != 0)
+            break;
+        served++;
     }
     if (errno != ETERM && errno != ECANCELED) {
         fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));

@@ -300,22 +300,20 @@ static gz_mdp_msg *client_try(gz_mdp_client *c, const char *service,
     if (!c->sock && !(c->sock = new_socket(ZMQ_REQ, c->broker)))
         return NULL;
     part head[] = {PART_STR(MDPC), {service, strlen(service)}};
-    if (send_msg(c->sock, head, 2, request, 0))
-        return NULL;
     zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
-    int rc = gz_zmq_poll(&item, 1, to_ms(timeout));
-    if (rc < 0)
-        return NULL;
-    if (rc == 0) {
-        /* A REQ socket cannot send again before its reply: start afresh;
-         * a late reply to the old one is dropped by the broker's ROUTER. */
+    gz_mdp_msg *reply = NULL;
+    int rc = send_msg(c->sock, head, 2, request, 0) ? -1 : gz_zmq_poll(&item, 1, to_ms(timeout));
+    if (rc > 0)
+        reply = recv_msg(c->sock, ZMQ_DONTWAIT);
+    if (!reply) {
+        /* A REQ socket cannot send again before its reply (the wait may also
+         * have been killed): start afresh; a late reply to the old socket
+         * is dropped by the broker's ROUTER. */
+        int err = rc == 0 ? EAGAIN : errno;
         close_socket(&c->sock);
-        errno = EAGAIN;
+        errno = err;
         return NULL;
     }
-    gz_mdp_msg *reply = recv_msg(c->sock, ZMQ_DONTWAIT);
-    if (!reply)
-        return NULL;
     if (reply->n < 2 || !frame_is(reply, 0, MDPC, 6) ||
         !frame_is(reply, 1, service, strlen(service))) {
         gz_mdp_msg_destroy(reply);
@@ -356,7 +354,6 @@ gz_mdp_msg *gz_mdp_client_request(gz_mdp_client *c, const char *service,
 
 /* ---- worker ---- */
 
-enum worker_state { W_IDLE, W_REPLY_DUE, W_REPLY_LOST };
 
 struct gz_mdp_worker {
     gz_obj obj;
@@ -366,8 +363,8 @@ struct gz_mdp_worker {
     int liveness;
     int left;            /* heartbeats still allowed without word from the broker */
     double heartbeat_at; /* when we next send HEARTBEAT */
-    enum worker_state state;
-    zmq_msg_t client;    /* the address a REPLY goes back to (W_REPLY_DUE) */
+    bool reply_due;
+    zmq_msg_t client;    /* the address a REPLY goes back to, when reply_due */
     bool busy;
 };
 
@@ -412,10 +409,9 @@ static int worker_connect(gz_mdp_worker *w)
 static void worker_reset(gz_mdp_worker *w)
 {
     close_socket(&w->sock);
-    if (w->state == W_REPLY_DUE) {
+    if (w->reply_due)
         zmq_msg_close(&w->client);
-        w->state = W_REPLY_LOST;
-    }
+    w->reply_due = false;
 }
 
 gz_mdp_worker *gz_mdp_worker_new(const char *broker, const char *service)
@@ -489,7 +485,7 @@ static gz_mdp_msg *worker_handle(gz_mdp_worker *w, gz_mdp_msg *m)
     if (cmd == CMD_REQUEST && m->n >= 5 && frame_size(m, 4) == 0) {
         zmq_msg_init(&w->client);
         zmq_msg_move(&w->client, &m->f[3]);
-        w->state = W_REPLY_DUE;
+        w->reply_due = true;
         msg_shift(m, 5);
         return m;
     }
@@ -514,9 +510,9 @@ gz_mdp_msg *gz_mdp_worker_recv(gz_mdp_worker *w, double timeout)
         return NULL;
     }
     w->busy = true;
-    if (w->state == W_REPLY_DUE)
+    if (w->reply_due)
         zmq_msg_close(&w->client);
-    w->state = W_IDLE;
+    w->reply_due = false;
     double deadline = timeout < 0 ? INFINITY : gz_now() + timeout;
     gz_mdp_msg *req = NULL;
     for (;;) {
@@ -568,15 +564,16 @@ int gz_mdp_worker_send(gz_mdp_worker *w, const gz_mdp_msg *reply)
     }
     if (gz__check_hub(w->obj.hub, gz__hub_peek()))
         return -1;
-    if (w->state != W_REPLY_DUE) {
-        errno = w->state == W_REPLY_LOST ? ECONNRESET : EFSM;
-        w->state = W_IDLE;
+    if (!w->reply_due) {
+        errno = EFSM;
         return -1;
     }
     part client[] = {{zmq_msg_data(&w->client), zmq_msg_size(&w->client)}, {"", 0}};
+    /* Should the broker have restarted since the request came, it answers
+     * this REPLY with DISCONNECT and the next recv reconnects. */
     int rc = worker_send_cmd(w, CMD_REPLY, client, 2, reply);
     zmq_msg_close(&w->client);
-    w->state = W_IDLE;
+    w->reply_due = false;
     return rc;
 }
 

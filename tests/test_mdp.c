@@ -245,6 +245,65 @@ static void unknown_service_times_out_after_its_retries(void **state)
     stop_broker();
 }
 
+struct pending {
+    gz_mdp_client *c;
+    gz_mdp_worker *w;
+};
+
+static void *request_nobody(void *arg)
+{
+    struct pending *p = arg;
+    gz_mdp_msg *req = msg_of("x", NULL);
+    gz_mdp_msg *reply = gz_mdp_client_request(p->c, "nobody", req, 60, 0);
+    gz_mdp_msg_destroy(req);
+    return reply;
+}
+
+static void *recv_forever(void *arg)
+{
+    struct pending *p = arg;
+    return gz_mdp_worker_recv(p->w, GZ_FOREVER);
+}
+
+static void one_greenlet_at_a_time_and_usable_after_a_kill(void **state)
+{
+    (void)state;
+    start_broker();
+    gz_greenlet *echo = gz_spawn(echo_worker, "echo");
+    struct pending p = {gz_mdp_client_new(gz_mdp_broker_endpoint(broker)),
+                        gz_mdp_worker_new(gz_mdp_broker_endpoint(broker), "other")};
+    gz_greenlet *g1 = gz_spawn(request_nobody, &p), *g2 = gz_spawn(recv_forever, &p);
+    gz_sleep(0.05);
+    gz_mdp_msg *m = msg_of("y", NULL);
+    errno = 0;
+    assert_null(gz_mdp_client_request(p.c, "echo", m, 1, 0));
+    assert_int_equal(errno, EBUSY);
+    errno = 0;
+    assert_null(gz_mdp_worker_recv(p.w, 0));
+    assert_int_equal(errno, EBUSY);
+    /* Killed in the middle of their waits, both can be used again: the
+     * client's REQ socket is not left waiting for a reply (EFSM). */
+    assert_int_equal(gz_kill(g1, 5), 0);
+    assert_int_equal(gz_kill(g2, 5), 0);
+    assert_null(gz_value(g1));
+    assert_null(gz_value(g2));
+    gz_mdp_msg *reply = gz_mdp_client_request(p.c, "echo", m, 5, 0);
+    assert_non_null(reply);
+    assert_true(frame_eq(reply, 0, "y"));
+    errno = 0;
+    assert_null(gz_mdp_worker_recv(p.w, 0.01));
+    assert_int_equal(errno, ETIMEDOUT);
+    gz_mdp_msg_destroy(reply);
+    gz_mdp_msg_destroy(m);
+    gz_release(g1);
+    gz_release(g2);
+    gz_mdp_client_destroy(p.c);
+    gz_mdp_worker_destroy(p.w);
+    gz_kill(echo, 5);
+    gz_release(echo);
+    stop_broker();
+}
+
 /* Send FRAMES (n of them, "\x01"-style bytes allowed) from a DEALER. */
 static void send_raw(void *s, const char *const *frames, const size_t *lens, size_t n)
 {
@@ -638,6 +697,7 @@ int main(void)
         cmocka_unit_test(requests_reach_worker_greenlets_and_come_back),
         cmocka_unit_test(mmi_service_answers_200_404_501),
         cmocka_unit_test(unknown_service_times_out_after_its_retries),
+        cmocka_unit_test(one_greenlet_at_a_time_and_usable_after_a_kill),
         cmocka_unit_test(malformed_frames_are_dropped_and_service_goes_on),
         cmocka_unit_test(silent_worker_expires),
         cmocka_unit_test_setup_teardown(interop_every_combination_1000_requests,

@@ -76,9 +76,8 @@ int gz_mdp_worker_set_heartbeat(gz_mdp_worker *w, double interval, int liveness)
  * recv; the handler must answer within INTERVAL x LIVENESS seconds. */
 gz_mdp_msg *gz_mdp_worker_recv(gz_mdp_worker *w, double timeout);
 /* Send REPLY (its frames, left to the caller) for the last request received.
- * -1: EINVAL (NULL), EFSM (no request is waiting for a reply), ECONNRESET
- * (the worker reconnected since: the reply is dropped, the client retries),
- * libzmq's and the waiting errors. */
+ * -1: EINVAL (NULL), EFSM (no request is waiting for a reply: none came, or
+ * it was answered), libzmq's and the waiting errors. */
 int gz_mdp_worker_send(gz_mdp_worker *w, const gz_mdp_msg *reply);
 
 /* ---- Broker ---- */
