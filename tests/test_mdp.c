@@ -611,6 +611,28 @@ static void interop_every_combination_1000_requests(void **state)
     one_combination(false, false);
 }
 
+/* The sha256 service: the hash computed in the worker's threads, checked by
+ * gzmq-mdclient against its own. */
+static void sha256_service_through_the_broker(void **state)
+{
+    (void)state;
+    char ep[128];
+    pid_t b = start_broker_process("tcp://127.0.0.1:*", ep, sizeof ep);
+    pid_t w = run("worker", bin("mdworker"), "--connect", ep, "--service", "sha256",
+                  "--concurrency", "8", NULL);
+    pid_t c = run("client", bin("mdclient"), "--connect", ep, "--service", "sha256",
+                  "--requests", "300", "--concurrency", "8", "--size", "5000", NULL);
+    assert_int_equal(wait_exit(c), 0);
+    char *out = slurp("client");
+    assert_true(gz_test_has_line(out, "^300 requests, 8 concurrent, .* req/s$"));
+    free(out);
+    stop(w, SIGTERM);
+    out = slurp("worker");
+    assert_true(gz_test_has_line(out, "^gzmq-mdworker: 300 requests served$"));
+    free(out);
+    stop(b, SIGTERM);
+}
+
 static void worker_killed_mid_request_retry_goes_to_another(void **state)
 {
     (void)state;
@@ -702,6 +724,8 @@ int main(void)
         cmocka_unit_test(silent_worker_expires),
         cmocka_unit_test_setup_teardown(interop_every_combination_1000_requests,
                                         processes_setup, processes_teardown),
+        cmocka_unit_test_setup_teardown(sha256_service_through_the_broker, processes_setup,
+                                        processes_teardown),
         cmocka_unit_test_setup_teardown(worker_killed_mid_request_retry_goes_to_another,
                                         processes_setup, processes_teardown),
         cmocka_unit_test_setup_teardown(broker_killed_and_restarted_service_resumes,
