@@ -380,6 +380,89 @@ static void malformed_frames_are_dropped_and_service_goes_on(void **state)
     stop_broker();
 }
 
+/* A whole message from ROUTER R into FRAMES (up to 8, 64 bytes each): the
+ * number of frames. */
+static int recv_frames(void *r, char frames[][64], int *lens)
+{
+    zmq_pollitem_t item = {r, 0, ZMQ_POLLIN, 0};
+    assert_int_equal(gz_zmq_poll(&item, 1, (long)(STEP_LIMIT * 1000)), 1);
+    int more = 1, k = 0;
+    size_t sz = sizeof more;
+    while (more) {
+        assert_true(k < 8);
+        lens[k] = gz_zmq_recv(r, frames[k], 64, 0);
+        assert_true(lens[k] >= 0);
+        zmq_getsockopt(r, ZMQ_RCVMORE, &more, &sz);
+        k++;
+    }
+    return k;
+}
+
+/* The worker greenlet of the next test: waits for requests until killed. */
+static void *worker_waiting(void *arg)
+{
+    gz_mdp_worker *w = arg;
+    gz_mdp_msg *m = gz_mdp_worker_recv(w, GZ_FOREVER);
+    gz_mdp_msg_destroy(m);
+    return NULL;
+}
+
+/* The test plays the broker on a ROUTER: the worker heartbeats, says READY
+ * again on a new connection when told DISCONNECT, and again when the
+ * "broker" stays silent for LIVENESS heartbeats. */
+static void worker_heartbeats_and_reconnects(void **state)
+{
+    (void)state;
+    void *r = zmq_socket(gz_zmq_context(), ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_bind(r, "tcp://127.0.0.1:*"), 0);
+    char ep[128];
+    size_t eplen = sizeof ep;
+    assert_int_equal(zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
+    gz_mdp_worker *w = gz_mdp_worker_new(ep, "svc");
+    assert_non_null(w);
+    /* Long heartbeats first: only DISCONNECT can make it reconnect. */
+    assert_int_equal(gz_mdp_worker_set_heartbeat(w, 30, 3), 0);
+    gz_greenlet *g = gz_spawn(worker_waiting, w);
+    char f[8][64];
+    int len[8];
+    assert_int_equal(recv_frames(r, f, len), 5);
+    assert_int_equal(len[1], 0);
+    assert_memory_equal(f[2], "MDPW01", 6);
+    assert_int_equal(f[3][0], 1); /* READY */
+    assert_memory_equal(f[4], "svc", 3);
+    char first_id[64];
+    int first_len = len[0];
+    memcpy(first_id, f[0], 64);
+    const char disconnect[] = "\x05";
+    assert_true(gz_zmq_send(r, first_id, (size_t)first_len, ZMQ_SNDMORE) >= 0);
+    assert_true(gz_zmq_send(r, "", 0, ZMQ_SNDMORE) >= 0);
+    assert_true(gz_zmq_send(r, "MDPW01", 6, ZMQ_SNDMORE) >= 0);
+    assert_true(gz_zmq_send(r, disconnect, 1, 0) >= 0);
+    assert_int_equal(recv_frames(r, f, len), 5);
+    assert_int_equal(f[3][0], 1); /* READY again, */
+    assert_false(len[0] == first_len && memcmp(f[0], first_id, (size_t)first_len) == 0);
+    /* ... from a new socket. Now short heartbeats and a silent broker. */
+    gz_kill(g, 5);
+    gz_release(g);
+    assert_int_equal(gz_mdp_worker_set_heartbeat(w, HEARTBEAT, LIVENESS), 0);
+    g = gz_spawn(worker_waiting, w);
+    int heartbeats = 0, k;
+    while ((k = recv_frames(r, f, len)) == 4 && f[3][0] == 4)
+        heartbeats++;
+    assert_int_equal(k, 5);
+    assert_int_equal(f[3][0], 1); /* READY after LIVENESS silent intervals */
+    assert_int_equal(heartbeats, LIVENESS - 1);
+    gz_kill(g, 5);
+    gz_release(g);
+    gz_mdp_worker_destroy(w);
+    /* Destroy said DISCONNECT. */
+    assert_int_equal(recv_frames(r, f, len), 4);
+    assert_int_equal(f[3][0], 5);
+    gz_zmq_close(r);
+}
+
 static void silent_worker_expires(void **state)
 {
     (void)state;
@@ -722,6 +805,7 @@ int main(void)
         cmocka_unit_test(one_greenlet_at_a_time_and_usable_after_a_kill),
         cmocka_unit_test(malformed_frames_are_dropped_and_service_goes_on),
         cmocka_unit_test(silent_worker_expires),
+        cmocka_unit_test(worker_heartbeats_and_reconnects),
         cmocka_unit_test_setup_teardown(interop_every_combination_1000_requests,
                                         processes_setup, processes_teardown),
         cmocka_unit_test_setup_teardown(sha256_service_through_the_broker, processes_setup,
