@@ -24,6 +24,10 @@ enum { CMD_READY = 1, CMD_REQUEST, CMD_REPLY, CMD_HEARTBEAT, CMD_DISCONNECT };
 #define DEFAULT_HEARTBEAT 2.5
 #define DEFAULT_LIVENESS 3
 #define SERVICE_MAX 255 /* a service name is one short string on the wire */
+/* Requests waiting in a broker for a worker, across services: beyond it a
+ * new one is dropped (its client retries), so that clients asking for
+ * services nobody offers cannot make the broker grow without bound. */
+#define QUEUED_MAX 100000
 
 /* ---- messages ---- */
 
@@ -579,23 +583,33 @@ int gz_mdp_worker_send(gz_mdp_worker *w, const gz_mdp_msg *reply)
 
 /* ---- broker ---- */
 
-typedef struct service {
-    char *name;
+/* What the broker looks up by bytes (a worker's routing id, a service's
+ * name) starts with this, in a chained hash table. */
+typedef struct entry {
+    struct entry *hnext;
+    char *key;
     size_t len;
+} entry;
+
+typedef struct table {
+    entry **buckets; /* a power of two of them */
+    size_t nbuckets, count;
+} table;
+
+typedef struct service {
+    entry e;          /* the name, NUL-terminated */
     gz_list requests; /* gz_mdp_msg.link: [client] [""] [MDPC01] [service] [body...] */
     gz_list waiting;  /* workers ready for a request, the longest idle first */
     size_t workers;
-    struct service *next;
+    gz_list link;     /* in the broker's list of services */
 } service;
 
 typedef struct worker {
-    char *id; /* the ROUTER's routing id */
-    size_t id_len;
+    entry e;            /* the ROUTER's routing id */
     service *svc;
     double expiry;      /* forgotten when silent until then */
     gz_list wait_link;  /* in svc->waiting while idle */
     gz_list all_link;   /* in the broker's list of every worker */
-    struct worker *hnext;
 } worker;
 
 struct gz_mdp_broker {
@@ -606,70 +620,118 @@ struct gz_mdp_broker {
     int liveness;
     bool running;
     size_t dropped;
-    service *services;
-    gz_list workers;
-    worker **buckets; /* workers by routing id; nbuckets is a power of two */
-    size_t nbuckets, nworkers;
+    size_t queued; /* requests in the services' queues */
+    gz_list services, workers;
+    table service_names, worker_ids;
 };
 
-static size_t id_hash(const void *id, size_t len)
+static size_t key_hash(const void *key, size_t len)
 {
-    const unsigned char *p = id;
+    const unsigned char *p = key;
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (size_t i = 0; i < len; i++)
         h = (h ^ p[i]) * 1099511628211ULL;
     return (size_t)h;
 }
 
-static worker **worker_slot(gz_mdp_broker *b, const void *id, size_t len)
+static int table_init(table *t)
 {
-    worker **p = &b->buckets[id_hash(id, len) & (b->nbuckets - 1)];
-    while (*p && !((*p)->id_len == len && memcmp((*p)->id, id, len) == 0))
+    t->count = 0;
+    t->nbuckets = 64;
+    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+    return t->buckets ? 0 : -1;
+}
+
+/* Where KEY is, or would go. */
+static entry **table_slot(table *t, const void *key, size_t len)
+{
+    entry **p = &t->buckets[key_hash(key, len) & (t->nbuckets - 1)];
+    while (*p && !((*p)->len == len && memcmp((*p)->key, key, len) == 0))
         p = &(*p)->hnext;
     return p;
 }
 
-/* Double the table when it holds more workers than buckets. */
-static void workers_grow(gz_mdp_broker *b)
+static entry *table_find(table *t, const void *key, size_t len)
 {
-    if (b->nworkers < b->nbuckets)
+    return *table_slot(t, key, len);
+}
+
+/* Add E (its key not yet in T), doubling the buckets past one per entry. */
+static void table_add(table *t, entry *e)
+{
+    entry **p = table_slot(t, e->key, e->len);
+    e->hnext = NULL;
+    *p = e;
+    if (++t->count < t->nbuckets)
         return;
-    size_t n = b->nbuckets * 2;
-    worker **nb = calloc(n, sizeof *nb);
+    size_t n = t->nbuckets * 2;
+    entry **nb = calloc(n, sizeof *nb);
     if (!nb)
         return; /* longer chains, still correct */
-    for (size_t i = 0; i < b->nbuckets; i++)
-        for (worker *w = b->buckets[i], *next; w; w = next) {
-            next = w->hnext;
-            worker **p = &nb[id_hash(w->id, w->id_len) & (n - 1)];
-            w->hnext = *p;
-            *p = w;
+    for (size_t i = 0; i < t->nbuckets; i++)
+        for (entry *x = t->buckets[i], *next; x; x = next) {
+            next = x->hnext;
+            entry **q = &nb[key_hash(x->key, x->len) & (n - 1)];
+            x->hnext = *q;
+            *q = x;
         }
-    free(b->buckets);
-    b->buckets = nb;
-    b->nbuckets = n;
+    free(t->buckets);
+    t->buckets = nb;
+    t->nbuckets = n;
+}
+
+static void table_remove(table *t, entry *e)
+{
+    entry **p = table_slot(t, e->key, e->len);
+    *p = e->hnext;
+    t->count--;
+}
+
+/* E's key: a copy of LEN bytes at KEY, NUL-terminated. -1 without memory. */
+static int entry_init(entry *e, const void *key, size_t len)
+{
+    if (!(e->key = malloc(len + 1)))
+        return -1;
+    memcpy(e->key, key, len);
+    e->key[len] = '\0';
+    e->len = len;
+    return 0;
 }
 
 static service *service_find(gz_mdp_broker *b, const void *name, size_t len, bool create)
 {
-    for (service *s = b->services; s; s = s->next)
-        if (s->len == len && memcmp(s->name, name, len) == 0)
-            return s;
-    if (!create)
-        return NULL;
+    entry *e = table_find(&b->service_names, name, len);
+    if (e || !create)
+        return e ? GZ_CONTAINER(e, service, e) : NULL;
     service *s = calloc(1, sizeof *s);
-    if (!s || !(s->name = malloc(len + 1))) {
+    if (!s || entry_init(&s->e, name, len)) {
         free(s);
         return NULL;
     }
-    memcpy(s->name, name, len);
-    s->name[len] = '\0';
-    s->len = len;
     gz__list_init(&s->requests);
     gz__list_init(&s->waiting);
-    s->next = b->services;
-    b->services = s;
+    gz__list_push(&b->services, &s->link);
+    table_add(&b->service_names, &s->e);
     return s;
+}
+
+static void service_free(gz_mdp_broker *b, service *s)
+{
+    for (gz_list *n; (n = gz__list_pop(&s->requests));) {
+        gz_mdp_msg_destroy(GZ_CONTAINER(n, gz_mdp_msg, link));
+        b->queued--;
+    }
+    table_remove(&b->service_names, &s->e);
+    gz__list_remove(&s->link);
+    free(s->e.key);
+    free(s);
+}
+
+/* Forget S once nothing refers to it: names clients made up do not pile up. */
+static void service_drop_if_unused(gz_mdp_broker *b, service *s)
+{
+    if (!s->workers && gz__list_empty(&s->requests))
+        service_free(b, s);
 }
 
 static void send_to_worker(gz_mdp_broker *b, const void *id, size_t len, char cmd)
@@ -681,15 +743,15 @@ static void send_to_worker(gz_mdp_broker *b, const void *id, size_t len, char cm
 static void worker_delete(gz_mdp_broker *b, worker *w, bool disconnect)
 {
     if (disconnect)
-        send_to_worker(b, w->id, w->id_len, CMD_DISCONNECT);
-    worker **p = worker_slot(b, w->id, w->id_len);
-    *p = w->hnext;
+        send_to_worker(b, w->e.key, w->e.len, CMD_DISCONNECT);
+    table_remove(&b->worker_ids, &w->e);
     gz__list_remove(&w->wait_link);
     gz__list_remove(&w->all_link);
-    if (w->svc)
+    if (w->svc) {
         w->svc->workers--;
-    b->nworkers--;
-    free(w->id);
+        service_drop_if_unused(b, w->svc);
+    }
+    free(w->e.key);
     free(w);
 }
 
@@ -700,10 +762,11 @@ static void dispatch(gz_mdp_broker *b, service *s)
         worker *w = GZ_CONTAINER(gz__list_pop(&s->waiting), worker, wait_link);
         gz_mdp_msg *m = GZ_CONTAINER(gz__list_pop(&s->requests), gz_mdp_msg, link);
         char cmd = CMD_REQUEST;
-        part parts[] = {{w->id, w->id_len}, {"", 0}, PART_STR(MDPW), {&cmd, 1},
+        part parts[] = {{w->e.key, w->e.len}, {"", 0}, PART_STR(MDPW), {&cmd, 1},
                         {zmq_msg_data(&m->f[0]), zmq_msg_size(&m->f[0])}, {"", 0}};
         send_msg(b->sock, parts, 6, m, 4);
         gz_mdp_msg_destroy(m);
+        b->queued--;
     }
 }
 
@@ -733,10 +796,13 @@ static bool broker_client(gz_mdp_broker *b, gz_mdp_msg *m)
         gz_mdp_msg_destroy(m);
         return true;
     }
-    service *s = service_find(b, name, len, true);
-    if (!s)
+    service *s = service_find(b, name, len, false);
+    if (!s && b->queued < QUEUED_MAX)
+        s = service_find(b, name, len, true);
+    if (!s || (b->queued >= QUEUED_MAX && gz__list_empty(&s->waiting)))
         return false;
     gz__list_push(&s->requests, &m->link);
+    b->queued++;
     dispatch(b, s);
     return true;
 }
@@ -755,7 +821,8 @@ static bool broker_worker(gz_mdp_broker *b, gz_mdp_msg *m)
     char cmd = *(const char *)zmq_msg_data(&m->f[3]);
     const void *id = zmq_msg_data(&m->f[0]);
     size_t id_len = zmq_msg_size(&m->f[0]);
-    worker *w = *worker_slot(b, id, id_len);
+    entry *e = table_find(&b->worker_ids, id, id_len);
+    worker *w = e ? GZ_CONTAINER(e, worker, e) : NULL;
     if (w)
         w->expiry = gz_now() + b->interval * b->liveness;
     switch (cmd) {
@@ -770,20 +837,17 @@ static bool broker_worker(gz_mdp_broker *b, gz_mdp_msg *m)
             return false;
         }
         service *s = service_find(b, name, len, true);
-        if (!s || !(w = calloc(1, sizeof *w)) || !(w->id = malloc(id_len ? id_len : 1))) {
+        if (!s || !(w = calloc(1, sizeof *w)) || entry_init(&w->e, id, id_len)) {
             free(w);
+            if (s)
+                service_drop_if_unused(b, s);
             return true; /* out of memory: the worker will try again */
         }
-        memcpy(w->id, id, id_len);
-        w->id_len = id_len;
         w->svc = s;
         s->workers++;
         w->expiry = gz_now() + b->interval * b->liveness;
         gz__list_push(&b->workers, &w->all_link);
-        worker **p = worker_slot(b, id, id_len);
-        *p = w;
-        b->nworkers++;
-        workers_grow(b);
+        table_add(&b->worker_ids, &w->e);
         worker_waits(b, w);
         return true;
     }
@@ -797,7 +861,7 @@ static bool broker_worker(gz_mdp_broker *b, gz_mdp_msg *m)
         }
         {
             part parts[] = {{zmq_msg_data(&m->f[4]), zmq_msg_size(&m->f[4])}, {"", 0},
-                            PART_STR(MDPC), {w->svc->name, w->svc->len}};
+                            PART_STR(MDPC), {w->svc->e.key, w->svc->e.len}};
             send_msg(b->sock, parts, 4, m, 6);
         }
         worker_waits(b, w);
@@ -840,7 +904,7 @@ static void broker_heartbeat(gz_mdp_broker *b)
         if (w->expiry <= now)
             worker_delete(b, w, false);
         else
-            send_to_worker(b, w->id, w->id_len, CMD_HEARTBEAT);
+            send_to_worker(b, w->e.key, w->e.len, CMD_HEARTBEAT);
     }
 }
 
@@ -884,7 +948,9 @@ gz_mdp_broker *gz_mdp_broker_new(const char *endpoint)
     if (!h)
         return NULL;
     gz_mdp_broker *b = calloc(1, sizeof *b);
-    if (!b || !(b->buckets = calloc(b->nbuckets = 64, sizeof *b->buckets))) {
+    if (!b || table_init(&b->service_names) || table_init(&b->worker_ids)) {
+        if (b)
+            free(b->service_names.buckets);
         free(b);
         errno = ENOMEM;
         return NULL;
@@ -892,6 +958,7 @@ gz_mdp_broker *gz_mdp_broker_new(const char *endpoint)
     GZ_OBJ_INIT(b, h, mdp_broker);
     heartbeat_defaults(&b->interval, &b->liveness);
     gz__list_init(&b->workers);
+    gz__list_init(&b->services);
     void *ctx = gz_zmq_context();
     int zero = 0;
     size_t len = sizeof b->endpoint;
@@ -906,7 +973,8 @@ fail:;
     int err = errno;
     if (b->sock)
         zmq_close(b->sock);
-    free(b->buckets);
+    free(b->service_names.buckets);
+    free(b->worker_ids.buckets);
     free(b);
     errno = err;
     return NULL;
@@ -923,15 +991,11 @@ void gz_mdp_broker_destroy(gz_mdp_broker *b)
     }
     while (!gz__list_empty(&b->workers))
         worker_delete(b, GZ_CONTAINER(b->workers.next, worker, all_link), false);
-    for (service *s = b->services, *next; s; s = next) {
-        next = s->next;
-        for (gz_list *n; (n = gz__list_pop(&s->requests));)
-            gz_mdp_msg_destroy(GZ_CONTAINER(n, gz_mdp_msg, link));
-        free(s->name);
-        free(s);
-    }
+    while (!gz__list_empty(&b->services))
+        service_free(b, GZ_CONTAINER(b->services.next, service, link));
     gz_zmq_close(b->sock);
-    free(b->buckets);
+    free(b->service_names.buckets);
+    free(b->worker_ids.buckets);
     GZ_MAGIC_KILL(b);
     free(b);
 }

@@ -2,14 +2,16 @@
  *
  * In one process: the message API, requests through a broker greenlet to
  * worker greenlets, malformed frames sent straight to the broker (dropped
- * and counted, never a crash), mmi.service, an unknown service, a silent
- * worker's expiry and argument errors.
+ * and counted, never a crash), mmi.service, an unknown service, the bound
+ * on requests waiting for workers, a silent worker's expiry, a worker
+ * against a ROUTER playing the broker, one greenlet at a time and argument
+ * errors.
  * As processes ($BUILD/bin/gzmq-md*, tests/mdp_peer.py written from the spec
  * in Python): every combination of Python and C client and worker through
- * our broker, 1000 checked requests each; a worker killed with SIGKILL
- * mid-request (the client's retry is answered by another); the broker
- * killed and restarted (service resumes; the time it took is printed, not
- * asserted). Heartbeats are 100 ms (GZ_MDP_HEARTBEAT) so that all is quick. */
+ * our broker, 1000 checked requests each; the sha256 service; a worker
+ * killed with SIGKILL mid-request (the client's retry is answered by
+ * another); the broker killed and restarted (service resumes; the time
+ * it took is printed, not asserted). Heartbeats are 100 ms (GZ_MDP_HEARTBEAT) so that all is quick. */
 #include <fcntl.h>
 #include <signal.h>
 #include <time.h>
@@ -463,6 +465,48 @@ static void worker_heartbeats_and_reconnects(void **state)
     gz_zmq_close(r);
 }
 
+/* Requests for services nobody offers wait in the broker, but at most
+ * 100000 of them: past that they are dropped and counted, and the broker
+ * goes on serving. */
+static void waiting_requests_are_bounded(void **state)
+{
+    (void)state;
+    start_broker();
+    gz_greenlet *w = gz_spawn(echo_worker, "echo");
+    void *d = zmq_socket(gz_zmq_context(), ZMQ_DEALER);
+    int zero = 0, hwm = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    assert_int_equal(zmq_connect(d, gz_mdp_broker_endpoint(broker)), 0);
+    const long max = 100000, extra = 25;
+    for (long i = 0; i < max + extra; i++) {
+        char name[32];
+        int n = snprintf(name, sizeof name, "nobody-%ld", i);
+        const char *f[] = {"", "MDPC01", name, "body"};
+        size_t lens[] = {0, 6, (size_t)n, 4};
+        send_raw(d, f, lens, 4);
+    }
+    gz_mdp_client *c = gz_mdp_client_new(gz_mdp_broker_endpoint(broker));
+    gz_mdp_msg *req = msg_of("served all the same", NULL);
+    /* The client's request comes after the flood on another connection: wait
+     * until the broker has taken all of it. */
+    double end = now() + STEP_LIMIT;
+    while (gz_mdp_broker_dropped(broker) < (size_t)extra && now() < end)
+        gz_sleep(0.01);
+    assert_int_equal(gz_mdp_broker_dropped(broker), extra);
+    gz_mdp_msg *reply = gz_mdp_client_request(c, "echo", req, 5, 0);
+    assert_non_null(reply);
+    assert_true(frame_eq(reply, 0, "served all the same"));
+    assert_int_equal(gz_mdp_broker_dropped(broker), extra);
+    gz_mdp_msg_destroy(reply);
+    gz_mdp_msg_destroy(req);
+    gz_mdp_client_destroy(c);
+    gz_zmq_close(d);
+    gz_kill(w, 5);
+    gz_release(w);
+    stop_broker(); /* frees the 100000 waiting requests (ASan: no leak) */
+}
+
 static void silent_worker_expires(void **state)
 {
     (void)state;
@@ -804,6 +848,7 @@ int main(void)
         cmocka_unit_test(unknown_service_times_out_after_its_retries),
         cmocka_unit_test(one_greenlet_at_a_time_and_usable_after_a_kill),
         cmocka_unit_test(malformed_frames_are_dropped_and_service_goes_on),
+        cmocka_unit_test(waiting_requests_are_bounded),
         cmocka_unit_test(silent_worker_expires),
         cmocka_unit_test(worker_heartbeats_and_reconnects),
         cmocka_unit_test_setup_teardown(interop_every_combination_1000_requests,

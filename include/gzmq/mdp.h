@@ -99,8 +99,8 @@ int gz_mdp_broker_set_heartbeat(gz_mdp_broker *b, double interval, int liveness)
  * greenlet (to gz_release). NULL: EINVAL (NULL), EBUSY (already started),
  * ENOMEM. */
 gz_greenlet *gz_mdp_broker_start(gz_mdp_broker *b);
-/* Messages dropped as malformed or out of protocol since it was created; 0
- * for NULL (EINVAL). */
+/* Messages dropped since it was created: malformed, out of protocol, or a
+ * request beyond the 100000 that may wait for workers. 0 for NULL (EINVAL). */
 size_t gz_mdp_broker_dropped(const gz_mdp_broker *b);
 
 #ifdef __cplusplus
