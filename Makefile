@@ -114,6 +114,8 @@ deps:
 	echo '#include <ev.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libev-dev"; \
 	echo '#include <http_parser.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libhttp-parser-dev"; \
 	echo '#include <expat.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libexpat1-dev"; \
+	echo '#include <sodium.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libsodium-dev"; \
+	/usr/bin/python3 -c 'import zmq' 2>/dev/null || missing="$$missing python3-zmq"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	/usr/bin/python3 -c 'import zmq.auth' 2>/dev/null || missing="$$missing python3-zmq"; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
@@ -209,6 +211,8 @@ XMLRPC_C := $(wildcard demos/xmlrpc/*.c)
 $(BUILD)/bin/gzmq-xmlrpc-server: DEMO_COMMON += $(XMLRPC_C)
 $(BUILD)/bin/gzmq-xmlrpc-server: $(XMLRPC_C) $(wildcard demos/xmlrpc/*.h)
 $(BUILD)/bin/gzmq-rpc-bench: LIBS += -lhttp_parser
+# SHA-256 for the Majordomo demos' sha256 service (libsodium; not the library's).
+$(BUILD)/bin/gzmq-mdworker $(BUILD)/bin/gzmq-mdclient: LIBS += -lsodium
 
 tests: $(TESTS)
 

@@ -34,5 +34,6 @@
 #include "gzmq/monitor.h"
 #include "gzmq/lifetime.h"
 #include "gzmq/post.h"
+#include "gzmq/mdp.h"
 
 #endif

@@ -24,6 +24,7 @@ enum {
     GZ_KIND_greenlet = 1, GZ_KIND_timeout, GZ_KIND_event, GZ_KIND_result,
     GZ_KIND_queue, GZ_KIND_sem, GZ_KIND_pool, GZ_KIND_imap, GZ_KIND_actor,
     GZ_KIND_server, GZ_KIND_tqueue, GZ_KIND_zauth, GZ_KIND_scope,
+    GZ_KIND_mdp_client, GZ_KIND_mdp_worker, GZ_KIND_mdp_broker,
 };
 
 typedef struct gz_obj {
@@ -49,6 +50,9 @@ enum {
     GZ_MAGIC_zauth = 0x7a617468,
     GZ_MAGIC_scope = 0x73636f70,
     GZ_MAGIC_tqueue = 0x74717565,
+    GZ_MAGIC_mdp_client = 0x6d647063, /* "mdpc" */
+    GZ_MAGIC_mdp_worker = 0x6d647077,
+    GZ_MAGIC_mdp_broker = 0x6d647062,
     GZ_MAGIC_FREED = 0x66726565, /* what a freed or released object holds */
 };
 /* Print "libgzmq: FN: OBJ is not a live TYPE (freed or released?)", abort. */
