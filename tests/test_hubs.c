@@ -2,7 +2,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "gz_test.h"
+#include "gz_net_test.h"
 
 #define N 4
 
@@ -225,6 +225,89 @@ static void greenlets_left_blocked_forever_are_edeadlk(void **state)
     assert_true(gz_test_has_line(out, want));
 }
 
+/* ---- a server on every hub, one port (GZ_TCP_REUSEPORT) ---- */
+
+static int listeners[N];
+static atomic_int served_by[N];
+
+static void answer_with_index(int fd, void *arg)
+{
+    unsigned char index = (unsigned char)GZ_INT(arg);
+    atomic_fetch_add(&served_by[index], 1);
+    gz_write(fd, &index, 1, 5.0);
+    gz_close(fd);
+}
+
+static void serve_on_this_hub(size_t index, void *arg)
+{
+    (void)arg;
+    gz_server *srv = gz_server_new(listeners[index], answer_with_index, GZ_PTR(index), 0);
+    assert_non_null(srv);
+    assert_int_equal(gz_server_start(srv), 0);
+    gz_event *never = gz_event_new();
+    atomic_fetch_add(&waiting, 1);
+    if (gz_event_wait(never, GZ_FOREVER) != 0 && errno == ECANCELED)
+        atomic_fetch_add(&canceled, 1);
+    gz_event_free(never);
+    gz_server_free(srv);
+}
+
+static int hubs_used;
+
+/* Connects until two hubs have answered (64 tries at most), then raises
+ * the signal that stops them all. */
+static void *client(void *arg)
+{
+    int port = GZ_INT(arg);
+    bool seen[N] = {false};
+    for (int i = 0; i < 64 && hubs_used < 2; i++) {
+        int c = gz_tcp_connect("127.0.0.1", port, 5.0);
+        assert_true(c >= 0);
+        unsigned char index = 0xff;
+        assert_int_equal(gz_read(c, &index, 1, 5.0), 1);
+        assert_true(index < N);
+        if (!seen[index]) {
+            seen[index] = true;
+            hubs_used++;
+        }
+        gz_close(c);
+    }
+    while (atomic_load(&waiting) < N)
+        gz_sleep(0.001);
+    kill(getpid(), SIGUSR1);
+    return NULL;
+}
+
+static void reuseport_servers_on_every_hub_share_connections(void **state)
+{
+    (void)state;
+    reset();
+    hubs_used = 0;
+    for (int i = 0; i < N; i++) {
+        atomic_store(&served_by[i], 0);
+        listeners[i] = gz_tcp_listen_opts("127.0.0.1", i ? port_of(listeners[0]) : 0, 64,
+                                          GZ_TCP_REUSEPORT);
+        assert_true(listeners[i] >= 0);
+    }
+    assert_int_equal(gz_signal(SIGUSR1, on_signal, NULL), 0);
+    gz_greenlet *c = gz_spawn(client, GZ_PTR(port_of(listeners[0])));
+    assert_int_equal(gz_run_threads(N, serve_on_this_hub, NULL), 0);
+    assert_int_equal(gz_join(c, 5.0), 0);
+    gz_release(c);
+    assert_int_equal(gz_signal_cancel(SIGUSR1), 0);
+    assert_int_equal(hubs_used, 2); /* connections landed on more than one thread */
+    int total = 0, hubs = 0;
+    for (int i = 0; i < N; i++) {
+        total += atomic_load(&served_by[i]);
+        hubs += atomic_load(&served_by[i]) > 0;
+    }
+    assert_true(hubs >= 2);
+    assert_true(total >= 2);
+    assert_int_equal(atomic_load(&canceled), N); /* the signal stopped every hub */
+    for (int i = 0; i < N; i++)
+        gz_close(listeners[i]);
+}
+
 static void bad_arguments_are_einval(void **state)
 {
     (void)state;
@@ -245,6 +328,7 @@ int main(void)
         cmocka_unit_test(signal_on_the_caller_hub_stops_every_hub),
         cmocka_unit_test(caller_hub_runs_its_greenlets_meanwhile),
         cmocka_unit_test(greenlets_left_blocked_forever_are_edeadlk),
+        cmocka_unit_test(reuseport_servers_on_every_hub_share_connections),
         cmocka_unit_test(bad_arguments_are_einval),
     };
     return cmocka_run_group_tests_name("hubs", tests, NULL, NULL);

@@ -38,6 +38,17 @@ static int start_server(void **state)
     return server_port > 0 ? 0 : -1;
 }
 
+/* The same server on three hubs (--threads 3, SO_REUSEPORT listeners). */
+static int start_threaded_server(void **state)
+{
+    (void)state;
+    char *argv[] = {(char *)server_bin, "--host", "127.0.0.1", "--port", "0",
+                    "--idle-timeout", "1", "--request-timeout", "0.5",
+                    "--threads", "3", NULL};
+    server_port = gz_test_start_announcing(argv, &server_pid);
+    return server_port > 0 ? 0 : -1;
+}
+
 static int stop_server(void **state)
 {
     (void)state;
@@ -81,12 +92,16 @@ static void bad_command_lines_are_refused(void **state)
     char *big_port[] = {server_bin, "--port", "65536", NULL};
     char *bad_max[] = {server_bin, "--port", "0", "--max-connections", "-3", NULL};
     char *extra[] = {server_bin, "--port", "0", "surplus", NULL};
+    char *no_threads[] = {server_bin, "--port", "0", "--threads", "0", NULL};
+    char *many_threads[] = {server_bin, "--port", "0", "--threads", "1025", NULL};
     char *help[] = {server_bin, "--help", NULL};
     assert_int_equal(run(no_port), 2);
     assert_int_equal(run(bad_port), 2);
     assert_int_equal(run(big_port), 2);
     assert_int_equal(run(bad_max), 2);
     assert_int_equal(run(extra), 2);
+    assert_int_equal(run(no_threads), 2);
+    assert_int_equal(run(many_threads), 2);
     assert_int_equal(run(help), 0);
 }
 
@@ -145,5 +160,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(bad_limits_are_refused_with_a_message),
     };
     int failed = cmocka_run_group_tests_name("xmlrpc_server", tests, start_server, stop_server);
+    failed += cmocka_run_group_tests_name("xmlrpc_server_threads", tests, start_threaded_server,
+                                          stop_server);
     return failed + cmocka_run_group_tests_name("xmlrpc_server_cli", cli, NULL, NULL);
 }

@@ -42,6 +42,13 @@ int gz_connect(int fd, const struct sockaddr *addr, socklen_t len, double timeou
  * used. -1: EINVAL (port outside 0..65535), EADDRNOTAVAIL (HOST unknown),
  * EADDRINUSE, EACCES, EMFILE. */
 int gz_tcp_listen(const char *host, int port, int backlog);
+/* gz_tcp_listen's flags. GZ_TCP_REUSEPORT: SO_REUSEPORT, so that several
+ * sockets (one per hub: see gz_run_threads) listen on the same port and the
+ * kernel spreads new connections over them; each must set it. */
+enum { GZ_TCP_REUSEPORT = 1 };
+/* gz_tcp_listen with FLAGS (0 or GZ_TCP_REUSEPORT). -1: as gz_tcp_listen,
+ * and EINVAL for an unknown flag. */
+int gz_tcp_listen_opts(const char *host, int port, int backlog, int flags);
 /* A non-blocking TCP socket connected to HOST:PORT (a name, an IPv4 or an
  * IPv6 address), trying every address of HOST in order; a name is looked up
  * off the hub. -1: EINVAL (NULL or empty host, port outside 1..65535),
