@@ -69,7 +69,7 @@ int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout)
     for (;;) {
         int c = accept4(fd, addr, addr ? len : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) {
-            gz__fdio_forget(h, c); /* a new connection on a reused number */
+            gz__fdio_forget(h, c, true); /* a new connection on a reused number */
             gz__fdcall_done(h, &call);
             return c;
         }
@@ -91,6 +91,7 @@ int gz_connect(int fd, const struct sockaddr *addr, socklen_t len, double timeou
     }
     if (make_nonblocking(fd))
         return -1;
+    gz__fdio_forget(h, fd, false); /* a socket being connected is a new file to us */
     gz_fdcall call = gz__fdcall(timeout);
     if (connect(fd, addr, len) == 0) {
         gz__fdcall_done(h, &call);
