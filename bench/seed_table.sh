@@ -264,14 +264,20 @@ END=$(date +%s)
     echo
     echo "The greenlet server against a hand-written libev callback server with the same request"
     echo "handling (bench/libev_http_server.c links demos/xmlrpc/handler.c), one event loop on one"
-    echo "core each, wrk keep-alive with $GETC connections; of $REPS runs each, taken in turn, the median."
+    echo "core each, wrk keep-alive with $GETC connections; of $REPS runs each, taken in turn, the median;"
+    echo "gzmq / libev is the median of the ratios of each gzmq run to the libev run right after it."
     echo
     echo "| request | server | wrk requests/s | wrk CPU % | server CPU % | peak RSS (MiB) | gzmq / libev |"
     echo "|---|---|---:|---:|---:|---:|---:|"
     for what in get gen; do
-        g=$(grep "^$what|gzmq|" "$DATA.cmp" | cut -d'|' -f4)
-        l=$(grep "^$what|libev|" "$DATA.cmp" | cut -d'|' -f4)
-        ratio=$(awk -v g="$g" -v l="$l" 'BEGIN { if (l > 0) printf "%.2f", g / l; else print "-" }')
+        # The ratio: the median of each run's gzmq / the libev run right
+        # after it, so that a load that changes between runs hits both sides.
+        ratio=$(grep "^$what|" "$DATA.cmp.runs" | tr -d '≥' | awk -F'|' '
+            $2 == "gzmq" { g = $4; next }
+            $2 == "libev" && g > 0 && $4 > 0 { r[n++] = g / $4; g = 0 }
+            END { if (!n) { print "-"; exit }
+                  for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+                  printf "%.2f", n % 2 ? r[int(n / 2)] : (r[n / 2 - 1] + r[n / 2]) / 2 }')
         while IFS='|' read -r w s rss rps err cpct spct; do
             name=$([ "$s" = libev ] && echo "libev callback server" || echo "gzmq-xmlrpc-server")
             req=$([ "$w" = get ] && echo "GET /" || echo "gen(2048)")
