@@ -28,7 +28,11 @@ ssize_t gz_write(int fd, const void *buf, size_t n, double timeout);
 /* Accept a connection on listening socket FD: the new socket, non-blocking
  * and close-on-exec; ADDR / LEN as accept(2) (both may be NULL). FD is made
  * non-blocking if it was not. -1: EBADF, EINVAL (addr without len, or FD not
- * listening), EMFILE / ENFILE, ENOTSOCK. */
+ * listening), EMFILE / ENFILE, ENOTSOCK. Close the connection with gz_close:
+ * it keeps its libev watcher between the waits of the greenlet serving it,
+ * and a plain close(2) by that greenlet followed, before it waits on
+ * anything else, by a green wait on a socket made outside the library with
+ * the same number is never woken. */
 int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout);
 /* Connect socket FD to ADDR (made non-blocking if it was not). After
  * ETIMEDOUT or ECANCELED the attempt may still be in progress: close FD.
