@@ -371,6 +371,7 @@ bench-deps: deps
 	$(BENCH_PY) -c 'import gevent' 2>/dev/null || missing="$$missing python3-gevent"; \
 	$(BENCH_PY) -c 'import zmq.green' 2>/dev/null || missing="$$missing python3-zmq"; \
 	command -v gnuplot >/dev/null 2>&1 || missing="$$missing gnuplot-nox"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \

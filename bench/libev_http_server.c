@@ -1,16 +1,18 @@
-/* The reference for gzmq-xmlrpc-server's GET /: a hand-written libev
- * callback server, no greenlets, answering every request with the same
- * small body. Parsing uses libhttp-parser as the greenlet server does, so
- * the comparison measures the concurrency model, not the parser.
+/* The reference for gzmq-xmlrpc-server: a hand-written libev callback
+ * server, no greenlets, answering with the very request handling of
+ * gzmq-xmlrpc-server (demos/xmlrpc/handler.c: libhttp-parser, expat, add,
+ * gen, GET /), so that the comparison measures the concurrency model and
+ * nothing else. A connection's watcher stays armed for reading from accept
+ * to close; writing is watched only while a reply waits for room.
  *
  *   libev_http_server PORT      (listens on 127.0.0.1)
  *
- * Build: cc -O2 -o libev_http_server libev_http_server.c -lev -lhttp_parser */
+ * Build: cc -O2 -Idemos -o libev_http_server libev_http_server.c \
+ *            demos/xmlrpc/handler.c -lev -lhttp_parser -lexpat */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
-#include <http_parser.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -22,62 +24,56 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BODY "Hello from gzmq-xmlrpc-server\n"
+#include "xmlrpc/handler.h"
+
+static xr_limits limits = XR_LIMITS_DEFAULT;
 
 typedef struct conn {
     ev_io io;
-    http_parser parser;
-    char *out;          /* answers not yet written */
-    size_t out_len, out_off;
+    xr_conn *x;
+    xr_buf out;         /* answers not yet written */
+    size_t out_off;
     bool close_after;
 } conn;
-
-static const char reply_keep[] = "HTTP/1.1 200 OK\r\nServer: libev\r\nContent-Type: text/plain\r\n"
-                                 "Content-Length: 30\r\nConnection: keep-alive\r\n\r\n" BODY;
-static const char reply_close[] = "HTTP/1.1 200 OK\r\nServer: libev\r\nContent-Type: text/plain\r\n"
-                                  "Content-Length: 30\r\nConnection: close\r\n\r\n" BODY;
 
 static void conn_free(struct ev_loop *loop, conn *c)
 {
     ev_io_stop(loop, &c->io);
     close(c->io.fd);
-    free(c->out);
+    xr_conn_free(c->x);
+    xr_buf_free(&c->out);
     free(c);
 }
 
-static int queue_out(conn *c, const char *s, size_t n)
+/* Answer every complete request in DATA; -1 to close at once. */
+static int feed(conn *c, const char *data, size_t len)
 {
-    char *o = realloc(c->out, c->out_len + n);
-    if (!o)
-        return -1;
-    memcpy(o + c->out_len, s, n);
-    c->out = o;
-    c->out_len += n;
+    while (len > 0 && !c->close_after) {
+        size_t used;
+        enum xr_step step = xr_feed(c->x, data, len, &used, &c->out);
+        if (c->out.failed)
+            return -1;
+        if (step == XR_MORE)
+            break;
+        data += used;
+        len -= used;
+        if (step == XR_CLOSE)
+            c->close_after = true;
+    }
     return 0;
 }
-
-static int on_complete(http_parser *p)
-{
-    conn *c = p->data;
-    bool keep = http_should_keep_alive(p);
-    if (!keep)
-        c->close_after = true;
-    return queue_out(c, keep ? reply_keep : reply_close,
-                     keep ? sizeof reply_keep - 1 : sizeof reply_close - 1);
-}
-
-static const http_parser_settings settings = {.on_message_complete = on_complete};
 
 /* Write what is queued; 1 when all is out, 0 when the socket is full, -1 on error. */
 static int flush(conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->io.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->io.fd, c->out.data + c->out_off, c->out.len - c->out_off,
+                         MSG_NOSIGNAL);
         if (n < 0)
             return errno == EAGAIN ? 0 : -1;
         c->out_off += (size_t)n;
     }
-    c->out_off = c->out_len = 0;
+    c->out_off = c->out.len = 0;
     return 1;
 }
 
@@ -85,16 +81,11 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     conn *c = (conn *)w;
     if (revents & EV_READ) {
-        char buf[16384];
+        char buf[65536];
         ssize_t n = recv(w->fd, buf, sizeof buf, 0);
         if (n < 0 && errno == EAGAIN)
             return;
-        if (n <= 0) {
-            conn_free(loop, c);
-            return;
-        }
-        size_t used = http_parser_execute(&c->parser, &settings, buf, (size_t)n);
-        if (used != (size_t)n || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+        if (n <= 0 || feed(c, buf, (size_t)n) < 0) {
             conn_free(loop, c);
             return;
         }
@@ -126,8 +117,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             close(fd);
             continue;
         }
-        http_parser_init(&c->parser, HTTP_REQUEST);
-        c->parser.data = c;
+        if (!(c->x = xr_conn_new(&limits))) {
+            free(c);
+            close(fd);
+            continue;
+        }
         ev_io_init(&c->io, conn_cb, fd, EV_READ);
         ev_io_start(loop, &c->io);
     }

@@ -158,6 +158,8 @@ PUSH/PULL inproc, green|msg/s|green_pushpull_inproc|raw, 2 threads|raw_pushpull_
 PUSH/PULL inproc, green|msg/s|green_pushpull_inproc|zmq.green|zmqgreen_pushpull_inproc|more|>= 10x|r>=10
 PUSH/PULL tcp, green|msg/s|green_pushpull_tcp|raw, 2 threads|raw_pushpull_tcp|frac|>= 0.90|r>=0.9
 PUSH/PULL tcp, green|msg/s|green_pushpull_tcp|zmq.green|zmqgreen_pushpull_tcp|more|>= 10x|r>=10
+PUSH/PULL inproc, green, a hub per end|msg/s|green2h_pushpull_inproc|raw, 2 threads|raw_pushpull_inproc|frac|-|-
+PUSH/PULL tcp, green, a hub per end|msg/s|green2h_pushpull_tcp|raw, 2 threads|raw_pushpull_tcp|frac|-|-
 PUB/SUB inproc, green|msg/s|green_pubsub_inproc|raw, 2 threads|raw_pubsub_inproc|frac|>= 0.90|r>=0.9
 PUB/SUB inproc, green|msg/s|green_pubsub_inproc|zmq.green|zmqgreen_pubsub_inproc|more|>= 10x|r>=10
 PUB/SUB tcp, green|msg/s|green_pubsub_tcp|raw, 2 threads|raw_pubsub_tcp|frac|>= 0.90|r>=0.9

@@ -3,15 +3,24 @@
 # (VmHWM) of the article's three Python servers and gzmq-xmlrpc-server under
 # 500, 1000, 5000 and 10000 concurrent clients, all loaded by gzmq-rpc-bench
 # with the same settings (gen(2048), a new connection per request as the
-# Python servers speak HTTP/1.0). Also GET / of gzmq-xmlrpc-server against
-# the hand-written libev callback server (bench/libev_http_server.c).
+# Python servers speak HTTP/1.0), and every gzmq row checked again with wrk
+# (bench/wrk_gen.lua). Client and server run on cores of their own
+# (taskset); each side's CPU use over the run (utime + stime from /proc) is
+# in the table, and a rate whose client was saturated (over 90% of its
+# cores) is marked as a lower bound, "≥". Then GET / and gen(2048) of
+# gzmq-xmlrpc-server against the hand-written libev callback server
+# (bench/libev_http_server.c, the same request handling), with wrk, and
+# requests/s of 1, 2, ... hubs (--threads) up to the server's cores.
 #
-#   bench/seed_table.sh            full run (100 requests per client)
-#   QUICK=1 bench/seed_table.sh    short run, under five minutes on 2 cores
+#   bench/seed_table.sh            full run (100 requests per client, wrk 10 s)
+#   QUICK=1 bench/seed_table.sh    short run (2 requests per client, wrk 2 s)
 #
 # Output: bench/results/seed_table.md and bench/results/seed_table.png.
 # Variables: BUILD (build directory, default build), PORT (first port used,
-# default 18200), CONCURRENCY (list), SERVERS (list).
+# default 18200), CONCURRENCY (list), SERVERS (list), CORES (cores to use,
+# default all: the server gets the first half, SERVER_CPUS, the client the
+# rest, CLIENT_CPUS; on 2 cores one each), WRK_SECONDS, REPS (runs of each
+# libev comparison, default 3).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -22,6 +31,19 @@ SERVERS=${SERVERS:-simple threaded gevent gzmq}
 PY=/usr/bin/python3   # Debian's python: python3-gevent is installed for it
 OUT=bench/results
 mkdir -p "$OUT" "$BUILD/bench"
+CORES=${CORES:-$(nproc)}
+if [ "$CORES" -ge 2 ]; then
+    SERVER_NCPU=$((CORES / 2))
+    CLIENT_NCPU=$((CORES - SERVER_NCPU))
+    SERVER_CPUS=${SERVER_CPUS:-0-$((SERVER_NCPU - 1))}
+    CLIENT_CPUS=${CLIENT_CPUS:-$SERVER_NCPU-$((CORES - 1))}
+else # one core: both sides share it, and the CPU columns say so
+    SERVER_NCPU=1 CLIENT_NCPU=1 SERVER_CPUS=${SERVER_CPUS:-0} CLIENT_CPUS=${CLIENT_CPUS:-0}
+fi
+REPS=${REPS:-3}
+if [ "$QUICK" = 1 ]; then WRK_SECONDS=${WRK_SECONDS:-2}; else WRK_SECONDS=${WRK_SECONDS:-10}; fi
+CLK_TCK=$(getconf CLK_TCK)
+ulimit -n "$(ulimit -Hn)" 2>/dev/null # wrk does not raise it; 10000 clients need it
 
 say() { echo "seed_table: $*" >&2; }
 
@@ -33,9 +55,13 @@ if ! $PY -c 'import gevent' 2>/dev/null; then
 fi
 command -v gnuplot >/dev/null ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox >/dev/null || true
+command -v wrk >/dev/null ||
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q wrk >/dev/null ||
+    { say "wrk missing (make bench-deps)"; exit 1; }
 make --no-print-directory BUILD="$BUILD" deps >/dev/null
 make --no-print-directory BUILD="$BUILD" "$BUILD/bin/gzmq-xmlrpc-server" "$BUILD/bin/gzmq-rpc-bench" >/dev/null || exit 1
-cc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$BUILD/bench/libev_http_server" bench/libev_http_server.c -lev -lhttp_parser || exit 1
+cc -std=gnu11 -O2 -Wall -Wextra -Werror -Idemos -o "$BUILD/bench/libev_http_server" \
+    bench/libev_http_server.c demos/xmlrpc/handler.c -lev -lhttp_parser -lexpat || exit 1
 BENCH="$BUILD/bin/gzmq-rpc-bench"
 
 requests_for() { # requests for a concurrency
@@ -48,14 +74,17 @@ requests_for() { # requests for a concurrency
     fi
 }
 
-start_server() { # name port -> pid in SERVER_PID
+HUBS=$SERVER_NCPU # gzmq-xmlrpc-server --threads: one hub per server core
+
+start_server() { # name port -> pid in SERVER_PID (on the server's cores)
+    local S="taskset -c $SERVER_CPUS"
     case $1 in
-    simple)   $PY bench/xmlrpc_simple.py "$2" >/dev/null 2>&1 & ;;
-    threaded) $PY bench/xmlrpc_threaded.py "$2" >/dev/null 2>&1 & ;;
-    gevent)   $PY bench/xmlrpc_gevent.py "$2" >/dev/null 2>&1 & ;;
-    gzmq)     "$BUILD/bin/gzmq-xmlrpc-server" --host 127.0.0.1 --port "$2" --max-connections 10000 \
-                  >/dev/null 2>&1 & ;; # the default, 1000, would answer 503 past it
-    libev)    "$BUILD/bench/libev_http_server" "$2" >/dev/null 2>&1 & ;;
+    simple)   $S $PY bench/xmlrpc_simple.py "$2" >/dev/null 2>&1 & ;;
+    threaded) $S $PY bench/xmlrpc_threaded.py "$2" >/dev/null 2>&1 & ;;
+    gevent)   $S $PY bench/xmlrpc_gevent.py "$2" >/dev/null 2>&1 & ;;
+    gzmq)     $S "$BUILD/bin/gzmq-xmlrpc-server" --host 127.0.0.1 --port "$2" --max-connections 10000 \
+                  --threads "$HUBS" >/dev/null 2>&1 & ;; # the default, 1000, would answer 503 past it
+    libev)    $S "$BUILD/bench/libev_http_server" "$2" >/dev/null 2>&1 & ;;
     esac
     SERVER_PID=$!
     for _ in $(seq 100); do
@@ -74,21 +103,69 @@ hwm_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' /proc/"$1"/status 2>/dev/
 
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
-# run NAME CONCURRENCY METHOD KEEPALIVE-FLAG -> ROW="rps|rss|errors|ok|p50|p99"
+# CPU ticks (utime + stime) of PID so far; with "children", of its waited-for
+# children (cutime + cstime). Fields after the command name, which ends in ") ".
+ticks() { sed 's/.*) //' /proc/"$1"/stat 2>/dev/null |
+          awk -v c="${2:-}" '{ print c == "children" ? $14 + $15 : $12 + $13 }'; }
+now() { date +%s.%N; }
+pct() { awk -v t="$1" -v s="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", (s > 0 ? 100 * t / hz / s : 0) }'; }
+
+# client COMMAND... : run the load generator on the client's cores. Sets
+# CLIENT_OUT (its output), CLIENT_PCT (its CPU, % of one core), SERVER_PCT
+# (the server's over the same time) and LOWER ("≥" when the client used over
+# 90% of its cores: then the rate is what the client could do, a lower
+# bound of the server's).
+client() {
+    local s0 t0 t1 stat
+    s0=$(ticks "$SERVER_PID"); t0=$(now)
+    CLIENT_OUT=$(taskset -c "$CLIENT_CPUS" sh -c \
+        '"$@" 2>&1; s=$?; echo "CHILDTICKS $(sed "s/.*) //" /proc/$$/stat | awk "{print \$14 + \$15}")"; exit $s' \
+        sh "$@")
+    t1=$(now)
+    local secs; secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+    CLIENT_PCT=$(pct "$(echo "$CLIENT_OUT" | sed -n 's/^CHILDTICKS //p')" "$secs")
+    SERVER_PCT=$(pct $(( $(ticks "$SERVER_PID") - s0 )) "$secs")
+    LOWER=""
+    [ "$CLIENT_PCT" -gt $((90 * CLIENT_NCPU)) ] && LOWER="≥"
+}
+
+# run NAME CONCURRENCY METHOD KEEPALIVE-FLAG -> ROW="rps|rss|errors|ok|p50|p99|client%|server%"
+# and, for gzmq, WRK="rps|errors|client%|server%" from wrk on the same server
 # (not in a subshell: PORT moves on, each run gets a fresh port)
 run() {
     local port=$PORT n; n=$(requests_for "$2")
     PORT=$((PORT + 1))
-    ROW="-|-|-|-|-|-"
+    ROW="-|-|-|-|-|-|-|-"
+    WRK="-|-|-|-"
     start_server "$1" $port || return
-    local out
-    out=$("$BENCH" --host 127.0.0.1 --port $port --concurrency "$2" --requests "$n" \
-          --method "$3" $4 --timeout 10 2>&1)
-    local rss; rss=$(hwm_mib "$SERVER_PID")
+    client "$BENCH" --host 127.0.0.1 --port $port --concurrency "$2" --requests "$n" \
+           --method "$3" $4 --timeout 10 --threads "$CLIENT_NCPU"
+    local r rss
+    if r=$(echo "$CLIENT_OUT" | grep '^RESULT'); then
+        ROW="$LOWER$(echo "$r" | field rps)|-|$(echo "$r" | field errors)|$(echo "$r" | field ok)|$(echo "$r" | field p50_ms)|$(echo "$r" | field p99_ms)|$CLIENT_PCT|$SERVER_PCT"
+    else
+        say "$1 c=$2: $CLIENT_OUT"; ROW="-|-|all|0|-|-|$CLIENT_PCT|$SERVER_PCT"
+    fi
+    if [ "$1" = gzmq ] || [ "$1" = libev ]; then
+        wrk_run $port "$2" "$3" "$4"
+    fi
+    rss=$(hwm_mib "$SERVER_PID")
+    ROW=$(echo "$ROW" | awk -F'|' -v r="$rss" 'BEGIN { OFS = "|" } { $2 = r; print }')
     stop_server
-    local r
-    r=$(echo "$out" | grep '^RESULT') || { say "$1 c=$2: $out"; ROW="-|$rss|all|0|-|-"; return; }
-    ROW="$(echo "$r" | field rps)|$rss|$(echo "$r" | field errors)|$(echo "$r" | field ok)|$(echo "$r" | field p50_ms)|$(echo "$r" | field p99_ms)"
+}
+
+# wrk_run PORT CONCURRENCY METHOD KEEPALIVE-FLAG -> WRK="rps|errors|client%|server%"
+wrk_run() {
+    local c=$2 script=() hdr=()
+    [ "$3" = gen ] && script=(-s bench/wrk_gen.lua)
+    [ "$4" = --no-keepalive ] && hdr=(-H "Connection: close")
+    [ "$c" -lt "$CLIENT_NCPU" ] && c=$CLIENT_NCPU
+    client wrk -t"$CLIENT_NCPU" -c"$c" -d"${WRK_SECONDS}s" --timeout 10s "${script[@]}" "${hdr[@]}" \
+           "http://127.0.0.1:$1/"
+    local rps errs
+    rps=$(echo "$CLIENT_OUT" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
+    errs=$(echo "$CLIENT_OUT" | awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }')
+    WRK="${rps:+$LOWER}${rps:--}|$errs|$CLIENT_PCT|$SERVER_PCT"
 }
 
 label() {
@@ -96,41 +173,68 @@ label() {
     simple) echo "SimpleXMLRPCServer (single thread)" ;;
     threaded) echo "ThreadingMixIn (thread per connection)" ;;
     gevent) echo "ThreadingMixIn + gevent monkey.patch_all()" ;;
-    gzmq) echo "gzmq-xmlrpc-server" ;;
-    gzmq-ka) echo "gzmq-xmlrpc-server, keep-alive" ;;
+    gzmq) echo "gzmq-xmlrpc-server ($HUBS hub$([ "$HUBS" -gt 1 ] && echo s))" ;;
+    gzmq-ka) echo "gzmq-xmlrpc-server ($HUBS hub$([ "$HUBS" -gt 1 ] && echo s)), keep-alive" ;;
     esac
 }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(date +%s)
+: > "$BUILD/bench/seed_table.dat.cmp.runs"
 DATA="$BUILD/bench/seed_table.dat"
 : > "$DATA.rows"
 for c in $CONCURRENCY; do
     for s in $SERVERS; do
         say "$s, $c clients, $(requests_for "$c") requests"
         run "$s" "$c" gen --no-keepalive
-        echo "$s|$c|$ROW" >> "$DATA.rows"
+        echo "$s|$c|$ROW|$WRK" >> "$DATA.rows"
     done
     say "gzmq keep-alive, $c clients"
     run gzmq "$c" gen --keepalive
-    echo "gzmq-ka|$c|$ROW" >> "$DATA.rows"
+    echo "gzmq-ka|$c|$ROW|$WRK" >> "$DATA.rows"
 done
-# GET /: a fixed 100000 requests (a quarter second or so), three runs of
-# each server taken in turn; the table shows the run with the median rate.
+
+# The libev callback server against gzmq-xmlrpc-server (one hub each, so
+# that both are one event loop on one core): wrk, keep-alive, GET / and
+# gen(2048), REPS runs of each taken in turn; the median by requests/s.
 GETC=1000
 GETN=100000
-: > "$DATA.get"
-: > "$DATA.get.all"
-for i in 1 2 3; do
-    for s in gzmq libev; do
-        say "GET / on $s, $GETC clients, keep-alive, run $i of 3"
-        QUICK_SAVED=$QUICK; QUICK=get run "$s" $GETC get --keepalive; QUICK=$QUICK_SAVED
-        echo "$s|$GETC|$ROW" >> "$DATA.get.all"
+HUBS_SAVED=$HUBS
+HUBS=1
+: > "$DATA.cmp"
+for what in get gen; do
+    : > "$DATA.cmp.all"
+    for i in $(seq "$REPS"); do
+        for s in gzmq libev; do
+            say "$what on $s, $GETC clients, keep-alive, wrk run $i of $REPS"
+            port=$PORT; PORT=$((PORT + 1))
+            start_server "$s" $port || continue
+            wrk_run $port $GETC $what --keepalive
+            echo "$what|$s|$(hwm_mib "$SERVER_PID")|$WRK" >> "$DATA.cmp.all"
+            stop_server
+        done
     done
+    for s in gzmq libev; do
+        grep "^$what|$s|" "$DATA.cmp.all" | tr -d '≥' | sort -t'|' -k4,4g |
+            sed -n "$(( (REPS + 1) / 2 ))p" >> "$DATA.cmp"
+    done
+    cat "$DATA.cmp.all" >> "$DATA.cmp.runs"
 done
-for s in gzmq libev; do # the median run by requests/s
-    grep "^$s|" "$DATA.get.all" | sort -t'|' -k3,3g | sed -n 2p >> "$DATA.get"
+rm -f "$DATA.cmp.all"
+
+# One process, every core: gzmq-xmlrpc-server --threads H for H = 1 .. the
+# server's cores, GET / with wrk (keep-alive), as a ratio to one hub.
+: > "$DATA.hubs"
+for h in $(seq "$SERVER_NCPU"); do
+    HUBS=$h
+    say "GET / on gzmq with $h hub(s), $GETC clients"
+    port=$PORT; PORT=$((PORT + 1))
+    start_server gzmq $port || continue
+    wrk_run $port $GETC get --keepalive
+    echo "$h|$WRK" >> "$DATA.hubs"
+    stop_server
 done
-rm -f "$DATA.get.all"
+HUBS=$HUBS_SAVED
 END=$(date +%s)
 
 # ---- the table ----
@@ -146,27 +250,62 @@ END=$(date +%s)
     echo "- The article's figures (Python 2, 2012): single thread ~2900 req/s 8 MB; threads ~1900 req/s 52 MB,"
     echo "  failing at 5000; gevent ~1900-2000 req/s 11-20 MB."
     echo
-    echo "| server | clients | requests/s | peak RSS (MiB) | errors | p50 (ms) | p99 (ms) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
-    while IFS='|' read -r s c rps rss err ok p50 p99; do
-        echo "| $(label "$s") | $c | $rps | $rss | $err | $p50 | $p99 |"
+    echo "- cores: $CORES; server on CPU(s) $SERVER_CPUS, client on CPU(s) $CLIENT_CPUS (taskset); gzmq-rpc-bench"
+    echo "  runs --threads $CLIENT_NCPU, wrk -t$CLIENT_NCPU (${WRK_SECONDS} s per run). CPU columns: utime + stime over"
+    echo "  the run from /proc, in % of one core. ≥: the client used over 90% of its $CLIENT_NCPU core(s), so"
+    echo "  the rate is a lower bound of what the server can do."
+    echo "- load when the run started: $LOAD_START"
+    echo
+    echo "| server | clients | requests/s | client CPU % | server CPU % | wrk requests/s | wrk CPU % | server CPU % (wrk) | wrk errors | peak RSS (MiB) | errors | p50 (ms) | p99 (ms) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    while IFS='|' read -r s c rps rss err ok p50 p99 cpct spct wrps werr wcpct wspct; do
+        echo "| $(label "$s") | $c | $rps | $cpct | $spct | $wrps | $wcpct | $wspct | $werr | $rss | $err | $p50 | $p99 |"
     done < "$DATA.rows"
     echo
-    echo "GET / (fixed small body, keep-alive, $GETC clients, $GETN requests): the greenlet server against a"
-    echo "hand-written libev callback server, the limit it aims for; of three runs each, taken in turn, the median."
+    echo "The greenlet server against a hand-written libev callback server with the same request"
+    echo "handling (bench/libev_http_server.c links demos/xmlrpc/handler.c), one event loop on one"
+    echo "core each, wrk keep-alive with $GETC connections; of $REPS runs each, taken in turn, the median;"
+    echo "gzmq / libev is the median of the ratios of each gzmq run to the libev run right after it."
     echo
-    echo "| server | clients | requests/s | peak RSS (MiB) | errors | p50 (ms) | p99 (ms) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
-    while IFS='|' read -r s c rps rss err ok p50 p99; do
-        name=$([ "$s" = libev ] && echo "libev callback server (bench/libev_http_server.c)" || echo "gzmq-xmlrpc-server")
-        echo "| $name | $c | $rps | $rss | $err | $p50 | $p99 |"
-    done < "$DATA.get"
+    echo "| request | server | wrk requests/s | wrk CPU % | server CPU % | peak RSS (MiB) | gzmq / libev |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
+    for what in get gen; do
+        # The ratio: the median of each run's gzmq / the libev run right
+        # after it, so that a load that changes between runs hits both sides.
+        ratio=$(grep "^$what|" "$DATA.cmp.runs" | tr -d '≥' | awk -F'|' '
+            $2 == "gzmq" { g = $4; next }
+            $2 == "libev" && g > 0 && $4 > 0 { r[n++] = g / $4; g = 0 }
+            END { if (!n) { print "-"; exit }
+                  for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+                  printf "%.2f", n % 2 ? r[int(n / 2)] : (r[n / 2 - 1] + r[n / 2]) / 2 }')
+        while IFS='|' read -r w s rss rps err cpct spct; do
+            name=$([ "$s" = libev ] && echo "libev callback server" || echo "gzmq-xmlrpc-server")
+            req=$([ "$w" = get ] && echo "GET /" || echo "gen(2048)")
+            echo "| $req | $name | $rps | $cpct | $spct | $rss | $([ "$s" = gzmq ] && echo "$ratio") |"
+        done < <(grep "^$what|" "$DATA.cmp")
+    done
+    echo
+    echo "Every run of that comparison (request|server|RSS|requests/s|errors|wrk CPU|server CPU):"
+    echo
+    sed 's/^/    /' "$DATA.cmp.runs"
+    echo
+    echo "One process, every core: gzmq-xmlrpc-server --threads H on CPU $SERVER_CPUS, GET / with wrk"
+    echo "(keep-alive, $GETC connections), against one hub in the same run."
+    echo
+    echo "| hubs | wrk requests/s | ratio to 1 hub | wrk CPU % | server CPU % |"
+    echo "|---:|---:|---:|---:|---:|"
+    one=$(sed -n 1p "$DATA.hubs" | cut -d'|' -f2 | tr -d '≥')
+    while IFS='|' read -r h rps err cpct spct; do
+        r=$(awk -v a="$(echo "$rps" | tr -d '≥')" -v b="$one" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        echo "| $h | $rps | $r | $cpct | $spct |"
+    done < "$DATA.hubs"
+    [ "$SERVER_NCPU" -eq 1 ] && echo && echo "(This machine gives the server one core: run with more cores, or CORES=, for more rows.)"
 } > "$OUT/seed_table.md"
 
 # ---- the chart ----
 if command -v gnuplot >/dev/null; then
     for s in $SERVERS gzmq-ka; do
-        awk -F'|' -v s="$s" '$1 == s && $3 != "-" { print $2, $3 }' "$DATA.rows" > "$DATA.$s"
+        awk -F'|' -v s="$s" '$1 == s && $3 != "-" { gsub("≥", "", $3); print $2, $3 }' "$DATA.rows" > "$DATA.$s"
     done
     plots=""
     for s in $SERVERS gzmq-ka; do

@@ -12,7 +12,14 @@
  * blocked on it. A blocking send there would park every greenlet in turn on
  * the one peer that never reads, and nobody else would be answered.
  * ZMQ_MAXMSGSIZE (--max-msg-size) bounds what one request may make the
- * server allocate: libzmq disconnects a peer that sends more. */
+ * server allocate: libzmq disconnects a peer that sends more.
+ *
+ * --threads N: the ROUTER stays one socket on this thread (ZeroMQ cannot
+ * bind two sockets to one endpoint), and N hubs (gz_run_threads) echo
+ * behind it: two greenlets here move whole messages between the ROUTER and
+ * a DEALER bound over inproc, and each hub's greenlets echo on a DEALER of
+ * their own connected to it (libzmq deals requests round-robin over them).
+ * Replies are sent to clients, and counted, here. */
 #include <gzmq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +30,14 @@
 #define MAX_FRAMES 16
 
 static void *router;
+static _Thread_local void *sock; /* what this thread's echo greenlets serve */
 static long served;
 static long dropped_full, dropped_gone; /* replies: peer at its HWM, peer gone */
-static int failure;
+static _Atomic int failure;
 
 /* Receive one whole message: the number of frames, 0 if it had too many
  * (dropped), -1 with errno when the socket fails. */
-static int recv_message(zmq_msg_t *frames)
+static int recv_message(void *from, zmq_msg_t *frames)
 {
     int n = 0, more = 1;
     while (more) {
@@ -37,7 +45,7 @@ static int recv_message(zmq_msg_t *frames)
         if (n >= MAX_FRAMES)
             zmq_msg_close(m);
         zmq_msg_init(m);
-        if (gz_zmq_msg_recv(m, router, 0) < 0) {
+        if (gz_zmq_msg_recv(m, from, 0) < 0) {
             int e = errno;
             for (int i = 0; i <= n && i < MAX_FRAMES; i++)
                 zmq_msg_close(&frames[i]);
@@ -58,12 +66,11 @@ static int recv_message(zmq_msg_t *frames)
 /* Send the N frames of a reply without waiting; on failure close the
  * frames not sent. Only the first frame (the peer's routing id) can fail:
  * once ROUTER accepted it, the rest of the message goes to the same pipe. */
-static int send_reply(zmq_msg_t *frames, int n)
+static int send_reply(void *to, zmq_msg_t *frames, int n, int flags)
 {
     int i = 0;
     for (; i < n; i++)
-        if (gz_zmq_msg_send(&frames[i], router,
-                            ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) < 0)
+        if (gz_zmq_msg_send(&frames[i], to, flags | (i + 1 < n ? ZMQ_SNDMORE : 0)) < 0)
             break;
     if (i == n)
         return 0;
@@ -74,28 +81,128 @@ static int send_reply(zmq_msg_t *frames, int n)
     return -1;
 }
 
+/* Send a reply to a client: counted, never waited for. 0 or -1 (errno)
+ * when the socket itself failed. */
+static int reply_to_client(zmq_msg_t *frames, int n)
+{
+    if (send_reply(router, frames, n, ZMQ_DONTWAIT) == 0)
+        served++;
+    else if (errno == EAGAIN) /* the client does not read its replies */
+        dropped_full++;
+    else if (errno == EHOSTUNREACH) /* the client went away */
+        dropped_gone++;
+    else
+        return -1;
+    return 0;
+}
+
+static void report_end(void)
+{
+    if (errno != ETERM) {
+        fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));
+        failure = 1;
+    }
+}
+
 static void *echo(void *arg)
 {
     (void)arg;
     zmq_msg_t frames[MAX_FRAMES];
     for (;;) {
-        int n = recv_message(frames);
+        int n = recv_message(router, frames);
         if (n < 0)
             break;
-        if (send_reply(frames, n) == 0)
-            served++;
-        else if (errno == EAGAIN) /* the client does not read its replies */
-            dropped_full++;
-        else if (errno == EHOSTUNREACH) /* the client went away */
-            dropped_gone++;
-        else
+        if (reply_to_client(frames, n) < 0)
             break;
     }
-    if (errno != ETERM) {
+    report_end();
+    return NULL;
+}
+
+/* ---- --threads ---- */
+
+#define WORKERS "inproc://gzmq-reqrep-server-workers"
+static void *dealer;      /* bound at WORKERS, on this thread */
+static long per_hub;      /* echo greenlets per hub */
+
+/* Requests: ROUTER -> DEALER (blocking: a busy hub slows the intake). */
+static void *to_workers(void *arg)
+{
+    (void)arg;
+    zmq_msg_t frames[MAX_FRAMES];
+    for (;;) {
+        int n = recv_message(router, frames);
+        if (n < 0 || (n > 0 && send_reply(dealer, frames, n, 0) < 0))
+            break;
+    }
+    report_end();
+    return NULL;
+}
+
+/* Replies: DEALER -> ROUTER, each counted as in one thread. */
+static void *to_clients(void *arg)
+{
+    (void)arg;
+    zmq_msg_t frames[MAX_FRAMES];
+    for (;;) {
+        int n = recv_message(dealer, frames);
+        if (n < 0 || (n > 0 && reply_to_client(frames, n) < 0))
+            break;
+    }
+    report_end();
+    return NULL;
+}
+
+/* A worker hub's greenlet: echo on the hub's DEALER until ETERM. */
+static void *echo_behind(void *arg)
+{
+    (void)arg;
+    zmq_msg_t frames[MAX_FRAMES];
+    for (;;) {
+        int n = recv_message(sock, frames);
+        if (n < 0 || (n > 0 && send_reply(sock, frames, n, 0) < 0))
+            break;
+    }
+    if (errno != ETERM && errno != ECANCELED) {
         fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));
         failure = 1;
     }
     return NULL;
+}
+
+static void worker_hub(size_t index, void *arg)
+{
+    (void)index;
+    sock = cli_socket(arg, ZMQ_DEALER, 1000);
+    cli_connect(sock, WORKERS, PROG);
+    gz_greenlet **gs = calloc((size_t)per_hub, sizeof *gs);
+    if (!gs)
+        gz_fail(ENOMEM, "no memory for %ld greenlets", per_hub);
+    for (long i = 0; i < per_hub; i++)
+        gs[i] = gz_spawn(echo_behind, NULL);
+    gz_joinall(gs, (size_t)per_hub, GZ_FOREVER);
+    for (long i = 0; i < per_hub; i++)
+        gz_release(gs[i]);
+    free(gs);
+    gz_zmq_close(sock);
+}
+
+/* The context's shutdown (a signal) ends every socket of every hub. */
+static void serve_threads(void *ctx, long threads)
+{
+    dealer = cli_socket(ctx, ZMQ_DEALER, 1000);
+    if (zmq_bind(dealer, WORKERS) != 0) {
+        fprintf(stderr, PROG ": %s\n", zmq_strerror(errno));
+        exit(1);
+    }
+    gz_greenlet *in = gz_spawn(to_workers, NULL), *out = gz_spawn(to_clients, NULL);
+    if (gz_run_threads((size_t)threads, worker_hub, ctx) != 0)
+        failure = 1;
+    gz_greenlet *both[] = {in, out};
+    gz_joinall(both, 2, GZ_FOREVER);
+    gz_release(in);
+    gz_release(out);
+    gz_zmq_close(dealer);
 }
 
 int main(int argc, char **argv)
@@ -104,6 +211,7 @@ int main(int argc, char **argv)
     long greenlets = 8;
     long max_msg_size = 1L << 20;
     long stats = 0;
+    long threads = 1;
     cli_opt opts[] = {
         {"--bind", "ENDPOINT", CLI_STRING, &bind, true, 0, 0,
          "where clients connect, e.g. tcp://*:5555 or tcp://127.0.0.1:*"},
@@ -113,6 +221,8 @@ int main(int argc, char **argv)
          "largest request frame accepted; a peer sending more is disconnected"},
         {"--stats", "N", CLI_NUMBER, &stats, false, 0, 86400,
          "print a line of hub statistics on stderr every N seconds (0: never)"},
+        {"--threads", "N", CLI_NUMBER, &threads, false, 1, 1024,
+         "hubs (threads) of G greenlets echoing behind the one ROUTER, over inproc"},
         CLI_CURVE_OPTS,
     };
     cli_parse(argc, argv, PROG,
@@ -134,17 +244,22 @@ int main(int argc, char **argv)
         perror(PROG ": signals");
         return 1;
     }
-    gz_greenlet **gs = calloc((size_t)greenlets, sizeof *gs);
-    if (!gs)
-        return 1;
-    for (long i = 0; i < greenlets; i++)
-        gs[i] = gz_spawn(echo, NULL);
     gz_greenlet *stats_line = cli_stats_start(stats, PROG);
-    gz_joinall(gs, (size_t)greenlets, GZ_FOREVER);
+    if (threads > 1) {
+        per_hub = greenlets;
+        serve_threads(ctx, threads);
+    } else {
+        gz_greenlet **gs = calloc((size_t)greenlets, sizeof *gs);
+        if (!gs)
+            return 1;
+        for (long i = 0; i < greenlets; i++)
+            gs[i] = gz_spawn(echo, NULL);
+        gz_joinall(gs, (size_t)greenlets, GZ_FOREVER);
+        for (long i = 0; i < greenlets; i++)
+            gz_release(gs[i]);
+        free(gs);
+    }
     cli_stats_stop(stats_line);
-    for (long i = 0; i < greenlets; i++)
-        gz_release(gs[i]);
-    free(gs);
     cli_signals_done();
     gz_zmq_close(router);
     cli_curve_done();

@@ -4,6 +4,7 @@
  *   gzmq-xmlrpc-server --port P [--host H] [--max-connections N]
  *                      [--idle-timeout S] [--request-timeout S]
  *                      [--max-gen N] [--max-response BYTES] [--write-budget BYTES]
+ *                      [--threads N]
  *
  * Methods: add(a, b) (ints or doubles), gen(n) (a string of n zeros) and
  * system.listMethods(). HTTP/1.1 with keep-alive, parsed by libhttp-parser;
@@ -16,6 +17,9 @@
  * capped (gen's n, the size of one response, and the bytes of responses
  * waiting for slow readers, over all connections): past a cap the call gets
  * a fault at once, before anything big is built.
+ * --threads N runs N hubs (gz_run_threads), each with its own listening
+ * socket on the port (GZ_TCP_REUSEPORT): the kernel spreads connections
+ * over them, and the hubs share nothing, so the state below is per thread.
  * SIGINT / SIGTERM stop it gracefully. The request handling, free of I/O,
  * is demos/xmlrpc/handler.c; the command line demos/xmlrpc/options.c. */
 #include <netinet/in.h>
@@ -39,9 +43,10 @@
 static double idle_timeout;    /* between requests on a connection */
 static double request_timeout; /* from a request's first byte to its end */
 static double write_timeout = 30.0;
-static xr_limits limits;       /* what one request may cost; the bytes queued */
-static size_t max_connections; /* served at once; 0: no limit */
-static size_t served;          /* connections being served now */
+static xr_limits base_limits;  /* from the command line */
+static _Thread_local xr_limits limits; /* this hub's: what one request may cost; the bytes queued */
+static size_t max_connections; /* served at once per hub; 0: no limit */
+static _Thread_local size_t served; /* connections this hub serves now */
 /* Past max_connections, this many more are accepted only to be answered 503
  * at once; beyond those, new clients wait in the listen backlog. */
 #define REFUSALS 64
@@ -96,7 +101,7 @@ static int serve(xr_conn *c, int fd, const char *data, size_t len)
  * for a while first, as web servers do. */
 static void linger_close(int fd)
 {
-    static char sink[16384];
+    static _Thread_local char sink[16384];
     shutdown(fd, SHUT_WR);
     double end = gz_now() + 2.0;
     size_t total = 0;
@@ -112,7 +117,7 @@ static void linger_close(int fd)
 /* One read buffer for the whole thread: a greenlet fills it and parses it
  * without blocking in between, so no other greenlet touches it meanwhile.
  * Per-connection memory stays small with 10000 clients. */
-static char rbuf[64 * 1024];
+static _Thread_local char rbuf[64 * 1024];
 
 /* An error answer that ends the connection (408, 503). */
 static void send_error(int fd, xr_conn *c, int status, const char *reason)
@@ -178,7 +183,8 @@ static void handle(int fd, void *arg)
 
 /* ---- main ---- */
 
-static gz_server *server;
+static gz_server *server;      /* one hub */
+static int *listeners;         /* --threads: one per hub */
 static gz_greenlet *stats_line;
 
 static void on_signal(int signum, void *arg)
@@ -189,7 +195,36 @@ static void on_signal(int signum, void *arg)
     gz_signal_cancel(SIGTERM);
     cli_stats_stop(stats_line);
     stats_line = NULL;
-    gz_server_stop(server, 5.0);
+    if (server)
+        gz_server_stop(server, 5.0);
+    else
+        gz_run_threads_stop();
+}
+
+/* One of --threads' hubs: serve until gz_run_threads_stop, whose kill ends
+ * the wait below and the handlers at once. */
+static void serve_hub(size_t index, void *arg)
+{
+    (void)arg;
+    limits = base_limits;
+    gz_server *s = gz_server_new(listeners[index], handle, NULL,
+                                 max_connections ? max_connections + REFUSALS : 0);
+    if (!s || gz_server_start(s) < 0)
+        gz_fail(errno, "hub %zu: %s", index, strerror(errno));
+    gz_event *stop = gz_event_new();
+    if (stop)
+        gz_event_wait(stop, GZ_FOREVER);
+    gz_event_free(stop);
+    gz_server_free(s);
+}
+
+static int port_of(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
 int main(int argc, char **argv)
@@ -201,8 +236,9 @@ int main(int argc, char **argv)
     const char *host = opt.host;
     idle_timeout = opt.idle_timeout;
     request_timeout = opt.request_timeout;
-    limits = (xr_limits){.max_gen = opt.max_gen, .max_response = opt.max_response,
-                         .write_budget = opt.write_budget};
+    base_limits = (xr_limits){.max_gen = opt.max_gen, .max_response = opt.max_response,
+                              .write_budget = opt.write_budget};
+    limits = base_limits;
     max_connections = opt.max_connections;
     /* One descriptor per client: take the hard limit. */
     struct rlimit rl;
@@ -210,29 +246,45 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    int lfd = gz_tcp_listen(host, opt.port, 0);
-    if (lfd < 0) {
-        fprintf(stderr, "gzmq-xmlrpc-server: cannot listen on %s:%d: %s\n",
-                host ? host : "*", opt.port, strerror(errno));
+    size_t n = opt.threads;
+    int flags = n > 1 ? GZ_TCP_REUSEPORT : 0;
+    listeners = calloc(n, sizeof *listeners);
+    if (!listeners)
         return 1;
+    int port = opt.port;
+    for (size_t i = 0; i < n; i++) {
+        /* Port 0: the first socket picks it, the others join it. */
+        listeners[i] = gz_tcp_listen_opts(host, i ? port : opt.port, 0, flags);
+        if (listeners[i] < 0) {
+            fprintf(stderr, "gzmq-xmlrpc-server: cannot listen on %s:%d: %s\n",
+                    host ? host : "*", i ? port : opt.port, strerror(errno));
+            return 1;
+        }
+        port = port_of(listeners[i]);
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(lfd, (struct sockaddr *)&ss, &sl);
-    int real_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                   : ((struct sockaddr_in *)&ss)->sin_port);
-    server = gz_server_new(lfd, handle, NULL, max_connections ? max_connections + REFUSALS : 0);
-    if (!server || gz_server_start(server) < 0) {
-        fprintf(stderr, "gzmq-xmlrpc-server: %s\n", strerror(errno));
-        return 1;
-    }
+    int rc;
     gz_signal(SIGINT, on_signal, NULL);
     gz_signal(SIGTERM, on_signal, NULL);
     stats_line = cli_stats_start((long)opt.stats, "gzmq-xmlrpc-server");
-    printf("gzmq-xmlrpc-server: listening on %s port %d\n", host ? host : "*", real_port);
-    fflush(stdout);
-    int rc = gz_run();
-    gz_server_free(server);
-    gz_close(lfd);
+    if (n == 1) {
+        server = gz_server_new(listeners[0], handle, NULL,
+                               max_connections ? max_connections + REFUSALS : 0);
+        if (!server || gz_server_start(server) < 0) {
+            fprintf(stderr, "gzmq-xmlrpc-server: %s\n", strerror(errno));
+            return 1;
+        }
+        printf("gzmq-xmlrpc-server: listening on %s port %d\n", host ? host : "*", port);
+        fflush(stdout);
+        rc = gz_run();
+        gz_server_free(server);
+    } else {
+        printf("gzmq-xmlrpc-server: listening on %s port %d (%zu threads)\n",
+               host ? host : "*", port, n);
+        fflush(stdout);
+        rc = gz_run_threads(n, serve_hub, NULL);
+    }
+    for (size_t i = 0; i < n; i++)
+        gz_close(listeners[i]);
+    free(listeners);
     return rc == 0 ? 0 : 1;
 }

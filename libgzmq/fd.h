@@ -15,9 +15,29 @@
  * reused, and a byte that fdio.c keeps about the last calls. gz_close
  * clears both: a reused number starts fresh. */
 
-/* One greenlet's watcher on one fd. */
-typedef struct gz_fdwait {
+/* The watcher an fd keeps between the waits of gz_read and gz_write on a
+ * socket (io.c). ev_io_set tells libev the fd may name a new file, which
+ * costs an epoll_ctl at the next loop turn (one per request in a server);
+ * ev_io_modify does not, and is safe only while the number names the same
+ * file. The library cannot see a plain close(2), so it trusts the number
+ * only where it made the file itself and where a plain close is the
+ * documented misuse: a connection gz_accept returned (gz_server's), waited
+ * on again by the greenlet that waited on it last. gz_close, gz_accept and
+ * gz_connect forget the trust; another greenlet, or a loop turn between
+ * the two waits (libev then re-registers anyway), never relies on it. */
+typedef struct gz_fdwatch {
     ev_io io;                       /* data: the waiting greenlet */
+    uint64_t last;                  /* id of the greenlet that waited last */
+    bool known;                     /* `last` holds for the file the number names */
+    bool accepted;                  /* the file came from gz_accept */
+    bool busy;                      /* a waiter uses it now */
+} gz_fdwatch;
+
+/* One greenlet's wait on one fd. */
+typedef struct gz_fdwait {
+    ev_io own;                      /* the watcher, unless the fd's own is used */
+    ev_io *io;                      /* &own or &watch->io; data: the waiting greenlet */
+    gz_fdwatch *watch;              /* the fd's watcher when io is it */
     struct gz_fdwait *next, *prev;  /* its fd's waiters, oldest first */
     bool linked;
     bool closed;                    /* gz_close took the fd away */
@@ -25,6 +45,7 @@ typedef struct gz_fdwait {
 
 typedef struct gz_fdslot {
     gz_fdwait *first, *last;        /* by pointer, not a list head: the table moves */
+    gz_fdwatch *watch;              /* allocated on first use: libev holds its address */
     unsigned char bits;             /* fdio.c's */
 } gz_fdslot;
 
@@ -69,8 +90,16 @@ static inline int gz__ev_events(short events)
 int gz__fd_ready_now(int fd, short events);
 
 /* Start W watching FD for EV_EVENTS (EV_READ / EV_WRITE) on behalf of the
- * current greenlet, which a readiness or gz_close wakes; -1 ENOMEM. */
-int gz__fdwait_start(gz_hub *h, gz_fdwait *w, int fd, int ev_events);
+ * current greenlet, which a readiness or gz_close wakes; -1 ENOMEM. With
+ * REUSE, the fd's kept watcher (gz_fdwatch) when it is free. */
+int gz__fdwait_start_opt(gz_hub *h, gz_fdwait *w, int fd, int ev_events, bool reuse);
+static inline int gz__fdwait_start(gz_hub *h, gz_fdwait *w, int fd, int ev_events)
+{
+    return gz__fdwait_start_opt(h, w, fd, ev_events, false);
+}
+/* FD's number may name a new file now: its kept watcher is set afresh;
+ * ACCEPTED: gz_accept has just made it (only then may it be trusted). */
+void gz__fdwatch_forget(gz_hub *h, int fd, bool accepted);
 /* Stop W (also after gz_close stopped it): true if gz_close took its fd. */
 bool gz__fdwait_stop(gz_hub *h, gz_fdwait *w);
 
@@ -79,6 +108,7 @@ bool gz__fdwait_stop(gz_hub *h, gz_fdwait *w);
  * otherwise, and -1 EBADF when gz_close closed FD meanwhile; the caller has
  * done gz__enter. */
 int gz__park_fd_until(gz_hub *h, int fd, int ev_events, double deadline);
+int gz__park_fd_until_opt(gz_hub *h, int fd, int ev_events, double deadline, bool reuse);
 
 /* The start of a green call on FD: the caller's hub, or NULL with EBADF
  * (negative FD) or gz__check_entry's errno. */
@@ -99,6 +129,7 @@ typedef struct gz_fdcall {
     double timeout;
     double deadline; /* NAN until the first wait */
     bool waited;
+    bool reuse;      /* wait on the fd's kept watcher (gz_read, gz_write on a socket) */
 } gz_fdcall;
 
 static inline gz_fdcall gz__fdcall(double timeout)
@@ -116,8 +147,8 @@ static inline void gz__fdcall_done(gz_hub *h, const gz_fdcall *c)
         gz__no_wait(h);
 }
 
-/* FD is a new file (accept(2) has just returned it): forget what fdio.c
- * knew of the calls on its number. */
-void gz__fdio_forget(gz_hub *h, int fd);
+/* FD is a new file (accept(2) has just returned it, ACCEPTED, or it is
+ * being connected): forget what fdio.c and io.c knew of its number. */
+void gz__fdio_forget(gz_hub *h, int fd, bool accepted);
 
 #endif

@@ -43,11 +43,12 @@ static void fd_note(gz_hub *h, int fd, unsigned keep, unsigned add)
         s->bits = (unsigned char)((s->bits & keep) | add);
 }
 
-void gz__fdio_forget(gz_hub *h, int fd)
+void gz__fdio_forget(gz_hub *h, int fd, bool accepted)
 {
     gz_fdslot *s = gz__fd_peek(h, fd);
     if (s)
         s->bits = 0;
+    gz__fdwatch_forget(h, fd, accepted);
 }
 
 /* A socket call of C on FD has failed (errno): wait for EV_EVENTS before
@@ -66,6 +67,7 @@ static int wait_to_retry(gz_hub *h, gz_fdcall *c, int fd, int ev_events)
  * a read will not block. */
 static ssize_t read_plain(gz_hub *h, int fd, void *buf, size_t n, gz_fdcall *c)
 {
+    c->reuse = false; /* not a socket: its number may have changed files */
     for (;;) {
         int r = gz__fd_ready_now(fd, POLLIN);
         if (r < 0)
@@ -94,6 +96,7 @@ ssize_t gz_read(int fd, void *buf, size_t n, double timeout)
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
     gz_fdcall c = gz__fdcall(timeout);
+    c.reuse = true; /* a socket; read_plain turns it off */
     if (fd_peek(h, fd) == (FD_READ_WAITED | FD_WROTE) && timeout != 0 && n &&
         gz__fdcall_wait(h, &c, fd, EV_READ))
         return -1;
@@ -154,6 +157,7 @@ static ssize_t write_plain(gz_hub *h, int fd, const char *p, size_t n, gz_fdcall
     if (fl < 0 || fstat(fd, &st) < 0)
         return -1;
     size_t chunk = (fl & O_NONBLOCK) || S_ISREG(st.st_mode) ? n : PIPE_BUF;
+    c->reuse = false; /* not a socket: its number may have changed files */
     size_t left = n;
     while (left) {
         int r = gz__fd_ready_now(fd, POLLOUT);
@@ -189,6 +193,7 @@ ssize_t gz_write(int fd, const void *buf, size_t n, double timeout)
         return -1;
     }
     gz_fdcall c = gz__fdcall(timeout);
+    c.reuse = true; /* a socket; write_plain turns it off */
     const char *p = buf;
     size_t left = n;
     bool sock = true;

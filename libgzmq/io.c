@@ -15,8 +15,11 @@
 static void fdtab_free(void *p)
 {
     gz_fdtab *t = p;
-    if (t)
+    if (t) {
+        for (size_t i = 0; i < t->cap; i++)
+            free(t->slots[i].watch); /* stopped: no waiter is left */
         free(t->slots);
+    }
     free(t);
 }
 
@@ -57,20 +60,61 @@ void gz__fd_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
     gz__wake(w->data, 0);
 }
 
-int gz__fdwait_start(gz_hub *h, gz_fdwait *w, int fd, int ev_events)
+/* The fd's kept watcher, set up for the current greenlet: NULL when it is
+ * in use (or no memory: then W's own does). */
+static gz_fdwatch *fdwatch(gz_fdslot *s)
+{
+    if (!s->watch && (s->watch = calloc(1, sizeof *s->watch)))
+        ev_init(&s->watch->io, gz__fd_ready_cb);
+    return s->watch;
+}
+
+static ev_io *kept_watcher(gz_hub *h, gz_fdslot *s, gz_fdwait *w, int fd, int ev_events)
+{
+    gz_fdwatch *k = fdwatch(s);
+    if (!k || k->busy)
+        return NULL;
+    uint64_t me = h->current->id;
+    if (k->accepted && k->known && k->last == me)
+        ev_io_modify(&k->io, ev_events); /* the same file: no epoll_ctl */
+    else
+        ev_io_set(&k->io, fd, ev_events);
+    k->last = me;
+    k->known = true;
+    k->busy = true;
+    w->watch = k;
+    return &k->io;
+}
+
+void gz__fdwatch_forget(gz_hub *h, int fd, bool accepted)
+{
+    gz_fdslot *s = accepted ? gz__fd_slot(h, fd) : gz__fd_peek(h, fd);
+    gz_fdwatch *k = s ? (accepted ? fdwatch(s) : s->watch) : NULL;
+    if (k) {
+        k->known = false;
+        k->accepted = accepted;
+    }
+}
+
+int gz__fdwait_start_opt(gz_hub *h, gz_fdwait *w, int fd, int ev_events, bool reuse)
 {
     gz_fdslot *s = gz__fd_slot(h, fd);
     if (!s)
         return -1;
-    ev_io_init(&w->io, gz__fd_ready_cb, fd, ev_events);
-    w->io.data = h->current;
+    w->watch = NULL;
+    w->io = reuse ? kept_watcher(h, s, w, fd, ev_events) : NULL;
+    if (!w->io) {
+        w->io = &w->own;
+        ev_io_init(w->io, gz__fd_ready_cb, fd, ev_events);
+    }
+    w->io->data = h->current;
     w->next = NULL;
     w->prev = s->last;
     *(s->last ? &s->last->next : &s->first) = w;
     s->last = w;
     w->linked = true;
     w->closed = false;
-    ev_io_start(h->loop, &w->io);
+    ev_io_start(h->loop, w->io);
     return 0;
 }
 
@@ -83,9 +127,11 @@ static void fdwait_unlink(gz_fdslot *s, gz_fdwait *w)
 
 bool gz__fdwait_stop(gz_hub *h, gz_fdwait *w)
 {
-    ev_io_stop(h->loop, &w->io);
+    ev_io_stop(h->loop, w->io);
+    if (w->watch)
+        w->watch->busy = false;
     if (w->linked)
-        fdwait_unlink(gz__fd_peek(h, w->io.fd), w);
+        fdwait_unlink(gz__fd_peek(h, w->io->fd), w);
     return w->closed;
 }
 
@@ -122,8 +168,13 @@ static int wait_fd(int fd, short events, double timeout)
 
 int gz__park_fd_until(gz_hub *h, int fd, int ev_events, double deadline)
 {
+    return gz__park_fd_until_opt(h, fd, ev_events, deadline, false);
+}
+
+int gz__park_fd_until_opt(gz_hub *h, int fd, int ev_events, double deadline, bool reuse)
+{
     gz_fdwait w;
-    if (gz__fdwait_start(h, &w, fd, ev_events))
+    if (gz__fdwait_start_opt(h, &w, fd, ev_events, reuse))
         return -1;
     /* The fd rides in the pointer: run info prints it as a number. */
     int rc = gz__park_until(h, deadline,
@@ -152,7 +203,7 @@ int gz__fdcall_wait(gz_hub *h, gz_fdcall *c, int fd, int ev_events)
     /* The caller has just seen EAGAIN: no need to ask poll(2) again. */
     if (gz__enter(h))
         return -1;
-    return gz__park_fd_until(h, fd, ev_events, c->deadline);
+    return gz__park_fd_until_opt(h, fd, ev_events, c->deadline, c->reuse);
 }
 
 int gz_wait_read(int fd, double timeout)
@@ -207,7 +258,9 @@ int gz_poll(struct pollfd *fds, nfds_t n, double timeout)
         const struct pollfd *p = &fds[started];
         gz_fdwait *w = &ws[started];
         if (p->fd < 0) { /* ignored, as by poll(2) */
-            ev_io_init(&w->io, gz__fd_ready_cb, p->fd, EV_READ);
+            w->io = &w->own;
+            w->watch = NULL;
+            ev_io_init(w->io, gz__fd_ready_cb, p->fd, EV_READ);
             w->linked = w->closed = false;
         } else if (gz__fdwait_start(h, w, p->fd, gz__ev_events(p->events))) {
             r = -1;
@@ -255,10 +308,14 @@ int gz_close(int fd)
          * gets it, and libev would not re-register the number for it. */
         for (gz_fdwait *w; (w = s->first);) {
             fdwait_unlink(s, w);
-            ev_io_stop(h->loop, &w->io);
+            ev_io_stop(h->loop, w->io);
+            if (w->watch)
+                w->watch->busy = false;
             w->closed = true;
-            gz__wake(w->io.data, EBADF);
+            gz__wake(w->io->data, EBADF);
         }
+        if (s->watch)
+            s->watch->known = s->watch->accepted = false;
         s->bits = 0;
     }
     return close(fd);

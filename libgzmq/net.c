@@ -69,7 +69,7 @@ int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout)
     for (;;) {
         int c = accept4(fd, addr, addr ? len : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) {
-            gz__fdio_forget(h, c); /* a new connection on a reused number */
+            gz__fdio_forget(h, c, true); /* a new connection on a reused number */
             gz__fdcall_done(h, &call);
             return c;
         }
@@ -91,6 +91,7 @@ int gz_connect(int fd, const struct sockaddr *addr, socklen_t len, double timeou
     }
     if (make_nonblocking(fd))
         return -1;
+    gz__fdio_forget(h, fd, false); /* a socket being connected is a new file to us */
     gz_fdcall call = gz__fdcall(timeout);
     if (connect(fd, addr, len) == 0) {
         gz__fdcall_done(h, &call);
@@ -208,13 +209,17 @@ static struct addrinfo *resolve(const char *host, int port, int flags, double ti
 
 /* ---- TCP helpers ---- */
 
-static int listen_on(const struct sockaddr *sa, socklen_t len, int backlog, bool dual)
+static int listen_on(const struct sockaddr *sa, socklen_t len, int backlog, bool dual,
+                     int flags)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     int one = 1, zero = 0;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        goto fail;
+    if ((flags & GZ_TCP_REUSEPORT) &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         goto fail;
     if (sa->sa_family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &zero : &one, sizeof one) < 0)
@@ -231,7 +236,12 @@ fail:;
 
 int gz_tcp_listen(const char *host, int port, int backlog)
 {
-    if (port < 0 || port > 65535) {
+    return gz_tcp_listen_opts(host, port, backlog, 0);
+}
+
+int gz_tcp_listen_opts(const char *host, int port, int backlog, int flags)
+{
+    if (port < 0 || port > 65535 || (flags & ~GZ_TCP_REUSEPORT)) {
         errno = EINVAL;
         return -1;
     }
@@ -241,19 +251,19 @@ int gz_tcp_listen(const char *host, int port, int backlog)
         /* Every address: one dual-stack IPv6 socket, or IPv4 without IPv6. */
         struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
                                   .sin6_addr = IN6ADDR_ANY_INIT};
-        int fd = listen_on((struct sockaddr *)&a6, sizeof a6, backlog, true);
+        int fd = listen_on((struct sockaddr *)&a6, sizeof a6, backlog, true, flags);
         if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
             return fd;
         struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                                  .sin_addr.s_addr = htonl(INADDR_ANY)};
-        return listen_on((struct sockaddr *)&a4, sizeof a4, backlog, false);
+        return listen_on((struct sockaddr *)&a4, sizeof a4, backlog, false, flags);
     }
     struct addrinfo *res = resolve(host, port, AI_PASSIVE, GZ_FOREVER);
     if (!res)
         return -1;
     int fd = -1;
     for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next)
-        fd = listen_on(a->ai_addr, a->ai_addrlen, backlog, false);
+        fd = listen_on(a->ai_addr, a->ai_addrlen, backlog, false, flags);
     int saved = errno;
     freeaddrinfo(res);
     errno = saved;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -54,12 +55,16 @@ static gz_stacks *my_stacks(void)
     return h ? &h->stacks : NULL;
 }
 
+/* Atomic: the hubs of several threads may ask first at once. */
 static size_t page_size(void)
 {
-    static size_t ps;
-    if (!ps)
-        ps = (size_t)sysconf(_SC_PAGESIZE);
-    return ps;
+    static _Atomic size_t ps;
+    size_t p = atomic_load_explicit(&ps, memory_order_relaxed);
+    if (!p) {
+        p = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&ps, p, memory_order_relaxed);
+    }
+    return p;
 }
 
 /* Each guarded stack costs two memory mappings, and the kernel allows

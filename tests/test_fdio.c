@@ -2,6 +2,7 @@
  * Loopback addresses only. */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 
 #include "gz_net_test.h"
 
@@ -374,6 +375,47 @@ static void *echo_server(void *arg)
 /* Once a socket's reader has had to wait, a read after a write waits for
  * readiness before it reads: an exchange between two greenlets costs one
  * recv per message, not two (one failing with EAGAIN). */
+/* epoll_ctl(2) calls, counted as recv's are (libev calls it through the
+ * dynamic linker, so this definition sees them). */
+static unsigned long epoll_ctls;
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    static int (*real)(int, int, int, struct epoll_event *);
+    if (!real)
+        real = (int (*)(int, int, int, struct epoll_event *))dlsym(RTLD_NEXT, "epoll_ctl");
+    __atomic_fetch_add(&epoll_ctls, 1, __ATOMIC_RELAXED);
+    return real(epfd, op, fd, ev);
+}
+
+/* The accepted end keeps its watcher between its waits: no epoll_ctl per
+ * exchange there. The connected end (not accepted: its number is never
+ * trusted) still re-registers once per exchange. */
+static void accepted_socket_waits_without_an_epoll_ctl_each_time(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 500 };
+    int c, s;
+    tcp_pair("127.0.0.1", &c, &s);
+    echo e = {.fd = s, .rounds = ROUNDS};
+    gz_greenlet *g = gz_spawn(echo_server, &e);
+    unsigned long before = epoll_ctls;
+    for (int i = 0; i < ROUNDS; i++) {
+        char out[32], in[32] = "";
+        int n = snprintf(out, sizeof out, "request %d", i);
+        assert_int_equal(gz_write(c, out, (size_t)n, 5.0), n);
+        assert_int_equal(gz_read(c, in, sizeof in, 5.0), n);
+        assert_memory_equal(in, out, (size_t)n);
+    }
+    unsigned long used = epoll_ctls - before;
+    assert_int_equal(gz_join(g, 5.0), 0);
+    gz_release(g);
+    assert_int_equal(e.err, 0);
+    print_message("epoll_ctl calls for %d exchanges: %lu\n", ROUNDS, used);
+    assert_true(used <= ROUNDS + 16); /* before: one per wait on each end */
+    gz_close(c);
+    gz_close(s);
+}
+
 static void request_response_costs_one_recv_per_message(void **state)
 {
     (void)state;
@@ -426,6 +468,146 @@ static void read_after_write_keeps_its_semantics(void **state)
     close(s);
 }
 
+
+/* ---- the kept watcher (io.c) and fds closed behind the library's back ---- */
+
+/* Writes one byte to the fd it is given once it runs: spawned before a
+ * green read, it runs when the reader has parked. */
+static void *write_one_later(void *arg)
+{
+    assert_int_equal(gz_write(GZ_INT(arg), "x", 1, 5.0), 1);
+    return NULL;
+}
+
+/* A green read on FD that must park and then get the byte PEER sends. */
+static void read_after_parking(int fd, int peer)
+{
+    gz_greenlet *w = gz_spawn(write_one_later, GZ_PTR(peer));
+    char c = 0;
+    assert_int_equal(gz_read(fd, &c, 1, 5.0), 1);
+    assert_int_equal(c, 'x');
+    assert_int_equal(gz_join(w, 5.0), 0);
+    gz_release(w);
+}
+
+/* Close NUMBER with a plain close(2), every free number below it held
+ * meanwhile (up to 16 of them), and run MAKE: the first fd it creates gets
+ * NUMBER, the next ones higher numbers. */
+#define REUSE(number, make)                                                \
+    do {                                                                   \
+        int held_[16], n_ = 0;                                             \
+        for (int d_; n_ < 16 && (d_ = dup(2)) >= 0;) {                     \
+            if (d_ > (number)) {                                           \
+                close(d_);                                                 \
+                break;                                                     \
+            }                                                              \
+            held_[n_++] = d_;                                              \
+        }                                                                  \
+        close(number);                                                     \
+        make;                                                              \
+        while (n_ > 0)                                                     \
+            close(held_[--n_]);                                            \
+    } while (0)
+
+/* A TCP pair whose accepted end, sv[0], parked once in gz_read: its kept
+ * watcher now trusts the number for the caller. */
+static void pair_that_waited(int sv[2])
+{
+    tcp_pair("127.0.0.1", &sv[1], &sv[0]);
+    read_after_parking(sv[0], sv[1]);
+}
+
+static void repeated_waits_on_one_socket_keep_working(void **state)
+{
+    (void)state;
+    int sv[2];
+    pair_that_waited(sv);
+    for (int i = 0; i < 50; i++) {
+        read_after_parking(sv[0], sv[1]);
+        read_after_parking(sv[1], sv[0]);
+    }
+    gz_close(sv[0]);
+    gz_close(sv[1]);
+}
+
+/* The number is plain-closed and, in the same greenlet with no wait in
+ * between, becomes a pipe: a new file that libev must be told about. */
+static void plain_closed_socket_reused_by_a_pipe_still_wakes(void **state)
+{
+    (void)state;
+    int sv[2], p[2];
+    pair_that_waited(sv);
+    int number = sv[0];
+    REUSE(number, assert_int_equal(pipe(p), 0));
+    assert_int_equal(p[0], number);
+    read_after_parking(p[0], p[1]);
+    close(p[0]);
+    close(p[1]);
+    close(sv[1]);
+}
+
+/* The same, the number reused by a connection gz_accept returns. */
+static void plain_closed_socket_reused_by_gz_accept_still_wakes(void **state)
+{
+    (void)state;
+    int l = gz_tcp_listen("127.0.0.1", 0, 8);
+    assert_true(l >= 0);
+    int c = gz_tcp_connect("127.0.0.1", port_of(l), 5.0);
+    assert_true(c >= 0);
+    assert_int_equal(gz_wait_read(l, 5.0), 0); /* the connection is there */
+    int sv[2];
+    pair_that_waited(sv);
+    int number = sv[0], s = -1;
+    REUSE(number, s = gz_accept(l, NULL, NULL, 5.0));
+    assert_int_equal(s, number);
+    read_after_parking(s, c);
+    gz_close(s);
+    gz_close(c);
+    gz_close(l);
+    close(sv[1]);
+}
+
+static void *wait_on_the_first(void *arg)
+{
+    int *sv = arg;
+    read_after_parking(sv[0], sv[1]);
+    return NULL;
+}
+
+/* Another greenlet waited on the number last; this one closes it with
+ * close(2) and a new socket of its own gets the number. */
+static void socket_reused_by_another_greenlet_still_wakes(void **state)
+{
+    (void)state;
+    int sv[2], nv[2];
+    tcp_pair("127.0.0.1", &sv[1], &sv[0]);
+    gz_greenlet *g = gz_spawn(wait_on_the_first, sv);
+    assert_int_equal(gz_join(g, 5.0), 0);
+    gz_release(g);
+    REUSE(sv[0], assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, nv), 0));
+    assert_int_equal(nv[0], sv[0]);
+    read_after_parking(nv[0], nv[1]);
+    close(nv[0]);
+    close(nv[1]);
+    close(sv[1]);
+}
+
+/* The same greenlet, but a green wait (a loop turn) between the close and
+ * the reuse by a socket made outside the library. */
+static void socket_reused_after_a_wait_still_wakes(void **state)
+{
+    (void)state;
+    int sv[2], nv[2];
+    pair_that_waited(sv);
+    REUSE(sv[0], assert_int_equal(gz_sleep(0.001), 0);
+          assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, nv), 0));
+    assert_int_equal(nv[0], sv[0]);
+    read_after_parking(nv[0], nv[1]);
+    close(nv[0]);
+    close(nv[1]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     gz_test_watchdog(60);
@@ -445,7 +627,13 @@ int main(void)
         cmocka_unit_test(read_from_a_reset_connection_is_econnreset),
         cmocka_unit_test(write_to_a_pipe_without_reader_is_epipe),
         cmocka_unit_test(request_response_costs_one_recv_per_message),
+        cmocka_unit_test(accepted_socket_waits_without_an_epoll_ctl_each_time),
         cmocka_unit_test(read_after_write_keeps_its_semantics),
+        cmocka_unit_test(repeated_waits_on_one_socket_keep_working),
+        cmocka_unit_test(plain_closed_socket_reused_by_a_pipe_still_wakes),
+        cmocka_unit_test(plain_closed_socket_reused_by_gz_accept_still_wakes),
+        cmocka_unit_test(socket_reused_by_another_greenlet_still_wakes),
+        cmocka_unit_test(socket_reused_after_a_wait_still_wakes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,6 +120,38 @@ static void second_listener_on_a_port_is_eaddrinuse(void **state)
 
 /* ---- timeouts and kills ---- */
 
+static void reuseport_lets_several_sockets_listen_on_one_port(void **state)
+{
+    (void)state;
+    int a = gz_tcp_listen_opts("127.0.0.1", 0, 8, GZ_TCP_REUSEPORT);
+    assert_true(a >= 0);
+    int port = port_of(a);
+    int b = gz_tcp_listen_opts("127.0.0.1", port, 8, GZ_TCP_REUSEPORT);
+    assert_true(b >= 0);
+    assert_int_equal(port_of(b), port);
+    /* Every socket on the port must ask for it. */
+    assert_fails(gz_tcp_listen_opts("127.0.0.1", port, 8, 0), EADDRINUSE);
+    /* Both take connections: the kernel hashes them over the two. */
+    int c = gz_tcp_connect("127.0.0.1", port, 5.0);
+    assert_true(c >= 0);
+    struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+    assert_int_equal(gz_poll(p, 2, 5.0), 1);
+    int s = gz_accept(p[0].revents ? a : b, NULL, NULL, 1.0);
+    assert_true(s >= 0);
+    gz_close(s);
+    gz_close(c);
+    gz_close(a);
+    gz_close(b);
+}
+
+static void unknown_listen_flags_are_einval(void **state)
+{
+    (void)state;
+    assert_fails(gz_tcp_listen_opts("127.0.0.1", 0, 8, 2), EINVAL);
+    assert_fails(gz_tcp_listen_opts("127.0.0.1", 0, 8, -1), EINVAL);
+    assert_fails(gz_tcp_listen_opts(NULL, 70000, 8, GZ_TCP_REUSEPORT), EINVAL);
+}
+
 static void accept_times_out_without_clients(void **state)
 {
     (void)state;
@@ -252,6 +284,8 @@ int main(void)
         cmocka_unit_test(localhost_name_is_looked_up),
         cmocka_unit_test(listen_on_any_address_accepts_v4_and_v6),
         cmocka_unit_test(second_listener_on_a_port_is_eaddrinuse),
+        cmocka_unit_test(reuseport_lets_several_sockets_listen_on_one_port),
+        cmocka_unit_test(unknown_listen_flags_are_einval),
         cmocka_unit_test(accept_times_out_without_clients),
         cmocka_unit_test(connect_to_a_full_backlog_times_out),
         cmocka_unit_test(killed_acceptor_gets_ecanceled),

@@ -256,12 +256,15 @@ static long flood(void *f, long n)
 }
 
 /* A DEALER sends 1 KB requests and never reads its replies. Five REQ
- * clients must get every reply meanwhile, and new clients once it left. */
-static void reqrep_server_serves_others_while_a_peer_never_reads(void **state)
+ * clients must get every reply meanwhile, and new clients once it left.
+ * THREADS: NULL, or the value of --threads. */
+static void serves_others_while_a_peer_never_reads(const char *threads)
 {
-    (void)state;
     server s;
-    start_server(&s, NULL);
+    if (threads)
+        start_server(&s, "--threads", threads, NULL);
+    else
+        start_server(&s, NULL);
     void *ctx = zmq_ctx_new();
     void *f = peer(ctx, ZMQ_DEALER, s.endpoint);
     void *reqs[5];
@@ -300,6 +303,20 @@ static void reqrep_server_serves_others_while_a_peer_never_reads(void **state)
 
 /* A message over --max-msg-size costs the sender its connection (libzmq
  * refuses to buffer it); the server goes on serving. */
+static void reqrep_server_serves_others_while_a_peer_never_reads(void **state)
+{
+    (void)state;
+    serves_others_while_a_peer_never_reads(NULL);
+}
+
+/* The same with the echo on three hubs behind the ROUTER; SIGTERM ends
+ * every hub and the counts are the front's. */
+static void reqrep_server_on_three_hubs_serves_others_and_stops(void **state)
+{
+    (void)state;
+    serves_others_while_a_peer_never_reads("3");
+}
+
 static void reqrep_server_disconnects_a_peer_over_max_msg_size(void **state)
 {
     (void)state;
@@ -404,6 +421,7 @@ int main(void)
         cmocka_unit_test(every_program_has_help),
         cmocka_unit_test(bad_arguments_exit_2_with_a_message),
         cmocka_unit_test(reqrep_server_serves_others_while_a_peer_never_reads),
+        cmocka_unit_test(reqrep_server_on_three_hubs_serves_others_and_stops),
         cmocka_unit_test(reqrep_server_disconnects_a_peer_over_max_msg_size),
         cmocka_unit_test(server_client_and_pipeline_run_on_loopback),
         cmocka_unit_test(curve_options_admit_known_keys_and_refuse_others),

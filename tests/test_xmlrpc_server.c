@@ -9,6 +9,7 @@
 #include "gz_test.h"
 
 static char server_bin[PATH_MAX];
+static char bin_dir[PATH_MAX / 2];   /* build/tests */
 static pid_t server_pid;
 static int server_port;
 
@@ -38,6 +39,17 @@ static int start_server(void **state)
     return server_port > 0 ? 0 : -1;
 }
 
+/* The same server on three hubs (--threads 3, SO_REUSEPORT listeners). */
+static int start_threaded_server(void **state)
+{
+    (void)state;
+    char *argv[] = {(char *)server_bin, "--host", "127.0.0.1", "--port", "0",
+                    "--idle-timeout", "1", "--request-timeout", "0.5",
+                    "--threads", "3", NULL};
+    server_port = gz_test_start_announcing(argv, &server_pid);
+    return server_port > 0 ? 0 : -1;
+}
+
 static int stop_server(void **state)
 {
     (void)state;
@@ -62,6 +74,27 @@ static void python_xmlrpc_client_checks_pass(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* The load generator on two hubs (gzmq-rpc-bench --threads 2): every
+ * request answered, counted once. */
+static void rpc_bench_on_two_threads_gets_every_answer(void **state)
+{
+    (void)state;
+    char cmd[PATH_MAX + 200];
+    snprintf(cmd, sizeof cmd,
+             "%s/../bin/gzmq-rpc-bench --host 127.0.0.1 --port %d --concurrency 9 "
+             "--requests 500 --method add --threads 2 --timeout 10",
+             bin_dir, server_port);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char *out = gz_test_read_all(f);
+    assert_int_equal(pclose(f), 0);
+    assert_non_null(out);
+    if (!gz_test_has_line(out, "threads=2$") ||
+        !gz_test_has_line(out, "^RESULT .* ok=500 errors=0 "))
+        fail_msg("unexpected gzmq-rpc-bench output:\n%s", out);
+    free(out);
+}
+
 static void sigterm_stops_the_server_gracefully(void **state)
 {
     (void)state;
@@ -81,12 +114,16 @@ static void bad_command_lines_are_refused(void **state)
     char *big_port[] = {server_bin, "--port", "65536", NULL};
     char *bad_max[] = {server_bin, "--port", "0", "--max-connections", "-3", NULL};
     char *extra[] = {server_bin, "--port", "0", "surplus", NULL};
+    char *no_threads[] = {server_bin, "--port", "0", "--threads", "0", NULL};
+    char *many_threads[] = {server_bin, "--port", "0", "--threads", "1025", NULL};
     char *help[] = {server_bin, "--help", NULL};
     assert_int_equal(run(no_port), 2);
     assert_int_equal(run(bad_port), 2);
     assert_int_equal(run(big_port), 2);
     assert_int_equal(run(bad_max), 2);
     assert_int_equal(run(extra), 2);
+    assert_int_equal(run(no_threads), 2);
+    assert_int_equal(run(many_threads), 2);
     assert_int_equal(run(help), 0);
 }
 
@@ -130,7 +167,8 @@ int main(int argc, char **argv)
     /* build/tests/test_xmlrpc_server -> build/bin/gzmq-xmlrpc-server */
     char self[PATH_MAX];
     snprintf(self, sizeof self, "%s", argv[0]);
-    snprintf(server_bin, sizeof server_bin, "%s/../bin/gzmq-xmlrpc-server", dirname(self));
+    snprintf(bin_dir, sizeof bin_dir, "%s", dirname(self));
+    snprintf(server_bin, sizeof server_bin, "%s/../bin/gzmq-xmlrpc-server", bin_dir);
     if (access(server_bin, X_OK) != 0) {
         fprintf(stderr, "test_xmlrpc_server: %s is missing: build it first (make all)\n",
                 server_bin);
@@ -138,6 +176,7 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(python_xmlrpc_client_checks_pass),
+        cmocka_unit_test(rpc_bench_on_two_threads_gets_every_answer),
         cmocka_unit_test(sigterm_stops_the_server_gracefully),
     };
     const struct CMUnitTest cli[] = {
@@ -145,5 +184,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(bad_limits_are_refused_with_a_message),
     };
     int failed = cmocka_run_group_tests_name("xmlrpc_server", tests, start_server, stop_server);
+    failed += cmocka_run_group_tests_name("xmlrpc_server_threads", tests, start_threaded_server,
+                                          stop_server);
     return failed + cmocka_run_group_tests_name("xmlrpc_server_cli", cli, NULL, NULL);
 }

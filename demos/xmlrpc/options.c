@@ -16,6 +16,7 @@ void xr_usage(FILE *f)
             "                          [--idle-timeout S] [--request-timeout S]\n"
             "                          [--max-gen N] [--max-response BYTES] [--write-budget BYTES]\n"
             "                          [--stats N]\n"
+            "                          [--threads N]\n"
             "XML-RPC over HTTP/1.1: add(a, b), gen(n), system.listMethods; GET / for wrk.\n"
             "  --port P              TCP port (0: any free port, printed at start)\n"
             "  --host H              address to listen on (default: every address)\n"
@@ -24,6 +25,9 @@ void xr_usage(FILE *f)
             "  --idle-timeout S      close keep-alive connections idle S seconds (60)\n"
             "  --request-timeout S   a request must arrive whole within S seconds (30)\n"
             "  --stats N             a line of hub statistics on stderr every N seconds\n"
+            "  --threads N           N hubs (threads), each accepting on its own\n"
+            "                        SO_REUSEPORT socket (default 1); the limits below\n"
+            "                        and --max-connections hold per hub\n"
             "What one call may cost; past a limit the call gets a fault at once, before\n"
             "anything big is built:\n"
             "  --max-gen N           gen(n) takes n <= N (default %zu; fault -32602)\n"
@@ -70,6 +74,7 @@ int xr_options_parse(int argc, char **argv, xr_options *o)
         {"max-response", required_argument, NULL, 'R'},
         {"write-budget", required_argument, NULL, 'w'},
         {"stats", required_argument, NULL, 's'},
+        {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -77,13 +82,13 @@ int xr_options_parse(int argc, char **argv, xr_options *o)
     *o = (xr_options){.max_connections = XR_DEFAULT_MAX_CONNECTIONS,
                       .idle_timeout = 60.0, .request_timeout = 30.0,
                       .max_gen = d.max_gen, .max_response = d.max_response,
-                      .write_budget = d.write_budget};
+                      .write_budget = d.write_budget, .threads = 1};
     const double most = (double)XR_MAX_BYTES;
     size_t port = 0;
     bool has_port = false;
     int c;
     optind = 0; /* GNU getopt: start afresh, so that a second parse works */
-    while ((c = getopt_long(argc, argv, "p:H:m:i:r:g:R:w:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:H:m:i:r:g:R:w:s:t:h", opts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
         case 'p': ok = has_port = parse_count(optarg, 0, 65535, &port); break;
@@ -95,6 +100,7 @@ int xr_options_parse(int argc, char **argv, xr_options *o)
         case 'R': ok = parse_count(optarg, 4096, most, &o->max_response); break;
         case 'w': ok = parse_count(optarg, 4096, most, &o->write_budget); break;
         case 's': ok = parse_count(optarg, 0, 86400, &o->stats); break;
+        case 't': ok = parse_count(optarg, 1, 1024, &o->threads); break;
         case 'h': xr_usage(stdout); return 0;
         default: xr_usage(stderr); return 2;
         }

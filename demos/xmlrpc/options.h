@@ -16,6 +16,7 @@ typedef struct xr_options {
     size_t max_response;     /* bytes of one methodResponse */
     size_t write_budget;     /* bytes of responses waiting to be written, in all */
     size_t stats;            /* seconds between lines of hub statistics; 0: none */
+    size_t threads;          /* hubs, each with its own SO_REUSEPORT listener */
 } xr_options;
 
 #define XR_MAX_BYTES ((size_t)1 << 40) /* the largest size an option takes */

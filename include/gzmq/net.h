@@ -28,7 +28,11 @@ ssize_t gz_write(int fd, const void *buf, size_t n, double timeout);
 /* Accept a connection on listening socket FD: the new socket, non-blocking
  * and close-on-exec; ADDR / LEN as accept(2) (both may be NULL). FD is made
  * non-blocking if it was not. -1: EBADF, EINVAL (addr without len, or FD not
- * listening), EMFILE / ENFILE, ENOTSOCK. */
+ * listening), EMFILE / ENFILE, ENOTSOCK. Close the connection with gz_close:
+ * it keeps its libev watcher between the waits of the greenlet serving it,
+ * and a plain close(2) by that greenlet followed, before it waits on
+ * anything else, by a green wait on a socket made outside the library with
+ * the same number is never woken. */
 int gz_accept(int fd, struct sockaddr *addr, socklen_t *len, double timeout);
 /* Connect socket FD to ADDR (made non-blocking if it was not). After
  * ETIMEDOUT or ECANCELED the attempt may still be in progress: close FD.
@@ -42,6 +46,13 @@ int gz_connect(int fd, const struct sockaddr *addr, socklen_t len, double timeou
  * used. -1: EINVAL (port outside 0..65535), EADDRNOTAVAIL (HOST unknown),
  * EADDRINUSE, EACCES, EMFILE. */
 int gz_tcp_listen(const char *host, int port, int backlog);
+/* gz_tcp_listen's flags. GZ_TCP_REUSEPORT: SO_REUSEPORT, so that several
+ * sockets (one per hub: see gz_run_threads) listen on the same port and the
+ * kernel spreads new connections over them; each must set it. */
+enum { GZ_TCP_REUSEPORT = 1 };
+/* gz_tcp_listen with FLAGS (0 or GZ_TCP_REUSEPORT). -1: as gz_tcp_listen,
+ * and EINVAL for an unknown flag. */
+int gz_tcp_listen_opts(const char *host, int port, int backlog, int flags);
 /* A non-blocking TCP socket connected to HOST:PORT (a name, an IPv4 or an
  * IPv6 address), trying every address of HOST in order; a name is looked up
  * off the hub. -1: EINVAL (NULL or empty host, port outside 1..65535),
