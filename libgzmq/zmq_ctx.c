@@ -150,9 +150,16 @@ int gz_zmq_ctx_term(void *context, double timeout)
         if (!(j = job_get(context, true)))
             return -1;
     }
-    int e = 0;
-    if (gz_wait_read(j->done_fd, timeout < 0 ? GZ_FOREVER : timeout) != 0)
+    /* The wait is on a duplicate that this thread closes itself (gz_close):
+     * the termination thread may close done_fd the moment it ends, and the
+     * loop must never watch an fd another thread closes under it. */
+    int e = 0, fd = dup(j->done_fd);
+    if (fd < 0)
         e = errno;
+    else if (gz_wait_read(fd, timeout < 0 ? GZ_FOREVER : timeout) != 0)
+        e = errno;
+    if (fd >= 0)
+        gz_close(fd);
     if (e == 0 || e == ETIMEDOUT)
         e = job_result(j); /* it may have ended just as the wait did */
     job_unref(j);
