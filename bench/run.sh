@@ -130,6 +130,8 @@ switch, gz_yield ping-pong|ns|switch_gz_yield|bare gz__ctx_switch|switch_bare|co
 switch, gz_yield ping-pong|ns|switch_gz_yield|ucontext swapcontext|switch_ucontext|faster|> 15x faster|r>=15
 switch, gz_yield ping-pong|ns|switch_gz_yield|gevent.sleep(0)|gevent_switch|faster|> 100x faster|r>=100
 spawn + join, no-op, warm|ns|spawn_join|gevent|gevent_spawn_join|faster|<= 60 ns|v<=60
+switch, blocking watchdog on|ns|switch_gz_yield_watchdog|watchdog off|switch_gz_yield|cost|<= 1.05x|r<=1.05
+spawn + join, blocking watchdog on|ns|spawn_join_watchdog|watchdog off|spawn_join|cost|<= 1.05x|r<=1.05
 RSS per blocked greenlet, 100k|KiB|rss_per_greenlet_100k|gevent|gevent_rss_per_greenlet_100k|cost|<= 8 KiB|v<=8
 RSS per blocked greenlet, 1M|KiB|rss_per_greenlet_1M|-|-|-|<= 8 KiB (works at map limit)|v<=8
 queue put/get pairs, maxsize 1|pairs/s|queue_pairs|gevent|gevent_queue_pairs|more|-|-
