@@ -49,6 +49,12 @@ expect() { # output file, what
         grep -q " in $f () at .*target.c" "$out" || fail "$* shows no frame of $f" "$out"
     done
     grep -q 'gz_queue_get' "$out" || fail "$* shows no gz_queue_get frame" "$out"
+    grep -q '^  1  *Greenlet-1  *parked  *main  *gz_queue_get on 0x' "$out" ||
+        fail "$* does not say Greenlet-1 waits in gz_queue_get" "$out"
+    grep -q '^  2  *Greenlet-2  *parked  *main  *gz_join on the-sleeper' "$out" ||
+        fail "$* does not say Greenlet-2 joins the-sleeper" "$out"
+    grep -q 'gz_sem_acquire on 0x' "$out" || fail "$* names no semaphore wait" "$out"
+    grep -q 'the-sleeper  *parked  *main  *gz_sleep' "$out" || fail "$* names no sleep" "$out"
     grep -q 'no greenlet 99 in this hub' "$out" || fail "$* accepts greenlet 99" "$out"
 }
 cmds="-ex 'info greenlets' -ex 'greenlet bt 0' -ex 'greenlet bt 1' -ex 'greenlet bt 2' -ex 'greenlet bt 3' -ex 'greenlet bt 99'"

@@ -67,7 +67,10 @@ def _field_offset(type_name, field):
 
 
 def _has_field(value, name):
-    return any(f.name == name for f in value.type.strip_typedefs().fields())
+    t = value.type.strip_typedefs()
+    if t.code == gdb.TYPE_CODE_PTR:
+        t = t.target().strip_typedefs()
+    return any(f.name == name for f in t.fields())
 
 
 def greenlets(hub):
@@ -100,6 +103,13 @@ def name_of(g):
     return defname or "Greenlet-%d" % int(g["id"])
 
 
+def parent_of(g):
+    if not _has_field(g, "parent_id") or _is_main(g):
+        return "-"
+    pid = int(g["parent_id"])
+    return "main" if pid == (1 << 64) - 1 else "%d" % pid
+
+
 def state_of(g):
     s = str(g["state"])
     return STATES.get(s, s)
@@ -107,10 +117,17 @@ def state_of(g):
 
 def waits_on(g):
     """What the greenlet waits on, when the library records it."""
+    if str(g["state"]) != "GZ_PARKED":
+        return ""
     if _has_field(g, "wait_kind") and int(g["wait_kind"]):
         what = g["wait_kind"].string()
         if _has_field(g, "wait_obj") and int(g["wait_obj"]):
-            what += " on 0x%x" % int(g["wait_obj"])
+            obj = g["wait_obj"]
+            if what == "gz_join":  # a greenlet: say which
+                other = obj.cast(gdb.lookup_type("struct gz_greenlet").pointer())
+                what += " on %s" % name_of(other)
+            else:
+                what += " on 0x%x" % int(obj)
         return what
     return ""
 
@@ -170,7 +187,8 @@ gdb.unwinder.register_unwinder(None, _unwinder, replace=True)
 
 class InfoGreenlets(gdb.Command):
     """List the greenlets of the selected thread's hub: id, name, state,
-    and what each waits on (when recorded). `*` marks the running one."""
+    the greenlet that spawned it, and what it waits on. `*` marks the
+    running one."""
 
     def __init__(self):
         super().__init__("info greenlets", gdb.COMMAND_STACK)
@@ -178,13 +196,14 @@ class InfoGreenlets(gdb.Command):
     def invoke(self, arg, from_tty):
         hub = _hub()
         current = int(hub["current"])
-        print("  %-6s %-24s %-13s %s" % ("Id", "Name", "State", "Waits on"))
+        print("  %-6s %-24s %-13s %-6s %s" % ("Id", "Name", "State", "Parent",
+                                             "Waits on"))
         n = 0
         for g in greenlets(hub):
             mark = "*" if int(g) == current else " "
             gid = "-" if _is_main(g) else "%d" % int(g["id"])
-            print("%s %-6s %-24s %-13s %s" % (mark, gid, name_of(g),
-                                             state_of(g), waits_on(g)))
+            print("%s %-6s %-24s %-13s %-6s %s" % (
+                mark, gid, name_of(g), state_of(g), parent_of(g), waits_on(g)))
             n += 1
         print("%d greenlets (hub 0x%x)" % (n, int(hub)))
 
