@@ -53,8 +53,9 @@ static int wait_for_workers(gz_zmq_monitor_t *monitor, long want)
  * an in-flight list with its owner and a deadline, and forgets a task only
  * when the sink acknowledges its result (ACK id). A worker silent for
  * PIRATE_SILENCE seconds is dead: its unacknowledged tasks go back to the
- * retry queue, ahead of the tasks never sent. Two greenlets share the
- * state: one receives, one keeps time (heartbeats, silences, deadlines). */
+ * retry queue, ahead of the tasks never sent. One greenlet serves: a
+ * gz_select waits for a message or for the clock's next deadline
+ * (heartbeats, silences, task deadlines), whichever comes first. */
 
 enum { QUEUED, FLIGHT, DONE }; /* a task's state; QUEUED: never sent, or on the retry list */
 
@@ -288,8 +289,8 @@ static void on_sync(const unsigned char *id, size_t len)
 }
 
 /* --journal: the greenlet that makes confirmations durable, a batch per
- * fsync on a worker thread (journal.h), so that neither the receiver nor
- * the heartbeats wait for the disk. Losing the last batch in a crash only
+ * fsync on a worker thread (journal.h), so that the serving loop never
+ * waits for the disk. Losing the last batch in a crash only
  * means that the sink repeats those confirmations when the tasks come
  * again. */
 static void *flusher(void *arg)
@@ -311,96 +312,107 @@ static void *flusher(void *arg)
     }
 }
 
-/* The receiving greenlet: ends when the sink has acknowledged every task
- * (or on ETERM). */
-static void *receiver(void *arg)
+/* Heartbeats to every live worker, burial of the silent ones, a second
+ * chance for tasks past their deadline: 0, or -1 with errno. *WAKE: when
+ * next to look (the earliest of those deadlines). */
+static int keep_time(double now, double *next_beat, double *wake)
+{
+    if (now >= *next_beat) {
+        for (size_t i = 0; i < V.nworkers; i++)
+            if (V.workers[i].live &&
+                send_to(V.workers[i].id, V.workers[i].len, "HEARTBEAT") < 0)
+                return -1;
+        *next_beat = now + PIRATE_HEARTBEAT;
+    }
+    for (size_t i = 0; i < V.nworkers; i++)
+        if (V.workers[i].live && now - V.workers[i].heard >= PIRATE_SILENCE)
+            bury(&V.workers[i], now);
+    while (V.flight.head >= 0 && V.tasks[V.flight.head].deadline <= now) {
+        int32_t i = V.flight.head;
+        list_remove(&V.flight, i);
+        V.tasks[i].state = QUEUED;
+        list_push(&V.retry, i);
+        V.expired++;
+    }
+    if (dispatch() < 0)
+        return -1;
+    /* Later arrivals only push these later (a worker heard again, a task
+     * sent with a deadline behind the others), so WAKE stays a safe bound. */
+    *wake = *next_beat;
+    for (size_t i = 0; i < V.nworkers; i++)
+        if (V.workers[i].live && V.workers[i].heard + PIRATE_SILENCE < *wake)
+            *wake = V.workers[i].heard + PIRATE_SILENCE;
+    if (V.flight.head >= 0 && V.tasks[V.flight.head].deadline < *wake)
+        *wake = V.tasks[V.flight.head].deadline;
+    return 0;
+}
+
+/* One message from a worker or the sink: [id, text]. 0, or -1 with errno. */
+static int receive(void)
+{
+    unsigned char id[256];
+    char text[64];
+    int len = gz_zmq_recv(V.router, id, sizeof id, ZMQ_DONTWAIT);
+    if (len < 0)
+        return errno == EAGAIN ? 0 : -1;
+    int more = 0;
+    size_t ml = sizeof more;
+    zmq_getsockopt(V.router, ZMQ_RCVMORE, &more, &ml);
+    if (!more || len > (int)sizeof id)
+        return 0; /* no payload, or an id we cannot keep */
+    int n = gz_zmq_recv(V.router, text, sizeof text - 1, ZMQ_DONTWAIT);
+    if (n < 0)
+        return -1;
+    text[n < (int)sizeof text - 1 ? n : (int)sizeof text - 1] = 0;
+    double now = cli_now();
+    long v;
+    worker *w = find_worker(id, (size_t)len);
+    if (sscanf(text, "READY %ld", &v) == 1 && v >= 0)
+        on_ready(id, (size_t)len, v, now);
+    else if (sscanf(text, "ACK %ld", &v) == 1)
+        on_ack(id, (size_t)len, v);
+    else if (strcmp(text, "SYNC") == 0)
+        on_sync(id, (size_t)len);
+    else if (!w && (strcmp(text, "HEARTBEAT") == 0 || strncmp(text, "DONE ", 5) == 0)) {
+        /* a worker we buried (or never met): it must start afresh */
+        if (send_to(id, (size_t)len, "RESET") < 0)
+            return -1;
+    } else if (w && strcmp(text, "HEARTBEAT") == 0) {
+        w->heard = now;
+    } else if (w && sscanf(text, "DONE %ld", &v) == 1) {
+        w->heard = now;
+        w->credit++; /* completion itself is the sink's to confirm */
+    } else {
+        fprintf(stderr, PROG ": ignoring malformed message '%s'\n", text);
+    }
+    return dispatch();
+}
+
+/* The serving greenlet, until the sink has acknowledged every task (or
+ * ETERM): one wait for a message or the clock's next deadline. */
+static void *serve(void *arg)
 {
     (void)arg;
+    double next_beat = cli_now(), wake = next_beat;
+    gz_case c = {.op = GZ_ZMQ_IN, .obj = V.router};
     while (V.done < V.ntasks) {
-        unsigned char id[256];
-        char text[64];
-        int len = gz_zmq_recv(V.router, id, sizeof id, 0);
-        if (len < 0)
-            goto fail;
-        int more = 0;
-        size_t ml = sizeof more;
-        zmq_getsockopt(V.router, ZMQ_RCVMORE, &more, &ml);
-        if (!more || len > (int)sizeof id)
-            continue; /* no payload, or an id we cannot keep */
-        int n = gz_zmq_recv(V.router, text, sizeof text - 1, 0);
-        if (n < 0)
-            goto fail;
-        text[n < (int)sizeof text - 1 ? n : (int)sizeof text - 1] = 0;
         double now = cli_now();
-        long v;
-        worker *w = find_worker(id, (size_t)len);
-        if (sscanf(text, "READY %ld", &v) == 1 && v >= 0)
-            on_ready(id, (size_t)len, v, now);
-        else if (sscanf(text, "ACK %ld", &v) == 1)
-            on_ack(id, (size_t)len, v);
-        else if (strcmp(text, "SYNC") == 0)
-            on_sync(id, (size_t)len);
-        else if (!w && (strcmp(text, "HEARTBEAT") == 0 || strncmp(text, "DONE ", 5) == 0)) {
-            /* a worker we buried (or never met): it must start afresh */
-            if (send_to(id, (size_t)len, "RESET") < 0)
-                goto fail;
-        } else if (w && strcmp(text, "HEARTBEAT") == 0) {
-            w->heard = now;
-        } else if (w && sscanf(text, "DONE %ld", &v) == 1) {
-            w->heard = now;
-            w->credit++; /* completion itself is the sink's to confirm */
-        } else {
-            fprintf(stderr, PROG ": ignoring malformed message '%s'\n", text);
+        if (now >= wake && keep_time(now, &next_beat, &wake) < 0)
+            goto fail;
+        int i = gz_select(&c, 1, wake > now ? wake - now : 0);
+        if (i < 0 && errno == ETIMEDOUT)
+            continue;
+        if (i < 0 || c.err) {
+            if (i == 0)
+                errno = c.err;
+            goto fail;
         }
-        if (dispatch() < 0)
+        if (receive() < 0)
             goto fail;
     }
     if (V.sink_len)
         send_to(V.sink, V.sink_len, "FINISHED");
     return NULL;
-fail:
-    V.error = errno;
-    return NULL;
-}
-
-/* The clock greenlet: heartbeats to every live worker, burial of the silent
- * ones, a second chance for tasks past their deadline. Sleeps until the
- * earliest of those. */
-static void *clock_keeper(void *arg)
-{
-    (void)arg;
-    double next_beat = cli_now();
-    for (;;) {
-        double now = cli_now();
-        if (now >= next_beat) {
-            for (size_t i = 0; i < V.nworkers; i++)
-                if (V.workers[i].live &&
-                    send_to(V.workers[i].id, V.workers[i].len, "HEARTBEAT") < 0)
-                    goto fail;
-            next_beat = now + PIRATE_HEARTBEAT;
-        }
-        for (size_t i = 0; i < V.nworkers; i++)
-            if (V.workers[i].live && now - V.workers[i].heard >= PIRATE_SILENCE)
-                bury(&V.workers[i], now);
-        while (V.flight.head >= 0 && V.tasks[V.flight.head].deadline <= now) {
-            int32_t i = V.flight.head;
-            list_remove(&V.flight, i);
-            V.tasks[i].state = QUEUED;
-            list_push(&V.retry, i);
-            V.expired++;
-        }
-        if (dispatch() < 0)
-            goto fail;
-        double wake = next_beat;
-        for (size_t i = 0; i < V.nworkers; i++)
-            if (V.workers[i].live && V.workers[i].heard + PIRATE_SILENCE < wake)
-                wake = V.workers[i].heard + PIRATE_SILENCE;
-        if (V.flight.head >= 0 && V.tasks[V.flight.head].deadline < wake)
-            wake = V.tasks[V.flight.head].deadline;
-        now = cli_now();
-        if (gz_sleep(wake > now ? wake - now : 0) != 0)
-            return NULL; /* killed: the run is over */
-    }
 fail:
     V.error = errno;
     return NULL;
@@ -452,17 +464,14 @@ static int run_reliable(const char *bind, long tasks, long ms, long workers,
     printf(PROG ": reliable: %ld tasks of %ld ms, waiting for %ld workers\n", tasks, ms,
            workers);
     fflush(stdout);
-    gz_greenlet *rx = gz_spawn(receiver, NULL);
-    gz_greenlet *clock = gz_spawn(clock_keeper, NULL);
+    gz_greenlet *server = gz_spawn(serve, NULL);
     gz_greenlet *flush = V.store ? gz_spawn(flusher, NULL) : NULL;
-    if (!rx || !clock || (V.store && !flush)) {
+    if (!server || (V.store && !flush)) {
         perror(PROG ": spawn");
         return 1;
     }
-    gz_join(rx, GZ_FOREVER);
-    gz_kill(clock, GZ_FOREVER);
-    gz_release(rx);
-    gz_release(clock);
+    gz_join(server, GZ_FOREVER);
+    gz_release(server);
     if (flush) { /* a last round, never killed mid-fsync */
         V.stopping = true;
         gz_event_set(V.dirty);
