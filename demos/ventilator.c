@@ -312,18 +312,24 @@ static void *flusher(void *arg)
     }
 }
 
-/* Heartbeats to every live worker, burial of the silent ones, a second
- * chance for tasks past their deadline: 0, or -1 with errno. *WAKE: when
- * next to look (the earliest of those deadlines). */
-static int keep_time(double now, double *next_beat, double *wake)
+/* The heartbeat, every PIRATE_HEARTBEAT seconds on the schedule (gz_every):
+ * to every live worker. A failed send stops it, and the serving loop. */
+static void *beat(void *arg)
 {
-    if (now >= *next_beat) {
-        for (size_t i = 0; i < V.nworkers; i++)
-            if (V.workers[i].live &&
-                send_to(V.workers[i].id, V.workers[i].len, "HEARTBEAT") < 0)
-                return -1;
-        *next_beat = now + PIRATE_HEARTBEAT;
-    }
+    (void)arg;
+    for (size_t i = 0; i < V.nworkers; i++)
+        if (V.workers[i].live && send_to(V.workers[i].id, V.workers[i].len, "HEARTBEAT") < 0) {
+            V.error = errno;
+            return V.workers; /* non-NULL: stop */
+        }
+    return NULL;
+}
+
+/* Burial of the silent workers, a second chance for tasks past their
+ * deadline: 0, or -1 with errno. *WAKE: when next to look (the earliest of
+ * those deadlines, a heartbeat period at most). */
+static int keep_time(double now, double *wake)
+{
     for (size_t i = 0; i < V.nworkers; i++)
         if (V.workers[i].live && now - V.workers[i].heard >= PIRATE_SILENCE)
             bury(&V.workers[i], now);
@@ -338,7 +344,7 @@ static int keep_time(double now, double *next_beat, double *wake)
         return -1;
     /* Later arrivals only push these later (a worker heard again, a task
      * sent with a deadline behind the others), so WAKE stays a safe bound. */
-    *wake = *next_beat;
+    *wake = now + PIRATE_HEARTBEAT;
     for (size_t i = 0; i < V.nworkers; i++)
         if (V.workers[i].live && V.workers[i].heard + PIRATE_SILENCE < *wake)
             *wake = V.workers[i].heard + PIRATE_SILENCE;
@@ -389,32 +395,44 @@ static int receive(void)
 }
 
 /* The serving greenlet, until the sink has acknowledged every task (or
- * ETERM): one wait for a message or the clock's next deadline. */
+ * ETERM): one wait for a message, the clock's next deadline or the end of
+ * the heartbeat (a failed send). */
 static void *serve(void *arg)
 {
     (void)arg;
-    double next_beat = cli_now(), wake = next_beat;
-    gz_case c = {.op = GZ_ZMQ_IN, .obj = V.router};
+    gz_greenlet *hb = gz_every(PIRATE_HEARTBEAT, beat, NULL);
+    if (!hb || beat(NULL)) /* the first round now, the rest on the schedule */
+        goto fail;
+    double wake = cli_now();
+    gz_case c[2] = {{.op = GZ_ZMQ_IN, .obj = V.router}, {.op = GZ_JOIN, .obj = hb}};
     while (V.done < V.ntasks) {
         double now = cli_now();
-        if (now >= wake && keep_time(now, &next_beat, &wake) < 0)
+        if (now >= wake && keep_time(now, &wake) < 0)
             goto fail;
-        int i = gz_select(&c, 1, wake > now ? wake - now : 0);
+        int i = gz_select(c, 2, wake > now ? wake - now : 0);
         if (i < 0 && errno == ETIMEDOUT)
             continue;
-        if (i < 0 || c.err) {
+        if (i < 0 || c[i].err || i == 1) { /* killed, ETERM, the heartbeat's send */
             if (i == 0)
-                errno = c.err;
+                errno = c[0].err;
+            else if (i == 1)
+                errno = V.error;
             goto fail;
         }
         if (receive() < 0)
             goto fail;
     }
+    gz_kill(hb, GZ_FOREVER);
+    gz_release(hb);
     if (V.sink_len)
         send_to(V.sink, V.sink_len, "FINISHED");
     return NULL;
 fail:
     V.error = errno;
+    if (hb) {
+        gz_kill(hb, GZ_FOREVER);
+        gz_release(hb);
+    }
     return NULL;
 }
 
