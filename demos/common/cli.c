@@ -80,7 +80,7 @@ static void set_value(const char *prog, cli_opt *o, const char *arg)
 cli_curve_opts cli_curve;
 static gz_cert *server_cert, *client_cert;
 static gz_zauth *auth;
-static void *last_ctx; /* what cli_socket used: the handler serves it */
+static _Thread_local void *last_ctx; /* what this thread's cli_socket used: the handler serves it */
 
 static gz_cert *load_cert(const char *prog, const char *opt, const char *file)
 {
