@@ -117,7 +117,6 @@ deps:
 	echo '#include <sodium.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libsodium-dev"; \
 	/usr/bin/python3 -c 'import zmq' 2>/dev/null || missing="$$missing python3-zmq"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
-	/usr/bin/python3 -c 'import zmq.auth' 2>/dev/null || missing="$$missing python3-zmq"; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v c++ >/dev/null 2>&1 || missing="$$missing g++"; \
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
