@@ -2,9 +2,10 @@
  *
  * It moves every message it can with ZMQ_DONTWAIT before it waits, as
  * libzmq's proxy does in its own thread: waiting costs a gz_zmq_poll (a
- * ZMQ_EVENTS read per socket), a batch costs one failed recv per side. Sends
- * wait greenly at the HWM, so a slow side holds up the proxy, not the hub.
- * It uses only the public green calls: the waking rules stay in zmq.c. */
+ * ZMQ_EVENTS read per socket), a batch costs one failed recv per side.
+ * Within a batch it calls libzmq directly (see move_one); sends wait greenly
+ * at the HWM, so a slow side holds up the proxy, not the hub, and it waits
+ * through gz_zmq_poll: the waking rules stay in zmq.c. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,26 +47,41 @@ static int capture_frame(proxy *p, zmq_msg_t *msg, bool more)
     return 0;
 }
 
+/* libzmq's call OP, again while a signal interrupts it. */
+#define RETRY_EINTR(rc, op)                      \
+    do {                                         \
+        (rc) = (op);                             \
+    } while ((rc) < 0 && errno == EINTR)
+
 /* Move one whole message FROM -> TO if one is there: 1 moved, 0 none
- * (EAGAIN), -1 error. Its frames after the first are there already
- * (atomic delivery), and sending them never waits. */
+ * (EAGAIN), -1 error. Inside a batch the proxy uses libzmq's own calls
+ * with ZMQ_DONTWAIT, as zmq_proxy does: its sockets are its own (nobody else
+ * waits on them), a failed receive ends the batch, and the wait after it
+ * (gz_zmq_poll) reads ZMQ_EVENTS before it parks, so no edge is missed. Its
+ * frames after the first are there already (atomic delivery); only a send
+ * that meets the HWM waits, greenly. (gz_hub_stats does not count these
+ * frames.) */
 static int move_one(proxy *p, int from, zmq_msg_t *msg)
 {
     int to = 1 - from;
     size_t bytes = 0;
-    int flags = ZMQ_DONTWAIT;
-    for (;;) {
-        int n = gz_zmq_msg_recv(msg, p->sock[from], flags);
-        if (n < 0)
-            return flags && errno == EAGAIN ? 0 : -1;
+    for (bool first = true;; first = false) {
+        int n;
+        RETRY_EINTR(n, zmq_msg_recv(msg, p->sock[from], ZMQ_DONTWAIT));
+        if (n < 0 && (errno != EAGAIN || first))
+            return errno == EAGAIN ? 0 : -1;
+        if (n < 0 && (n = gz_zmq_msg_recv(msg, p->sock[from], 0)) < 0)
+            return -1;
         bytes += (size_t)n;
         bool more = zmq_msg_more(msg) != 0;
-        if (capture_frame(p, msg, more) != 0 ||
-            gz_zmq_msg_send(msg, p->sock[to], more ? ZMQ_SNDMORE : 0) < 0)
+        int flags = more ? ZMQ_SNDMORE : 0, rc;
+        if (capture_frame(p, msg, more) != 0)
+            return -1;
+        RETRY_EINTR(rc, zmq_msg_send(msg, p->sock[to], flags | ZMQ_DONTWAIT));
+        if (rc < 0 && (errno != EAGAIN || gz_zmq_msg_send(msg, p->sock[to], flags) < 0))
             return -1;
         if (!more)
             break;
-        flags = 0;
     }
     p->stats[from][MSGS_IN]++;
     p->stats[from][BYTES_IN] += bytes;
@@ -158,6 +174,12 @@ static int run(proxy *p)
                 break;
             }
             moved = a + b;
+        }
+        /* libzmq's calls do not yield: let the hub's other greenlets, and
+         * a kill, in between two rounds */
+        if (moved > 0 && gz_yield() != 0) {
+            rc = -1;
+            break;
         }
         if (moved == 0 && wait_input(p) != 0) {
             rc = -1;

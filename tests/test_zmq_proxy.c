@@ -254,6 +254,50 @@ static void proxy_fails_with_eterm_when_the_context_ends(void **state)
     assert_int_equal(gz_zmq_close(back), 0);
 }
 
+/* A backlog the proxy cannot move in one round: it still lets the hub's
+ * other greenlets run between its rounds (a STATISTICS asked at once is
+ * answered with the backlog partly moved), and a kill ends it mid-backlog. */
+#define BACKLOG 400000 /* more than GZ_POLL_EVERY (1024) rounds of 256 */
+
+static void a_busy_proxy_serves_others_between_rounds_and_dies_when_killed(void **state)
+{
+    (void)state;
+    int unlimited = 0;
+    void *front = sock(ZMQ_PULL), *back = sock(ZMQ_PUSH), *src = sock(ZMQ_PUSH);
+    void *sink = sock(ZMQ_PULL);
+    assert_int_equal(zmq_setsockopt(front, ZMQ_RCVHWM, &unlimited, sizeof unlimited), 0);
+    assert_int_equal(zmq_setsockopt(src, ZMQ_SNDHWM, &unlimited, sizeof unlimited), 0);
+    assert_int_equal(zmq_setsockopt(back, ZMQ_SNDHWM, &unlimited, sizeof unlimited), 0);
+    assert_int_equal(zmq_setsockopt(sink, ZMQ_RCVHWM, &unlimited, sizeof unlimited), 0);
+    assert_int_equal(zmq_bind(front, "inproc://b-in"), 0);
+    assert_int_equal(zmq_bind(back, "inproc://b-out"), 0);
+    assert_int_equal(zmq_connect(src, "inproc://b-in"), 0);
+    assert_int_equal(zmq_connect(sink, "inproc://b-out"), 0);
+    void *ctl = bound(ZMQ_REP, "inproc://b-ctl"), *req = connected(ZMQ_REQ, "inproc://b-ctl");
+    for (int i = 0; i < BACKLOG; i++)
+        assert_int_equal(zmq_send(src, "x", 1, 0), 1);
+    gz_greenlet *p = gz_zmq_proxy(front, back, NULL, ctl);
+    assert_non_null(p);
+    assert_int_equal(gz_yield(), 0); /* the proxy's first round */
+    uint64_t v[8];
+    stats(req, v); /* answered between two rounds, not once the backlog is gone */
+    assert_true(v[0] > 0 && v[0] < BACKLOG);
+    assert_int_equal(gz_kill(p, TEST_LIMIT), 0);
+    assert_true(gz_killed(p));
+    gz_release(p);
+    char buf[4];
+    int moved = 0;
+    while (zmq_recv(sink, buf, sizeof buf, ZMQ_DONTWAIT) == 1)
+        moved++;
+    assert_true(moved < BACKLOG); /* it stopped mid-backlog */
+    gz_zmq_close(front);
+    gz_zmq_close(back);
+    gz_zmq_close(src);
+    gz_zmq_close(sink);
+    gz_zmq_close(ctl);
+    gz_zmq_close(req);
+}
+
 int main(void)
 {
     gz_test_watchdog(120);
@@ -263,6 +307,7 @@ int main(void)
         T(pause_stops_traffic_and_resume_restarts_it),
         T(bad_arguments_fail_with_errno),
         T(proxy_fails_with_eterm_when_the_context_ends),
+        T(a_busy_proxy_serves_others_between_rounds_and_dies_when_killed),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
