@@ -244,15 +244,20 @@ static pictures *pictures_get(void)
     return pic;
 }
 
-int gz_zsock_vsend(void *self, const char *picture, va_list argptr)
+/* The calling thread's pair for a picture call on SELF, or NULL with errno
+ * (EINVAL: no picture; ENOTSOCK; ENOMEM). */
+static pictures *pictures_for(void *self, const char *picture)
 {
     if (!picture) {
         errno = EINVAL;
-        return -1;
+        return NULL;
     }
-    if (!handle(self))
-        return -1;
-    pictures *pic = pictures_get();
+    return handle(self) ? pictures_get() : NULL;
+}
+
+int gz_zsock_vsend(void *self, const char *picture, va_list argptr)
+{
+    pictures *pic = pictures_for(self, picture);
     if (!pic)
         return -1;
     /* czmq's encoder onto the pair; the pair is drained at once, so its
@@ -275,13 +280,7 @@ int gz_zsock_vsend(void *self, const char *picture, va_list argptr)
 
 int gz_zsock_vrecv(void *self, const char *picture, va_list argptr)
 {
-    if (!picture) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (!handle(self))
-        return -1;
-    pictures *pic = pictures_get();
+    pictures *pic = pictures_for(self, picture);
     if (!pic)
         return -1;
     zmsg_t *msg = gz_zmsg_recv(self);
