@@ -99,7 +99,8 @@ int gz_zmq_forget(void *socket);
  * bytes in, messages out, bytes out, then the same for the backend; a
  * multipart message counts once). A REP control socket gets an empty reply
  * to the other commands (and to unknown ones, which are ignored). The
- * sockets must stay open until it ends; gz_kill stops it. Returns a
+ * sockets are the proxy's own: they must stay open until it ends, and no
+ * other greenlet may wait on them meanwhile; gz_kill stops it. Returns a
  * reference (gz_release / gz_join); the greenlet fails with the errno of a
  * socket error (ETERM, EHOSTUNREACH ...). NULL: EINVAL (NULL frontend or
  * backend), ENOTSOCK (an argument is not a socket), ENOMEM. */
