@@ -80,6 +80,20 @@ static inline char *gz_test_read_all(FILE *f)
     return buf;
 }
 
+/* The whole of file DIR/NAME (DIR may be NULL: NAME is the path), or ""
+ * when it does not exist (yet); malloc'd. */
+static inline char *gz_test_read_file(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    char *text = gz_test_read_all(f);
+    fclose(f);
+    return text;
+}
+
 static void gz_test_watchdog_fired(int sig)
 {
     (void)sig;

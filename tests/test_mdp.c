@@ -618,14 +618,7 @@ static void stop(pid_t pid, int sig)
 
 static char *slurp(const char *name)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", P.dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *s = gz_test_read_all(f);
-    fclose(f);
-    return s;
+    return gz_test_read_file(P.dir, name);
 }
 
 /* Wait until NAME's output has a line matching RE; false after the limit. */

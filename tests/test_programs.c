@@ -134,12 +134,7 @@ static double seconds(void)
 
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *text = gz_test_read_all(f);
-    fclose(f);
-    return text;
+    return gz_test_read_file(NULL, path);
 }
 
 /* Start gzmq-reqrep-server --bind tcp://127.0.0.1:* EXTRA... (NULL-ended)

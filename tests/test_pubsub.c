@@ -64,12 +64,7 @@ static void start(proc *p, const char *name, const char *const *args)
 
 static char *output(const proc *p)
 {
-    FILE *f = fopen(p->out, "r");
-    if (!f)
-        return strdup("");
-    char *text = gz_test_read_all(f);
-    fclose(f);
-    return text;
+    return gz_test_read_file(NULL, p->out);
 }
 
 static bool poll_exit(proc *p)

@@ -120,14 +120,7 @@ static int wait_exit(pid_t pid, double limit)
 
 static char *slurp(const char *name)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", T.dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *buf = gz_test_read_all(f);
-    fclose(f);
-    return buf;
+    return gz_test_read_file(T.dir, name);
 }
 
 /* Find the first line of file NAME matching RE (extended); copy capture
