@@ -359,6 +359,8 @@ GZ_INLINE void finish(gz_hub *h, gz_greenlet *g, void *value)
     }
     g->value = value;
     g->state = GZ_DEAD;
+    if (gz__timer_held(&g->timer)) /* a start delay, or disarmed lazily */
+        gz__timer_stop(&g->timer);
     if (GZ_UNLIKELY(!gz__list_empty(&g->timeouts)))
         gz__timeouts_disarm(g);
     if (!gz__list_empty(&g->joiners))
@@ -607,9 +609,7 @@ static void kill_one(gz_hub *h, gz_greenlet *g)
     if (!(g->flags & GZ_G_BEGAN)) { /* never ran: it never will */
         if (g->state == GZ_READY)
             gz__list_remove(&g->node);
-        if (gz__timer_active(&g->timer))
-            gz__timer_stop(&g->timer);
-        finish(h, g, NULL);
+        finish(h, g, NULL); /* which stops a start delay's timer */
 #ifdef GZ_TSAN
         if ((g->flags & GZ_G_STARTED))
             __tsan_destroy_fiber(g->tsan_fiber);

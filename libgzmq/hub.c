@@ -350,9 +350,12 @@ GZ_FRAMED int gz__park_until(gz_hub *h, double deadline, const char *kind,
     g->state = GZ_PARKED;
     if (deadline != GZ_NEVER)
         gz__timer_start_at(&g->timer, deadline);
+    else if (GZ_UNLIKELY(gz__timer_held(&g->timer)))
+        gz__timer_stop(&g->timer); /* or the loop would never find a deadlock */
     dispatch(h);
-    if (gz__timer_active(&g->timer))
-        gz__timer_stop(&g->timer);
+    /* Woken before the deadline, it will most likely wait again soon, with
+     * a deadline no earlier: the timer keeps its place (timer.h). */
+    gz__timer_disarm(&g->timer);
     if (g->wake_code) {
         errno = g->wake_code;
         return -1;

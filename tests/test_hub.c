@@ -115,6 +115,142 @@ static void join_on_a_stuck_greenlet_is_edeadlk(void **state)
     gz_release(g);
 }
 
+/* ---- timeouts kept in the heap after an early wake (timer.h) ---- */
+
+static gz_queue *tq;
+static gz_event *tev;
+
+/* Woken at once from a wait with a short timeout, then wait longer: the
+ * timer kept from the first wait must not end the second early. */
+static void *wait_again_longer(void *arg)
+{
+    (void)arg;
+    void *item;
+    if (gz_queue_get(tq, &item, 0.02) != 0)
+        return NULL;
+    if (gz_queue_get(tq, &item, 0.2) == -1 && errno == ETIMEDOUT)
+        note("A");
+    return NULL;
+}
+
+/* Woken at once from a wait with a long timeout, then wait shorter: the
+ * second wait must end at its own deadline, not the kept one. */
+static void *wait_again_shorter(void *arg)
+{
+    (void)arg;
+    void *item;
+    if (gz_queue_get(tq, &item, 0.3) != 0)
+        return NULL;
+    if (gz_queue_get(tq, &item, 0.02) == -1 && errno == ETIMEDOUT)
+        note("A");
+    return NULL;
+}
+
+static void *sleep_then_note_b(void *arg)
+{
+    gz_sleep(*(double *)arg);
+    note("B");
+    return NULL;
+}
+
+static void a_timeout_armed_again_ends_at_its_own_deadline(void **state)
+{
+    (void)state;
+    void *(*fns[2])(void *) = {wait_again_longer, wait_again_shorter};
+    const char *want[2] = {"BA", "AB"};
+    for (int i = 0; i < 2; i++) {
+        trace[0] = 0;
+        tq = gz_queue_new(0);
+        gz_greenlet *a = gz_spawn(fns[i], NULL);
+        assert_int_equal(gz_yield(), 0); /* a waits */
+        assert_int_equal(gz_queue_put(tq, NULL, 0), 0);
+        double b_sleeps = 0.1;
+        gz_greenlet *b = gz_spawn(sleep_then_note_b, &b_sleeps);
+        assert_int_equal(gz_join(a, 2.0), 0);
+        assert_int_equal(gz_join(b, 2.0), 0);
+        assert_string_equal(trace, want[i]);
+        gz_release(a);
+        gz_release(b);
+        gz_queue_free(tq);
+    }
+}
+
+/* Both sleep for the same time from the same loop turn, b first: equal
+ * deadlines, so b wakes first, though a's timer sits earlier in the heap
+ * from its first wait. */
+static void *wait_then_sleep_a(void *arg)
+{
+    void *item;
+    if (gz_queue_get(tq, &item, 0.01) != 0)
+        return NULL;
+    gz_sleep(*(double *)arg);
+    note("A");
+    return NULL;
+}
+
+static void *wait_then_sleep_b(void *arg)
+{
+    if (gz_event_wait(tev, 1.0) != 0)
+        return NULL;
+    gz_sleep(*(double *)arg);
+    note("B");
+    return NULL;
+}
+
+static void a_timer_kept_in_the_heap_keeps_arm_order(void **state)
+{
+    (void)state;
+    trace[0] = 0;
+    tq = gz_queue_new(0);
+    tev = gz_event_new();
+    double t = 0.05;
+    gz_greenlet *a = gz_spawn(wait_then_sleep_a, &t);
+    gz_greenlet *b = gz_spawn(wait_then_sleep_b, &t);
+    assert_int_equal(gz_yield(), 0); /* both wait */
+    gz_event_set(tev);                /* b runs first, then a */
+    assert_int_equal(gz_queue_put(tq, NULL, 0), 0);
+    assert_int_equal(gz_join(a, 2.0), 0);
+    assert_int_equal(gz_join(b, 2.0), 0);
+    assert_string_equal(trace, "BA");
+    gz_release(a);
+    gz_release(b);
+    gz_queue_free(tq);
+    gz_event_free(tev);
+}
+
+static void *put_one(void *arg)
+{
+    return GZ_PTR(gz_queue_put(arg, NULL, 0));
+}
+
+static void *wait_then_block(void *arg)
+{
+    void *item;
+    if (gz_queue_get(arg, &item, 30.0) != 0)
+        return NULL;
+    gz_sleep(GZ_FOREVER);
+    return NULL;
+}
+
+/* A greenlet's timer stays in the heap after its wait ends early; a wait
+ * without a deadline must still let the deadlock be found at once, not
+ * when the old timeout would have run out. */
+static void a_timeout_that_ended_early_does_not_delay_deadlock(void **state)
+{
+    (void)state;
+    gz_queue *q = gz_queue_new(0);
+    double t0 = gz_now();
+    gz_greenlet *g = gz_spawn(wait_then_block, q);
+    gz_greenlet *p = gz_spawn(put_one, q);
+    assert_fails(gz_join(g, GZ_FOREVER), EDEADLK);
+    assert_true(gz_now() - t0 < 15.0); /* not the 30 s */
+    assert_int_equal(gz_join(p, 1.0), 0);
+    assert_int_equal(gz_kill(g, 1.0), 0);
+    gz_release(g);
+    gz_release(p);
+    gz_queue_free(q);
+}
+
 static int counter;
 static void *count_after(void *arg)
 {
@@ -350,6 +486,9 @@ int main(void)
         cmocka_unit_test(yield_alone_returns_at_once),
         cmocka_unit_test(forever_sleep_with_nothing_else_is_edeadlk),
         cmocka_unit_test(join_on_a_stuck_greenlet_is_edeadlk),
+        cmocka_unit_test(a_timeout_armed_again_ends_at_its_own_deadline),
+        cmocka_unit_test(a_timer_kept_in_the_heap_keeps_arm_order),
+        cmocka_unit_test(a_timeout_that_ended_early_does_not_delay_deadlock),
         cmocka_unit_test(run_returns_when_all_greenlets_end),
         cmocka_unit_test(shutdown_from_a_greenlet_cancels_mains_wait),
         cmocka_unit_test(shutdown_ends_gz_run),
