@@ -51,6 +51,24 @@ static _Thread_local size_t served; /* connections this hub serves now */
  * at once; beyond those, new clients wait in the listen backlog. */
 #define REFUSALS 64
 
+/* One xr_feed, run by gz_call_hot: parsing and answering a request waits
+ * for nothing, so it runs on the hub's shared stack, which stays in the
+ * cache, rather than on this connection's, which went cold while the other
+ * connections were served (a few percent per request with 1000 clients). */
+typedef struct feed_call {
+    xr_conn *c;
+    const char *data;
+    size_t len, used;
+    xr_buf *out;
+    enum xr_step step;
+} feed_call;
+
+static void feed(void *arg)
+{
+    feed_call *f = arg;
+    f->step = xr_feed(f->c, f->data, f->len, &f->used, f->out);
+}
+
 /* Feed DATA to the connection's parser, sending each answer; -1 to close.
  * Pipelined bytes left after a request are copied aside before the answer
  * is written, since the read buffer is shared by every connection. */
@@ -60,12 +78,16 @@ static int serve(xr_conn *c, int fd, const char *data, size_t len)
     xr_buf out = {0};
     int rc = 0;
     while (len > 0) {
-        size_t used;
-        enum xr_step step = xr_feed(c, data, len, &used, &out);
+        feed_call f = {.c = c, .data = data, .len = len, .out = &out};
+        if (gz_call_hot(feed, &f) < 0) {
+            rc = -1;
+            break;
+        }
+        enum xr_step step = f.step;
         if (step == XR_MORE)
             break;
-        data += used;
-        len -= used;
+        data += f.used;
+        len -= f.used;
         if (len > 0 && !spare && step == XR_ANSWER) {
             spare = malloc(len);
             if (!spare) {

@@ -30,5 +30,13 @@ void gz__ctx_switch(gz_ctx *from, gz_ctx *to);
 #define GZ_CTX_FAST_EXIT 1
 void gz__ctx_begin(gz_ctx *from, gz_ctx *to);
 #endif
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(GZ_CTX_UCONTEXT) && \
+    !defined(GZ_ASAN) && !defined(GZ_TSAN)
+/* Call fn(arg) with the stack pointer at TOP (16-byte aligned), and return
+ * on the caller's stack: no context is saved, as fn returns (gz_call_hot).
+ * Elsewhere (the sanitizers track one stack per context) fn runs in place. */
+#define GZ_CTX_CALL_ON 1
+void gz__ctx_call_on(void *top, void (*fn)(void *), void *arg);
+#endif
 
 #endif

@@ -65,4 +65,32 @@ gz__ctx_start:
     .cfi_endproc
     .size   gz__ctx_start, .-gz__ctx_start
 
+/* gz__ctx_call_on(top, fn, arg): fn(arg) on the stack that ends at TOP.
+ * x29 keeps the caller's stack pointer; the CFA follows it, so unwinders
+ * walk from fn's frames into the caller's. */
+    .globl  gz__ctx_call_on
+    .hidden gz__ctx_call_on
+    .type   gz__ctx_call_on, %function
+    .p2align 4
+gz__ctx_call_on:
+    .cfi_startproc
+    stp     x29, x30, [sp, #-16]!
+    .cfi_def_cfa_offset 16
+    .cfi_offset x29, -16
+    .cfi_offset x30, -8
+    mov     x29, sp
+    .cfi_def_cfa_register x29
+    mov     sp, x0
+    mov     x0, x2
+    blr     x1
+    mov     sp, x29
+    .cfi_def_cfa_register sp
+    ldp     x29, x30, [sp], #16
+    .cfi_def_cfa_offset 0
+    .cfi_restore x29
+    .cfi_restore x30
+    ret
+    .cfi_endproc
+    .size   gz__ctx_call_on, .-gz__ctx_call_on
+
     .section .note.GNU-stack,"",%progbits

@@ -109,4 +109,31 @@ gz__ctx_start:
     .cfi_endproc
     .size   gz__ctx_start, .-gz__ctx_start
 
+/* gz__ctx_call_on(top, fn, arg): fn(arg) on the stack that ends at TOP.
+ * rbp keeps the caller's stack pointer; the CFA follows it, so unwinders
+ * (gdb, the watchdog's backtrace) walk from fn's frames into the caller's. */
+    .globl  gz__ctx_call_on
+    .hidden gz__ctx_call_on
+    .type   gz__ctx_call_on, @function
+    .p2align 4
+gz__ctx_call_on:
+    .cfi_startproc
+    endbr64
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
+    movq    %rsp, %rbp
+    .cfi_def_cfa_register rbp
+    movq    %rdi, %rsp
+    movq    %rdx, %rdi
+    callq   *%rsi
+    movq    %rbp, %rsp
+    .cfi_def_cfa_register rsp
+    popq    %rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbp
+    ret
+    .cfi_endproc
+    .size   gz__ctx_call_on, .-gz__ctx_call_on
+
     .section .note.GNU-stack,"",@progbits

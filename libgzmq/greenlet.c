@@ -383,6 +383,11 @@ GZ_INLINE void finish(gz_hub *h, gz_greenlet *g, void *value)
 static _Noreturn void end_current(gz_hub *h, void *value)
 {
     gz_greenlet *g = h->current;
+    if (GZ_UNLIKELY(gz__hot_running(h))) { /* it would leave the shared stack for good */
+        gz__warn("greenlet %s called gz_exit or gz_fail inside gz_call_hot, "
+                 "whose function must return\n", gz_name(g));
+        abort();
+    }
     finish(h, g, value);
     h->greenlets.zombie = g;
     gz__exit_switch(h);

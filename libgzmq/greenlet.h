@@ -142,6 +142,8 @@ void gz__greenlet_kill_all(gz_hub *h, gz_greenlet *except);
 size_t gz__greenlets_spare_stack_bytes(const gz_hub *h);
 /* Library callbacks into user code are running (link callbacks, run info's
  * visitor): blocking calls fail with EPERM meanwhile. */
+/* gz_call_hot's function is running on the hub's shared stack (hot.c). */
+bool gz__hot_running(gz_hub *h);
 void gz__callbacks_enter(gz_hub *h);
 void gz__callbacks_leave(gz_hub *h);
 

@@ -361,15 +361,21 @@ void gz__stack_cache_drain(void)
 static struct sigaction old_segv, old_bus;
 static _Thread_local void *altstack;
 
+/* The stack the thread runs on in gz_call_hot, instead of its greenlet's. */
+static _Thread_local const gz_stack *borrowed;
+
+void gz__stack_borrow(const gz_stack *s) { borrowed = s; }
+
 static void say_overflow(const gz_greenlet *g, const gz_stack *s,
                          const char *how)
 {
     char msg[512];
     int n = snprintf(msg, sizeof msg,
-                     "libgzmq: greenlet %s overflowed its %zu-byte stack%s "
+                     "libgzmq: greenlet %s overflowed %s %zu-byte stack%s "
                      "(set a larger one with gz_set_stack_size or "
                      "GZ_STACK_SIZE)\n",
-                     gz_name(g), s->size, how);
+                     gz_name(g), s == borrowed ? "the hub's shared" : "its",
+                     s->size, how);
     if (n > 0)
         (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n
                                                     : sizeof msg - 1);
@@ -378,8 +384,11 @@ static void say_overflow(const gz_greenlet *g, const gz_stack *s,
 _Noreturn void gz__stack_overflowed(const gz_greenlet *g, const gz_stack *s)
 {
     say_overflow(g, s,
-                 ", found when it switched out: the stack has no guard, and "
-                 "the memory below it may be corrupted");
+                 s == borrowed
+                     ? " in gz_call_hot, found when it returned: the stack has "
+                       "no guard, and the memory below it may be corrupted"
+                     : ", found when it switched out: the stack has no guard, "
+                       "and the memory below it may be corrupted");
     signal(SIGABRT, SIG_DFL);
     abort();
 }
@@ -422,9 +431,9 @@ static bool is_overflow(const gz_stack *s, uintptr_t addr, uintptr_t sp)
 static void guard_handler(int sig, siginfo_t *si, void *uc)
 {
     gz_greenlet *g = gz__hub_peek() ? gz_current() : NULL;
-    const gz_stack *s = g ? &g->stack : NULL;
+    const gz_stack *s = borrowed ? borrowed : g ? &g->stack : NULL;
     if (s && s->map && is_overflow(s, (uintptr_t)si->si_addr, fault_sp(uc))) {
-        say_overflow(g, s, "");
+        say_overflow(g, s, s == borrowed ? " in gz_call_hot" : "");
         signal(SIGABRT, SIG_DFL);
         abort();
     }

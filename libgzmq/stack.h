@@ -53,6 +53,10 @@ void gz__stack_guard_fini(void);
 
 /* "greenlet NAME overflowed its N-byte stack" on stderr, then abort. */
 _Noreturn void gz__stack_overflowed(const gz_greenlet *g, const gz_stack *s);
+/* The thread runs on S (gz_call_hot's shared stack) rather than on its
+ * greenlet's own, or again on its own (NULL): the overflow report checks S
+ * and names it. */
+void gz__stack_borrow(const gz_stack *s);
 
 /* G, owner of S, is switching out: an overflow of a stack without a guard
  * (a slab stack) shows here at the latest. Nothing legitimately writes a

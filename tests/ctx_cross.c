@@ -1,7 +1,8 @@
 /* A check of the context switch alone, without libev, so that it can be
  * cross-built and run under qemu-user (make check-aarch64): ping-pong with
  * a coroutine while callee-saved integer and floating-point registers and
- * the FP control register carry live values. Prints "N passed, N failed". */
+ * the FP control register carry live values, and a call on another stack
+ * (gz__ctx_call_on). Prints "N passed, N failed". */
 #include <fenv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,15 @@ static void *co_entry(void *arg)
     fesetround(FE_UPWARD); /* must not leak into main */
     gz__ctx_switch(&co_ctx, &main_ctx);
     abort();
+}
+
+static volatile char *on_stack_local;
+
+static void on_stack(void *arg)
+{
+    volatile char local = 0;
+    on_stack_local = &local;
+    *(long *)arg *= 7;
 }
 
 int main(void)
@@ -53,6 +63,12 @@ int main(void)
     gz__ctx_switch(&main_ctx, &co_ctx); /* the coroutine's last turn */
     shared == 1000 ? pass++ : fail++;   /* 0.25 + 1000, truncated */
     fegetround() == FE_TONEAREST ? pass++ : fail++;
+    long v = 6;
+    long keep = 41; /* live across the call, in a callee-saved register or the frame */
+    char *other = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    gz__ctx_call_on(other + size, on_stack, &v);
+    (v == 42 && keep + 1 == 42) ? pass++ : fail++;
+    ((char *)on_stack_local >= other && (char *)on_stack_local < other + size) ? pass++ : fail++;
     printf("ctx-cross: %d passed, %d failed\n", pass, fail);
     return fail != 0;
 }

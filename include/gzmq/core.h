@@ -75,6 +75,11 @@ double gz_now(void);
 int gz_set_stack_size(size_t bytes);
 /* The stack size new greenlets of this thread get. */
 size_t gz_stack_size(void);
+/* Run fn(arg) now on this thread's shared stack, which stays in the CPU's
+ * cache, not the caller's own: for work that does not wait (parsing,
+ * formatting) among many greenlets. Inside, green calls fail with EPERM and
+ * fn must return. 0; -1: EINVAL (fn NULL), ENOMEM. */
+int gz_call_hot(void (*fn)(void *arg), void *arg);
 
 /* ---- Greenlets ---- */
 
