@@ -20,7 +20,7 @@
 # default 18200), CONCURRENCY (list), SERVERS (list), CORES (cores to use,
 # default all: the server gets the first half, SERVER_CPUS, the client the
 # rest, CLIENT_CPUS; on 2 cores one each), WRK_SECONDS, REPS (runs of each
-# libev comparison, default 3).
+# libev comparison, default 5).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -40,7 +40,7 @@ if [ "$CORES" -ge 2 ]; then
 else # one core: both sides share it, and the CPU columns say so
     SERVER_NCPU=1 CLIENT_NCPU=1 SERVER_CPUS=${SERVER_CPUS:-0} CLIENT_CPUS=${CLIENT_CPUS:-0}
 fi
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 if [ "$QUICK" = 1 ]; then WRK_SECONDS=${WRK_SECONDS:-2}; else WRK_SECONDS=${WRK_SECONDS:-10}; fi
 CLK_TCK=$(getconf CLK_TCK)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null # wrk does not raise it; 10000 clients need it
@@ -265,23 +265,33 @@ END=$(date +%s)
     echo "The greenlet server against a hand-written libev callback server with the same request"
     echo "handling (bench/libev_http_server.c links demos/xmlrpc/handler.c), one event loop on one"
     echo "core each, wrk keep-alive with $GETC connections; of $REPS runs each, taken in turn, the median;"
-    echo "gzmq / libev is the median of the ratios of each gzmq run to the libev run right after it."
+    echo "gzmq / libev is the median of the ratios of each gzmq run to the libev run right after it:"
+    echo "of requests/s (1.00: as fast), and of the server's CPU time per request (1.00: as cheap; the"
+    echo "measure that holds when wrk, not the server, is saturated)."
     echo
-    echo "| request | server | wrk requests/s | wrk CPU % | server CPU % | peak RSS (MiB) | gzmq / libev |"
-    echo "|---|---|---:|---:|---:|---:|---:|"
+    echo "| request | server | wrk requests/s | wrk CPU % | server CPU % | server CPU per request (us) | peak RSS (MiB) | gzmq / libev, requests/s | gzmq / libev, CPU per request |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     for what in get gen; do
-        # The ratio: the median of each run's gzmq / the libev run right
+        # The ratios: the median of each run's gzmq / the libev run right
         # after it, so that a load that changes between runs hits both sides.
-        ratio=$(grep "^$what|" "$DATA.cmp.runs" | tr -d '≥' | awk -F'|' '
-            $2 == "gzmq" { g = $4; next }
-            $2 == "libev" && g > 0 && $4 > 0 { r[n++] = g / $4; g = 0 }
-            END { if (!n) { print "-"; exit }
-                  for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
-                  printf "%.2f", n % 2 ? r[int(n / 2)] : (r[n / 2 - 1] + r[n / 2]) / 2 }')
+        # Field 4 is requests/s, 7 the server's CPU in % of one core.
+        ratios=$(grep "^$what|" "$DATA.cmp.runs" | tr -d '≥' | awk -F'|' '
+            function med(a, n,   i, j, t) {
+                for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+                return n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2 }
+            BEGIN { n = 0 }
+            $2 == "gzmq" { g = $4; gc = $7 / $4; next }
+            $2 == "libev" && g > 0 && $4 > 0 && $7 > 0 { r[n] = g / $4; c[n] = gc / ($7 / $4); n++; g = 0 }
+            END { if (!n) { print "-|-"; exit }; printf "%.2f|%.2f", med(r, n), med(c, n) }')
         while IFS='|' read -r w s rss rps err cpct spct; do
             name=$([ "$s" = libev ] && echo "libev callback server" || echo "gzmq-xmlrpc-server")
             req=$([ "$w" = get ] && echo "GET /" || echo "gen(2048)")
-            echo "| $req | $name | $rps | $cpct | $spct | $rss | $([ "$s" = gzmq ] && echo "$ratio") |"
+            us=$(awk -v p="$spct" -v r="$(echo "$rps" | tr -d '≥')" 'BEGIN { if (r > 0) printf "%.1f", p * 1e4 / r; else print "-" }')
+            if [ "$s" = gzmq ]; then
+                echo "| $req | $name | $rps | $cpct | $spct | $us | $rss | ${ratios%|*} | ${ratios#*|} |"
+            else
+                echo "| $req | $name | $rps | $cpct | $spct | $us | $rss | | |"
+            fi
         done < <(grep "^$what|" "$DATA.cmp")
     done
     echo
