@@ -15,7 +15,10 @@
 #   bench/seed_table.sh            full run (100 requests per client, wrk 10 s)
 #   QUICK=1 bench/seed_table.sh    short run (2 requests per client, wrk 2 s)
 #
-# Output: bench/results/seed_table.md and bench/results/seed_table.png.
+# Output: bench/results/seed_table.md and bench/results/seed_table.png
+# (RESULT=name: bench/results/name.md and .png). CONCURRENCY="" leaves out
+# the table of servers and clients: only the libev comparison and the hubs
+# (CONCURRENCY= RESULT=http_vs_libev bench/seed_table.sh, about 6 minutes).
 # Variables: BUILD (build directory, default build), PORT (first port used,
 # default 18200), CONCURRENCY (list), SERVERS (list), CORES (cores to use,
 # default all: the server gets the first half, SERVER_CPUS, the client the
@@ -26,10 +29,11 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 PORT=${PORT:-18200}
 QUICK=${QUICK:-0}
-CONCURRENCY=${CONCURRENCY:-500 1000 5000 10000}
+CONCURRENCY=${CONCURRENCY-500 1000 5000 10000}
 SERVERS=${SERVERS:-simple threaded gevent gzmq}
 PY=/usr/bin/python3   # Debian's python: python3-gevent is installed for it
 OUT=bench/results
+RESULT=${RESULT:-seed_table}
 mkdir -p "$OUT" "$BUILD/bench"
 CORES=${CORES:-$(nproc)}
 if [ "$CORES" -ge 2 ]; then
@@ -158,6 +162,7 @@ run() {
 wrk_run() {
     local c=$2 script=() hdr=()
     [ "$3" = gen ] && script=(-s bench/wrk_gen.lua)
+    [ "$3" = pipe ] && script=(-s bench/wrk_pipeline.lua)
     [ "$4" = --no-keepalive ] && hdr=(-H "Connection: close")
     [ "$c" -lt "$CLIENT_NCPU" ] && c=$CLIENT_NCPU
     client wrk -t"$CLIENT_NCPU" -c"$c" -d"${WRK_SECONDS}s" --timeout 10s "${script[@]}" "${hdr[@]}" \
@@ -195,14 +200,16 @@ for c in $CONCURRENCY; do
 done
 
 # The libev callback server against gzmq-xmlrpc-server (one hub each, so
-# that both are one event loop on one core): wrk, keep-alive, GET / and
-# gen(2048), REPS runs of each taken in turn; the median by requests/s.
+# that both are one event loop on one core): wrk, keep-alive, GET /, GET /
+# pipelined 8 deep (bench/wrk_pipeline.lua: wrk then spends less per
+# request than the servers) and gen(2048), REPS runs of each taken in turn;
+# the median by requests/s.
 GETC=1000
 GETN=100000
 HUBS_SAVED=$HUBS
 HUBS=1
 : > "$DATA.cmp"
-for what in get gen; do
+for what in get pipe gen; do
     : > "$DATA.cmp.all"
     for i in $(seq "$REPS"); do
         for s in gzmq libev; do
@@ -243,7 +250,7 @@ END=$(date +%s)
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); run time $((END - START)) s"
     echo "- machine: $(nproc) x $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -sr), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-    echo "- command: \`QUICK=$QUICK bench/seed_table.sh\` ($( [ "$QUICK" = 1 ] && echo "short mode: 2 requests per client, at least 4000" || echo "full mode: 100 requests per client, as the article"))"
+    echo "- command: \`$([ "$RESULT" != seed_table ] && echo "CONCURRENCY=\"$CONCURRENCY\" RESULT=$RESULT ")QUICK=$QUICK bench/seed_table.sh\` ($( [ "$QUICK" = 1 ] && echo "short mode: 2 requests per client, at least 4000" || echo "full mode: 100 requests per client, as the article"))"
     echo "- load: \`gzmq-rpc-bench --method gen\` (gen(2048), as the article's client), one connection per request"
     echo "  (\`--no-keepalive\`: Python's servers answer HTTP/1.0 and close); the keep-alive row reuses connections."
     echo "- Python $($PY -c 'import sys; print(sys.version.split()[0])'), gevent $($PY -c 'import gevent; print(gevent.__version__)' 2>/dev/null || echo missing); RSS is the server's peak (VmHWM)."
@@ -256,12 +263,14 @@ END=$(date +%s)
     echo "  the rate is a lower bound of what the server can do."
     echo "- load when the run started: $LOAD_START"
     echo
-    echo "| server | clients | requests/s | client CPU % | server CPU % | wrk requests/s | wrk CPU % | server CPU % (wrk) | wrk errors | peak RSS (MiB) | errors | p50 (ms) | p99 (ms) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    while IFS='|' read -r s c rps rss err ok p50 p99 cpct spct wrps werr wcpct wspct; do
-        echo "| $(label "$s") | $c | $rps | $cpct | $spct | $wrps | $wcpct | $wspct | $werr | $rss | $err | $p50 | $p99 |"
-    done < "$DATA.rows"
-    echo
+    if [ -s "$DATA.rows" ]; then
+        echo "| server | clients | requests/s | client CPU % | server CPU % | wrk requests/s | wrk CPU % | server CPU % (wrk) | wrk errors | peak RSS (MiB) | errors | p50 (ms) | p99 (ms) |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        while IFS='|' read -r s c rps rss err ok p50 p99 cpct spct wrps werr wcpct wspct; do
+            echo "| $(label "$s") | $c | $rps | $cpct | $spct | $wrps | $wcpct | $wspct | $werr | $rss | $err | $p50 | $p99 |"
+        done < "$DATA.rows"
+        echo
+    fi
     echo "The greenlet server against a hand-written libev callback server with the same request"
     echo "handling (bench/libev_http_server.c links demos/xmlrpc/handler.c), one event loop on one"
     echo "core each, wrk keep-alive with $GETC connections; of $REPS runs each, taken in turn, the median;"
@@ -271,7 +280,7 @@ END=$(date +%s)
     echo
     echo "| request | server | wrk requests/s | wrk CPU % | server CPU % | server CPU per request (us) | peak RSS (MiB) | gzmq / libev, requests/s | gzmq / libev, CPU per request |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    for what in get gen; do
+    for what in get pipe gen; do
         # The ratios: the median of each run's gzmq / the libev run right
         # after it, so that a load that changes between runs hits both sides.
         # Field 4 is requests/s, 7 the server's CPU in % of one core.
@@ -285,7 +294,7 @@ END=$(date +%s)
             END { if (!n) { print "-|-"; exit }; printf "%.2f|%.2f", med(r, n), med(c, n) }')
         while IFS='|' read -r w s rss rps err cpct spct; do
             name=$([ "$s" = libev ] && echo "libev callback server" || echo "gzmq-xmlrpc-server")
-            req=$([ "$w" = get ] && echo "GET /" || echo "gen(2048)")
+            case $w in get) req="GET /" ;; pipe) req="GET /, 8 pipelined" ;; *) req="gen(2048)" ;; esac
             us=$(awk -v p="$spct" -v r="$(echo "$rps" | tr -d '≥')" 'BEGIN { if (r > 0) printf "%.1f", p * 1e4 / r; else print "-" }')
             if [ "$s" = gzmq ]; then
                 echo "| $req | $name | $rps | $cpct | $spct | $us | $rss | ${ratios%|*} | ${ratios#*|} |"
@@ -310,10 +319,12 @@ END=$(date +%s)
         echo "| $h | $rps | $r | $cpct | $spct |"
     done < "$DATA.hubs"
     [ "$SERVER_NCPU" -eq 1 ] && echo && echo "(This machine gives the server one core: run with more cores, or CORES=, for more rows.)"
-} > "$OUT/seed_table.md"
+} > "$OUT/$RESULT.md"
 
 # ---- the chart ----
-if command -v gnuplot >/dev/null; then
+if ! [ -s "$DATA.rows" ]; then
+    : # no table of servers and clients: no chart
+elif command -v gnuplot >/dev/null; then
     for s in $SERVERS gzmq-ka; do
         awk -F'|' -v s="$s" '$1 == s && $3 != "-" { gsub("≥", "", $3); print $2, $3 }' "$DATA.rows" > "$DATA.$s"
     done
@@ -323,7 +334,7 @@ if command -v gnuplot >/dev/null; then
     done
     gnuplot <<EOF
 set terminal png size 900,540
-set output '$OUT/seed_table.png'
+set output '$OUT/$RESULT.png'
 set title 'XML-RPC gen(2048): requests/s against concurrent clients'
 set xlabel 'concurrent clients'
 set ylabel 'requests/s'
@@ -336,4 +347,4 @@ EOF
 else
     say "gnuplot missing: no chart"
 fi
-cat "$OUT/seed_table.md"
+cat "$OUT/$RESULT.md"

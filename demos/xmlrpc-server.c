@@ -69,9 +69,27 @@ static void feed(void *arg)
     f->step = xr_feed(f->c, f->data, f->len, &f->used, f->out);
 }
 
-/* Feed DATA to the connection's parser, sending each answer; -1 to close.
- * Pipelined bytes left after a request are copied aside before the answer
- * is written, since the read buffer is shared by every connection. */
+/* The answers to the requests of one read are gathered and written
+ * together, as a callback server does (one send for a client's pipelined
+ * requests), but no more than this many bytes at a time. */
+#define GATHER_MAX (64u << 10)
+
+/* Write the gathered answers and empty OUT; -1 to close. */
+static int flush_answers(int fd, xr_buf *out)
+{
+    /* Counted while they wait for the client to read them: a client that
+     * never reads holds its answers until the write timeout. */
+    limits.queued += out->len;
+    int rc = gz_write(fd, out->data, out->len, write_timeout) < 0 ? -1 : 0;
+    limits.queued -= out->len;
+    out->len = 0;
+    return rc;
+}
+
+/* Feed DATA to the connection's parser and send the answers; -1 to close.
+ * Bytes left after a full GATHER_MAX of answers are copied aside before
+ * those are written, since the read buffer is shared by every connection
+ * and the write may wait. */
 static int serve(xr_conn *c, int fd, const char *data, size_t len)
 {
     char *spare = NULL;
@@ -79,39 +97,35 @@ static int serve(xr_conn *c, int fd, const char *data, size_t len)
     int rc = 0;
     while (len > 0) {
         feed_call f = {.c = c, .data = data, .len = len, .out = &out};
-        if (gz_call_hot(feed, &f) < 0) {
-            rc = -1;
+        if (gz_call_hot(feed, &f) < 0 || out.failed) {
+            rc = -1; /* out of memory: close without sending */
             break;
         }
-        enum xr_step step = f.step;
-        if (step == XR_MORE)
+        if (f.step == XR_MORE)
             break;
         data += f.used;
         len -= f.used;
-        if (len > 0 && !spare && step == XR_ANSWER) {
-            spare = malloc(len);
+        if (f.step == XR_CLOSE) {
+            rc = -1; /* after its answer */
+            break;
+        }
+        if (out.len >= GATHER_MAX && len > 0) {
             if (!spare) {
+                if (!(spare = malloc(len))) {
+                    rc = -1;
+                    break;
+                }
+                memcpy(spare, data, len);
+                data = spare;
+            }
+            if (flush_answers(fd, &out) < 0) {
                 rc = -1;
                 break;
             }
-            memcpy(spare, data, len);
-            data = spare;
         }
-        if (out.failed) {
-            rc = -1;
-            break;
-        }
-        /* Counted while it waits for the client to read it: a client that
-         * never reads holds its response until the write timeout. */
-        limits.queued += out.len;
-        int w = gz_write(fd, out.data, out.len, write_timeout);
-        limits.queued -= out.len;
-        if (w < 0 || step == XR_CLOSE) {
-            rc = -1;
-            break;
-        }
-        out.len = 0;
     }
+    if (out.len > 0 && !out.failed && flush_answers(fd, &out) < 0)
+        rc = -1;
     xr_buf_free(&out);
     free(spare);
     return rc;

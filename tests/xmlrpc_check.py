@@ -113,6 +113,21 @@ check(r.startswith(b"HTTP/1.1 200") and r.endswith(b"Hello from gzmq-xmlrpc-serv
 r = raw(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n"
         b"Connection: close\r\n\r\n")
 check(r.count(b"HTTP/1.1 200") == 2, "two pipelined requests, two answers in order")
+# The answers to one read are gathered and written in pieces of 64 KiB at
+# most: 60 pipelined gen(n) with growing n (about 150 KiB of answers) come
+# back whole and in order, the last one closing the connection.
+def gen_request(n, last):
+    body = (b"<?xml version='1.0'?><methodCall><methodName>gen</methodName><params>"
+            b"<param><value><int>%d</int></value></param></params></methodCall>" % n)
+    return (b"POST /RPC2 HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml\r\n" +
+            (b"Connection: close\r\n" if last else b"") +
+            b"Content-Length: %d\r\n\r\n" % len(body) + body)
+r = raw(b"".join(gen_request(2000 + i, i == 59) for i in range(60)))
+answers = r.split(b"HTTP/1.1 200")[1:]
+check(len(answers) == 60 and
+      all(a.count(b"0") >= 2000 + i and b"<string>" + b"0" * (2000 + i) + b"</string>" in a
+          for i, a in enumerate(answers)),
+      "60 pipelined calls (150 KiB of answers): every answer whole, in order")
 r = raw(b"GET /elsewhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
 check(r.startswith(b"HTTP/1.1 404"), "GET elsewhere: 404")
 
