@@ -456,13 +456,23 @@ bool gz__tqueue_select_try(gz_tqueue *q, gz_case *c)
 bool gz__tqueue_select_link(gz_tqueue *q, gz_case *c, gz_waiter *w)
 {
     pthread_mutex_lock(&q->lock);
+    bool news;
     if (c->op == GZ_GET) {
         gz__list_push(&q->getters, &w->node);
+        news = q->len > 0 || (q->flags & TQ_CLOSED);
     } else {
         w->data = c->item;
         gz__list_push(&q->putters, &w->node);
+        news = has_room(q) || (q->flags & TQ_CLOSED);
     }
     q->flags |= TQ_SLEEPERS;
+    /* Unlike a plain get, the select looked at the queue under another
+     * hold of the lock: a put or close from another thread in between saw
+     * no sleeper and rang nobody. Ring ourselves, so that the item is
+     * served once this greenlet has parked. */
+    bool ring = news && must_ring(q);
     pthread_mutex_unlock(&q->lock);
+    if (ring)
+        (void)gz__remote_send(q->owner, &q->remote); /* our own hub lives */
     return true;
 }

@@ -3,6 +3,8 @@
  * from any thread, EXDEV, an orphaned queue, gz_select over a tqueue and a
  * gz_queue. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 #include "gz_test.h"
 
@@ -301,6 +303,52 @@ static void select_over_a_tqueue_and_a_queue_takes_exactly_one(void **state)
     gz_queue_free(q);
 }
 
+/* Puts item i once the hub is about to select for it, after a short,
+ * varying pause: some land between the select's look at the queue and its
+ * parking on it, where a put that does not wake the hub would be lost. */
+static int race_items;
+static atomic_int race_turn;
+
+static void *put_each_as_the_select_starts(void *unused)
+{
+    (void)unused;
+    unsigned seed = 12345;
+    for (int i = 1; i <= race_items; i++) {
+        while (atomic_load(&race_turn) != i)
+            if (GZ_TEST_UNDER_VALGRIND())
+                sched_yield(); /* its threads take turns on one core */
+        seed = seed * 1103515245u + 12345u;
+        for (volatile unsigned spin = (seed >> 16) % 300; spin > 0; spin--)
+            ;
+        if (gz_tqueue_put(tq, GZ_PTR(i), GZ_FOREVER) != 0)
+            return GZ_PTR(-1);
+    }
+    return NULL;
+}
+
+static void a_put_racing_with_select_is_never_lost(void **state)
+{
+    (void)state;
+    tq = gz_tqueue_new(0);
+    gz_queue *q = gz_queue_new(0);
+    gz_case c[2] = {{.op = GZ_GET, .obj = tq}, {.op = GZ_GET, .obj = q}};
+    pthread_t t;
+    race_items = GZ_TEST_UNDER_VALGRIND() ? 300 : 20000;
+    atomic_store(&race_turn, 0);
+    assert_int_equal(pthread_create(&t, NULL, put_each_as_the_select_starts, NULL), 0);
+    for (int want = 1; want <= race_items; want++) {
+        atomic_store(&race_turn, want);
+        /* A lost wakeup would park for good: 30 s names it instead. */
+        assert_int_equal(gz_select(c, 2, 30), 0);
+        assert_int_equal(GZ_INT(c[0].item), want);
+    }
+    void *ret;
+    assert_int_equal(pthread_join(t, &ret), 0);
+    assert_null(ret);
+    gz_tqueue_free(tq);
+    gz_queue_free(q);
+}
+
 static void *select_elsewhere(void *unused)
 {
     (void)unused;
@@ -329,6 +377,7 @@ int main(void)
         cmocka_unit_test(killed_getter_gets_ecanceled_and_free_wakes_getters_with_epipe),
         cmocka_unit_test(queue_of_an_ended_hub_refuses_puts_with_eshutdown),
         cmocka_unit_test(select_over_a_tqueue_and_a_queue_takes_exactly_one),
+        cmocka_unit_test(a_put_racing_with_select_is_never_lost),
         cmocka_unit_test(select_on_another_threads_tqueue_is_exdev),
     };
     return cmocka_run_group_tests_name("tqueue", tests, NULL, NULL);
