@@ -9,8 +9,10 @@
 # in the table, and a rate whose client was saturated (over 90% of its
 # cores) is marked as a lower bound, "≥". Then GET / and gen(2048) of
 # gzmq-xmlrpc-server against the hand-written libev callback server
-# (bench/libev_http_server.c, the same request handling), with wrk, and
-# requests/s of 1, 2, ... hubs (--threads) up to the server's cores.
+# (bench/libev_http_server.c, the same request handling), GET / loaded by
+# bench/http_load.c (wrk spends as much per GET / as the servers and
+# saturates first) and gen(2048) by wrk, and requests/s of 1, 2, ... hubs
+# (--threads) up to the server's cores.
 #
 #   bench/seed_table.sh            full run (100 requests per client, wrk 10 s)
 #   QUICK=1 bench/seed_table.sh    short run (2 requests per client, wrk 2 s)
@@ -23,7 +25,8 @@
 # default 18200), CONCURRENCY (list), SERVERS (list), CORES (cores to use,
 # default all: the server gets the first half, SERVER_CPUS, the client the
 # rest, CLIENT_CPUS; on 2 cores one each), WRK_SECONDS, REPS (runs of each
-# libev comparison, default 5).
+# libev comparison, default 5), PIPELINE (requests in flight per connection
+# in the pipelined GET / row, default 16).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -66,6 +69,8 @@ make --no-print-directory BUILD="$BUILD" deps >/dev/null
 make --no-print-directory BUILD="$BUILD" "$BUILD/bin/gzmq-xmlrpc-server" "$BUILD/bin/gzmq-rpc-bench" >/dev/null || exit 1
 cc -std=gnu11 -O2 -Wall -Wextra -Werror -Idemos -o "$BUILD/bench/libev_http_server" \
     bench/libev_http_server.c demos/xmlrpc/handler.c -lev -lhttp_parser -lexpat || exit 1
+cc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$BUILD/bench/http_load" bench/http_load.c -lpthread || exit 1
+PIPELINE=${PIPELINE:-16}
 BENCH="$BUILD/bin/gzmq-rpc-bench"
 
 requests_for() { # requests for a concurrency
@@ -162,7 +167,6 @@ run() {
 wrk_run() {
     local c=$2 script=() hdr=()
     [ "$3" = gen ] && script=(-s bench/wrk_gen.lua)
-    [ "$3" = pipe ] && script=(-s bench/wrk_pipeline.lua)
     [ "$4" = --no-keepalive ] && hdr=(-H "Connection: close")
     [ "$c" -lt "$CLIENT_NCPU" ] && c=$CLIENT_NCPU
     client wrk -t"$CLIENT_NCPU" -c"$c" -d"${WRK_SECONDS}s" --timeout 10s "${script[@]}" "${hdr[@]}" \
@@ -171,6 +175,18 @@ wrk_run() {
     rps=$(echo "$CLIENT_OUT" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
     errs=$(echo "$CLIENT_OUT" | awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }')
     WRK="${rps:+$LOWER}${rps:--}|$errs|$CLIENT_PCT|$SERVER_PCT"
+}
+
+# lean_run PORT CONCURRENCY DEPTH -> WRK="rps|errors|client%|server%": GET /
+# keep-alive from bench/http_load.c, DEPTH requests in flight per connection
+lean_run() {
+    local c=$2
+    [ "$c" -lt "$CLIENT_NCPU" ] && c=$CLIENT_NCPU
+    client "$BUILD/bench/http_load" -t "$CLIENT_NCPU" -c "$c" -d "$3" -s "$WRK_SECONDS" "$1"
+    local rps errs
+    rps=$(echo "$CLIENT_OUT" | awk '/^requests / { print $6 }')
+    errs=$(echo "$CLIENT_OUT" | awk '/^requests / { print $8 }')
+    WRK="${rps:+$LOWER}${rps:--}|${errs:--}|$CLIENT_PCT|$SERVER_PCT"
 }
 
 label() {
@@ -200,10 +216,11 @@ for c in $CONCURRENCY; do
 done
 
 # The libev callback server against gzmq-xmlrpc-server (one hub each, so
-# that both are one event loop on one core): wrk, keep-alive, GET /, GET /
-# pipelined 8 deep (bench/wrk_pipeline.lua: wrk then spends less per
-# request than the servers) and gen(2048), REPS runs of each taken in turn;
-# the median by requests/s.
+# that both are one event loop on one core), keep-alive: GET / one request
+# at a time and PIPELINE deep per connection (bench/http_load.c: it spends
+# less per request than the servers, so they, not it, saturate), and
+# gen(2048) with wrk (there the servers saturate first); REPS runs of each
+# taken in turn; the median by requests/s.
 GETC=1000
 GETN=100000
 HUBS_SAVED=$HUBS
@@ -213,10 +230,14 @@ for what in get pipe gen; do
     : > "$DATA.cmp.all"
     for i in $(seq "$REPS"); do
         for s in gzmq libev; do
-            say "$what on $s, $GETC clients, keep-alive, wrk run $i of $REPS"
+            say "$what on $s, $GETC clients, keep-alive, run $i of $REPS"
             port=$PORT; PORT=$((PORT + 1))
             start_server "$s" $port || continue
-            wrk_run $port $GETC $what --keepalive
+            case $what in
+            get) lean_run $port $GETC 1 ;;
+            pipe) lean_run $port $GETC "$PIPELINE" ;;
+            *) wrk_run $port $GETC $what --keepalive ;;
+            esac
             echo "$what|$s|$(hwm_mib "$SERVER_PID")|$WRK" >> "$DATA.cmp.all"
             stop_server
         done
@@ -230,14 +251,15 @@ done
 rm -f "$DATA.cmp.all"
 
 # One process, every core: gzmq-xmlrpc-server --threads H for H = 1 .. the
-# server's cores, GET / with wrk (keep-alive), as a ratio to one hub.
+# server's cores, GET / from bench/http_load.c (keep-alive), as a ratio to
+# one hub.
 : > "$DATA.hubs"
 for h in $(seq "$SERVER_NCPU"); do
     HUBS=$h
     say "GET / on gzmq with $h hub(s), $GETC clients"
     port=$PORT; PORT=$((PORT + 1))
     start_server gzmq $port || continue
-    wrk_run $port $GETC get --keepalive
+    lean_run $port $GETC 1
     echo "$h|$WRK" >> "$DATA.hubs"
     stop_server
 done
@@ -273,13 +295,15 @@ END=$(date +%s)
     fi
     echo "The greenlet server against a hand-written libev callback server with the same request"
     echo "handling (bench/libev_http_server.c links demos/xmlrpc/handler.c), one event loop on one"
-    echo "core each, wrk keep-alive with $GETC connections; of $REPS runs each, taken in turn, the median;"
-    echo "gzmq / libev is the median of the ratios of each gzmq run to the libev run right after it:"
-    echo "of requests/s (1.00: as fast), and of the server's CPU time per request (1.00: as cheap; the"
-    echo "measure that holds when wrk, not the server, is saturated)."
+    echo "core each, $GETC keep-alive connections: GET / from bench/http_load.c (one request at a time"
+    echo "per connection, then $PIPELINE in flight: it costs less per request than a server, which"
+    echo "saturates first; wrk costs as much as a server per GET /), gen(2048) from wrk. Of $REPS runs"
+    echo "each, taken in turn, the median; gzmq / libev is the median of the ratios of each gzmq run"
+    echo "to the libev run right after it: of requests/s (1.00: as fast), and of the server's CPU time"
+    echo "per request (1.00: as cheap; the measure that holds when the client is saturated)."
     echo
-    echo "| request | server | wrk requests/s | wrk CPU % | server CPU % | server CPU per request (us) | peak RSS (MiB) | gzmq / libev, requests/s | gzmq / libev, CPU per request |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| request | server | client | requests/s | client CPU % | server CPU % | server CPU per request (us) | peak RSS (MiB) | gzmq / libev, requests/s | gzmq / libev, CPU per request |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
     for what in get pipe gen; do
         # The ratios: the median of each run's gzmq / the libev run right
         # after it, so that a load that changes between runs hits both sides.
@@ -294,24 +318,28 @@ END=$(date +%s)
             END { if (!n) { print "-|-"; exit }; printf "%.2f|%.2f", med(r, n), med(c, n) }')
         while IFS='|' read -r w s rss rps err cpct spct; do
             name=$([ "$s" = libev ] && echo "libev callback server" || echo "gzmq-xmlrpc-server")
-            case $w in get) req="GET /" ;; pipe) req="GET /, 8 pipelined" ;; *) req="gen(2048)" ;; esac
+            case $w in
+            get) req="GET /" load=http_load ;;
+            pipe) req="GET /, $PIPELINE pipelined" load=http_load ;;
+            *) req="gen(2048)" load=wrk ;;
+            esac
             us=$(awk -v p="$spct" -v r="$(echo "$rps" | tr -d '≥')" 'BEGIN { if (r > 0) printf "%.1f", p * 1e4 / r; else print "-" }')
             if [ "$s" = gzmq ]; then
-                echo "| $req | $name | $rps | $cpct | $spct | $us | $rss | ${ratios%|*} | ${ratios#*|} |"
+                echo "| $req | $name | $load | $rps | $cpct | $spct | $us | $rss | ${ratios%|*} | ${ratios#*|} |"
             else
-                echo "| $req | $name | $rps | $cpct | $spct | $us | $rss | | |"
+                echo "| $req | $name | $load | $rps | $cpct | $spct | $us | $rss | | |"
             fi
         done < <(grep "^$what|" "$DATA.cmp")
     done
     echo
-    echo "Every run of that comparison (request|server|RSS|requests/s|errors|wrk CPU|server CPU):"
+    echo "Every run of that comparison (request|server|RSS|requests/s|errors|client CPU|server CPU):"
     echo
     sed 's/^/    /' "$DATA.cmp.runs"
     echo
-    echo "One process, every core: gzmq-xmlrpc-server --threads H on CPU $SERVER_CPUS, GET / with wrk"
-    echo "(keep-alive, $GETC connections), against one hub in the same run."
+    echo "One process, every core: gzmq-xmlrpc-server --threads H on CPU $SERVER_CPUS, GET / from"
+    echo "bench/http_load.c (keep-alive, $GETC connections), against one hub in the same run."
     echo
-    echo "| hubs | wrk requests/s | ratio to 1 hub | wrk CPU % | server CPU % |"
+    echo "| hubs | requests/s | ratio to 1 hub | client CPU % | server CPU % |"
     echo "|---:|---:|---:|---:|---:|"
     one=$(sed -n 1p "$DATA.hubs" | cut -d'|' -f2 | tr -d '≥')
     while IFS='|' read -r h rps err cpct spct; do
