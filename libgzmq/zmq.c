@@ -882,6 +882,12 @@ static int hold_rest(gz_hub *h, void *sock, zmq_msg_t *parts, size_t cap, size_t
     }
     s->held = held;
     s->nheld = k;
+    /* These plain recvs, like the recvs of the first frames (completed_now
+     * waits for a message's last frame), may have read the socket's command
+     * mailbox: libzmq does when a pipe must be woken and on every 100th
+     * recv. As after any operation (rule 4), the marked writers try again:
+     * the command may have been the news they wait for, and it is gone. */
+    untry(gz__layer_state(h, &zmq_layer), s);
     *n = k;
     errno = more ? ENOMEM : EMSGSIZE;
     return -1;

@@ -1712,6 +1712,82 @@ static void router_mandatory_send_to_a_full_peer_waits_then_fails(void **state)
     gz_zmq_close(router);
 }
 
+/* A ZMQ_ROUTER_MANDATORY router bound to WHERE, with a DEALER "slow" whose
+ * pipe holds two messages (the router's SNDHWM 1 + its RCVHWM 1) and a
+ * DEALER "fast" with room, both known to the router: POLLOUT's claim holds
+ * while "slow" is full. */
+typedef struct mandatory {
+    void *router, *slow, *fast;
+} mandatory;
+
+static mandatory mandatory_router(const char *where)
+{
+    char buf[16];
+    mandatory m = {sock(ZMQ_ROUTER), sock(ZMQ_DEALER), sock(ZMQ_DEALER)};
+    set_int(m.router, ZMQ_ROUTER_MANDATORY, 1);
+    set_int(m.router, ZMQ_SNDHWM, 1);
+    assert_int_equal(zmq_bind(m.router, where), 0);
+    set_int(m.slow, ZMQ_RCVHWM, 1);
+    assert_int_equal(zmq_setsockopt(m.slow, ZMQ_ROUTING_ID, "slow", 4), 0);
+    assert_int_equal(zmq_setsockopt(m.fast, ZMQ_ROUTING_ID, "fast", 4), 0);
+    assert_int_equal(zmq_connect(m.slow, where), 0);
+    assert_int_equal(zmq_connect(m.fast, where), 0);
+    assert_int_equal(gz_zmq_send(m.slow, "hi", 2, 0), 2);
+    assert_int_equal(gz_zmq_send(m.fast, "hi", 2, 0), 2);
+    for (int i = 0; i < 4; i++)
+        assert_true(gz_zmq_recv(m.router, buf, sizeof buf, 0) > 0);
+    return m;
+}
+
+static void mandatory_close(mandatory *m)
+{
+    gz_zmq_close(m->slow);
+    gz_zmq_close(m->fast);
+    gz_zmq_close(m->router);
+}
+
+/* gz_zmq_recvv takes the frames it has no room for with plain libzmq
+ * calls, and a recv may drain the socket's command mailbox (when a pipe has
+ * to be woken, or on every 100th recv): a waiting send marked as having
+ * tried in vain (POLLOUT lies for a ROUTER_MANDATORY) must still hear that
+ * its peer has made room. */
+static void recvv_holding_a_message_keeps_a_waiting_writer_s_news(void **state)
+{
+    (void)state;
+    char buf[16];
+    mandatory m = mandatory_router("inproc://held-news");
+    int sent = fill(m.router, "slow");
+    assert_true(sent > 0);
+    call wr = {.s = m.router, .rc = 99};
+    gz_greenlet *writer = gz_spawn(send_to_slow, &wr);
+    /* It waits; "fast" has room, so POLLOUT's claim makes it try in vain. */
+    assert_int_equal(gz_sleep(0.01), 0);
+    assert_true(wr.started);
+    assert_int_equal(wr.rc, 99);
+    /* "slow" reads: libzmq tells the router with a command (ZMQ_FD turns
+     * readable), and nothing runs the hub before the receives below. */
+    for (int i = 0; i < sent; i++)
+        assert_int_equal(zmq_recv(m.slow, buf, sizeof buf, ZMQ_DONTWAIT), 1);
+    /* Each message from "fast" ([routing id, body] at the router) is taken
+     * by a recvv with room for one frame, then handed over whole. */
+    enum { MESSAGES = 60 }; /* 120 recvs: libzmq reads its mailbox meanwhile */
+    for (int i = 0; i < MESSAGES; i++)
+        assert_int_equal(zmq_send(m.fast, "x", 1, 0), 1);
+    for (int i = 0; i < MESSAGES; i++) {
+        zmq_msg_t parts[2];
+        msgs_init(parts, 2);
+        size_t n = 1;
+        assert_fails(gz_zmq_recvv(m.router, parts, &n, 0), EMSGSIZE);
+        assert_int_equal(n, 2);
+        assert_int_equal(gz_zmq_recvv(m.router, parts, &n, 0), 2);
+        msgs_close(parts, 2);
+    }
+    /* The writer must go through now ("slow" has room). */
+    assert_int_equal(finish(writer), 0);
+    assert_int_equal(wr.rc, 1);
+    mandatory_close(&m);
+}
+
 /* A signal with a plain handler (no SA_RESTART) that lands while libzmq
  * looks at its mailbox makes a ZMQ_DONTWAIT call fail with EINTR; a green
  * call retries it, as it never ends a parked wait either. SIGALRM every
@@ -1876,6 +1952,7 @@ int main(void)
         T(ping_pong_costs_the_syscalls_of_raw_libzmq),
         T(xpub_nodrop_send_waits_without_spinning),
         T(router_mandatory_send_to_a_full_peer_waits_then_fails),
+        T(recvv_holding_a_message_keeps_a_waiting_writer_s_news),
         T(a_signal_never_interrupts_a_green_call),
         T(killed_parent_shuts_down_cleanly_and_says_bye),
 #undef T
