@@ -188,8 +188,10 @@ static __attribute__((noinline)) int select_wait(gz_hub *h, gz_case *cases,
     size_t parked = 0;
     bool held = false;
     for (size_t i = 0; i < n; i++) { /* the fd watcher is set up when used */
-        /* Another thread may put into a gz_tqueue: the loop is not idle. */
-        if (!held && cases[i].op == GZ_GET && gz__is_tqueue(cases[i].obj)) {
+        /* Another thread may put into a gz_tqueue (news for a get) or
+         * close it (news for a put too): the loop is not idle. */
+        if (!held && (cases[i].op == GZ_GET || cases[i].op == GZ_PUT) &&
+            gz__is_tqueue(cases[i].obj)) {
             held = true;
             gz__hold(h);
         }

@@ -277,7 +277,12 @@ static int put_green(gz_hub *h, gz_tqueue *q, void *item, double timeout,
         gz__list_push(&q->putters, &w.node);
         q->flags |= TQ_SLEEPERS;
         pthread_mutex_unlock(&q->lock);
-        rc = gz__park(h, timeout, "gz_tqueue_put", q); /* only this hub's gets make room */
+        /* Only this hub's gets make room, but a close from another thread
+         * ends the wait too: the loop must not count as idle meanwhile, or
+         * main fails with EDEADLK and the close finds no loop to ring. */
+        gz__hold(h);
+        rc = gz__park(h, timeout, "gz_tqueue_put", q);
+        gz__unhold(h);
         gz__list_remove(&w.node);
         return rc;
     }

@@ -219,6 +219,52 @@ static void close_from_another_thread_wakes_a_parked_getter_with_epipe(void **st
     gz_tqueue_free(tq);
 }
 
+/* Closes TQ once the hub has parked: it says so just before it waits. */
+static atomic_bool about_to_wait;
+
+static void *close_once_the_hub_waits(void *unused)
+{
+    (void)unused;
+    while (!atomic_load(&about_to_wait))
+        sched_yield();
+    usleep(20000); /* the hub parks meanwhile */
+    gz_tqueue_close(tq);
+    return NULL;
+}
+
+/* A green putter parked on a full queue waits for a get of its own hub or
+ * for a close from any thread: while it waits, the hub must not count as
+ * idle (which fails main's wait with EDEADLK and leaves the putter parked
+ * when the close comes), for a plain put as for a gz_select put case. */
+static void close_from_another_thread_wakes_a_parked_putter_with_epipe(void **state)
+{
+    (void)state;
+    pthread_t t;
+    tq = gz_tqueue_new(1);
+    assert_int_equal(gz_tqueue_put(tq, GZ_PTR(1), 0), 0);
+    gz_greenlet *g = gz_spawn(green_put, GZ_PTR(2));
+    assert_int_equal(gz_yield(), 0);
+    assert_false(gz_ready(g)); /* parked: the queue is full */
+    atomic_store(&about_to_wait, true);
+    assert_int_equal(pthread_create(&t, NULL, close_once_the_hub_waits, NULL), 0);
+    assert_int_equal(gz_join(g, GZ_FOREVER), 0);
+    assert_int_equal(GZ_INT(gz_value(g)), -EPIPE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    gz_release(g);
+    gz_tqueue_free(tq);
+
+    tq = gz_tqueue_new(1);
+    assert_int_equal(gz_tqueue_put(tq, GZ_PTR(1), 0), 0);
+    gz_case p = {.op = GZ_PUT, .obj = tq, .item = GZ_PTR(2)};
+    atomic_store(&about_to_wait, false);
+    assert_int_equal(pthread_create(&t, NULL, close_once_the_hub_waits, NULL), 0);
+    atomic_store(&about_to_wait, true);
+    assert_int_equal(gz_select(&p, 1, GZ_FOREVER), 0);
+    assert_int_equal(p.err, EPIPE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    gz_tqueue_free(tq);
+}
+
 static void killed_getter_gets_ecanceled_and_free_wakes_getters_with_epipe(void **state)
 {
     (void)state;
@@ -374,6 +420,7 @@ int main(void)
         cmocka_unit_test(blocking_puts_from_threads_time_out_on_a_full_queue),
         cmocka_unit_test(green_putter_parks_until_a_get_and_times_out_with_etimedout),
         cmocka_unit_test(close_from_another_thread_wakes_a_parked_getter_with_epipe),
+        cmocka_unit_test(close_from_another_thread_wakes_a_parked_putter_with_epipe),
         cmocka_unit_test(killed_getter_gets_ecanceled_and_free_wakes_getters_with_epipe),
         cmocka_unit_test(queue_of_an_ended_hub_refuses_puts_with_eshutdown),
         cmocka_unit_test(select_over_a_tqueue_and_a_queue_takes_exactly_one),
