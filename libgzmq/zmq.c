@@ -40,6 +40,11 @@ enum {
     W_SEEN = 16,  /* a poller woken by a check that found its events */
 };
 
+/* A W_TRIED writer also retries on its own after TRIED_RETRY_FIRST
+ * seconds, then twice as long each time up to TRIED_RETRY_MAX (rule 4). */
+#define TRIED_RETRY_FIRST 0.001
+#define TRIED_RETRY_MAX 0.1
+
 typedef struct zsock {
     void *sock;       /* first: the socket table's key */
     ev_io io;         /* on ZMQ_FD; started while anyone waits */
@@ -112,7 +117,11 @@ static inline zsock *lookup(const zstate *z, const void *sock)
  *    those clear the mark (untry). ZMQ_EVENTS drains the command mailbox:
  *    before anything reads it while a writer is marked, a zero-timeout poll
  *    on ZMQ_FD tells whether commands are pending, and so whether the read
- *    may carry news for that writer (untry_if_signalled). */
+ *    may carry news for that writer (untry_if_signalled). A command from
+ *    another thread that lands between that poll and the read is drained
+ *    unseen, and nothing can tell afterwards; so a marked writer also
+ *    retries on its own, after 1 ms, then doubling up to 0.1 s (wait_op):
+ *    a long wait costs a few failed sends, such a command a short delay. */
 
 static bool has_waiters(const zsock *s)
 {
@@ -682,9 +691,18 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
     if (deferred)
         gz__list_push(&z->fresh, &s->fresh);
     double deadline = gz__deadline(h, tmo / 1000.0);
+    double retry_after = TRIED_RETRY_FIRST;
     int rc;
     for (;;) {
-        int prc = park_until(h, deadline, out ? "gz_zmq_send" : "gz_zmq_recv",
+        /* A marked writer also retries on its own (rule 4): the command
+         * it waits for may have been drained unseen. */
+        double until = deadline;
+        if (w.flags & W_TRIED) {
+            double retry = ev_now(h->loop) + retry_after;
+            if (deadline == GZ_NEVER || retry < deadline)
+                until = retry;
+        }
+        int prc = park_until(h, until, out ? "gz_zmq_send" : "gz_zmq_recv",
                              op->sock);
         if (w.flags & W_CLOSED) { /* S is gone; W was unlinked */
             errno = ENOTSOCK;
@@ -693,6 +711,11 @@ static int wait_op(gz_hub *h, const zop *op, bool out, bool deferred)
         if (w.flags & W_WOKEN) {
             w.flags &= ~W_WOKEN;
             (*woken)--;
+        }
+        if (prc > 0 && until != deadline) { /* its own retry, not the timeout */
+            retry_after = retry_after * 2 < TRIED_RETRY_MAX ? retry_after * 2
+                                                            : TRIED_RETRY_MAX;
+            prc = gz__enter(h) ? -1 : 0;
         }
         if (prc != 0) {
             if (prc > 0)

@@ -8,6 +8,8 @@
 #include <dlfcn.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
@@ -1788,6 +1790,103 @@ static void recvv_holding_a_message_keeps_a_waiting_writer_s_news(void **state)
     mandatory_close(&m);
 }
 
+/* A thread reads one message of "slow" per turn, after a short, varying
+ * pause, while the hub looks at the router again and again: some reads
+ * land between a look's test of ZMQ_FD and its read of ZMQ_EVENTS, which
+ * drains the command that says "slow" has room. */
+static int news_rounds;
+static atomic_int news_turn, news_read;
+
+static void *read_slow_each_turn(void *slow)
+{
+    char buf[16];
+    unsigned seed = 4242;
+    for (int i = 1; i <= news_rounds; i++) {
+        int turn;
+        while ((turn = atomic_load(&news_turn)) != i) {
+            if (turn < 0)
+                return GZ_PTR(-1); /* the test has failed */
+            if (GZ_TEST_UNDER_VALGRIND())
+                sched_yield(); /* its threads take turns on one core */
+        }
+        seed = seed * 1103515245u + 12345u;
+        for (volatile unsigned spin = (seed >> 16) % 2000; spin > 0; spin--)
+            ;
+        if (zmq_recv(slow, buf, sizeof buf, ZMQ_DONTWAIT) != 1)
+            return GZ_PTR(-1);
+        atomic_store(&news_read, i);
+    }
+    return NULL;
+}
+
+typedef struct sends {
+    void *s;
+    gz_sem *each; /* released once per message sent */
+    int want, err;
+} sends;
+
+static void *send_each_to_slow(void *arg)
+{
+    sends *c = arg;
+    for (int i = 0; i < c->want; i++) {
+        if (gz_zmq_send(c->s, "slow", 4, ZMQ_SNDMORE) != 4 ||
+            gz_zmq_send(c->s, "m", 1, 0) != 1) {
+            c->err = errno;
+            return NULL;
+        }
+        gz_sem_release(c->each);
+    }
+    return NULL;
+}
+
+/* A send to "slow" waits, marked as having tried in vain (POLLOUT lies);
+ * "slow" is read on another thread while the hub, busy, reads ZMQ_EVENTS
+ * of the router (a zero-timeout gz_zmq_poll, with a reader parked on it):
+ * each time "slow" makes room, the send must go through. */
+static void room_made_by_another_thread_always_reaches_a_waiting_send(void **state)
+{
+    (void)state;
+    mandatory m = mandatory_router("inproc://news-window");
+    call rd = {.s = m.router, .rc = 99};
+    gz_greenlet *reader = gz_spawn(recv_once, &rd);
+    news_rounds = GZ_TEST_UNDER_VALGRIND() ? 20 : 100;
+    sends wr = {.s = m.router, .each = gz_sem_new(0), .want = news_rounds + 2};
+    assert_non_null(wr.each);
+    gz_greenlet *writer = gz_spawn(send_each_to_slow, &wr);
+    /* Its pipe to "slow" holds two messages; the third waits. */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(gz_sem_acquire(wr.each, 10), 0);
+    atomic_store(&news_turn, 0);
+    atomic_store(&news_read, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_slow_each_turn, m.slow), 0);
+    zmq_pollitem_t it = {.socket = m.router, .events = ZMQ_POLLIN};
+    for (int i = 1; i <= news_rounds; i++) {
+        /* A pass of the hub: the waiting send is woken by POLLOUT's
+         * claim, tries in vain and is marked. */
+        assert_int_equal(gz_sleep(1e-6), 0);
+        atomic_store(&news_turn, i);
+        while (atomic_load(&news_read) != i)
+            assert_int_equal(gz_zmq_poll(&it, 1, 0), 0);
+        /* A lost wakeup would leave the send waiting: 10 s names it. */
+        if (gz_sem_acquire(wr.each, 10) != 0) {
+            atomic_store(&news_turn, -1);
+            pthread_join(t, NULL);
+            fail_msg("round %d: the send never heard that \"slow\" had room", i);
+        }
+    }
+    void *ret;
+    assert_int_equal(pthread_join(t, &ret), 0);
+    assert_null(ret);
+    assert_int_equal(finish(writer), 0);
+    assert_int_equal(wr.err, 0);
+    gz_sem_free(wr.each);
+    assert_int_equal(zmq_send(m.fast, "bye", 3, 0), 3);
+    assert_int_equal(finish(reader), 0);
+    assert_int_equal(rd.rc, 4); /* the routing id frame of "bye" */
+    mandatory_close(&m);
+}
+
 /* A signal with a plain handler (no SA_RESTART) that lands while libzmq
  * looks at its mailbox makes a ZMQ_DONTWAIT call fail with EINTR; a green
  * call retries it, as it never ends a parked wait either. SIGALRM every
@@ -1953,6 +2052,7 @@ int main(void)
         T(xpub_nodrop_send_waits_without_spinning),
         T(router_mandatory_send_to_a_full_peer_waits_then_fails),
         T(recvv_holding_a_message_keeps_a_waiting_writer_s_news),
+        T(room_made_by_another_thread_always_reaches_a_waiting_send),
         T(a_signal_never_interrupts_a_green_call),
         T(killed_parent_shuts_down_cleanly_and_says_bye),
 #undef T
