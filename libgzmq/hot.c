@@ -13,7 +13,6 @@
  * overflow report), taken at the first call. While fn runs, green calls
  * fail with EPERM as in a link callback, since the stack cannot be left
  * while another greenlet could need it. A nested call runs in place. */
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "gz_internal.h"
@@ -33,23 +32,6 @@ static void hot_destroy(void *p)
 
 static const gz_layer hot_layer = {hot_destroy, NULL};
 
-/* The hub's state, made at the first call; NULL with ENOMEM. */
-static hot_state *hot_of(gz_hub *h)
-{
-    hot_state *hs = gz__layer_state(h, &hot_layer);
-    if (hs)
-        return hs;
-    if (!(hs = calloc(1, sizeof *hs))) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (gz__layer_add(h, &hot_layer, hs) != 0) {
-        free(hs);
-        return NULL;
-    }
-    return hs;
-}
-
 bool gz__hot_running(gz_hub *h)
 {
     const hot_state *hs = gz__layer_state(h, &hot_layer);
@@ -65,7 +47,7 @@ int gz_call_hot(void (*fn)(void *arg), void *arg)
         errno = EINVAL;
         return -1;
     }
-    hot_state *hs = hot_of(h);
+    hot_state *hs = gz__layer_state_make(h, &hot_layer, sizeof *hs, NULL);
     if (!hs)
         return -1;
     if (hs->running) { /* already on it */

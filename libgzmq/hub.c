@@ -204,6 +204,26 @@ int gz__layer_add(gz_hub *h, const gz_layer *type, void *state)
     return 0;
 }
 
+void *gz__layer_state_make(gz_hub *h, const gz_layer *type, size_t size, bool *made)
+{
+    void *state = gz__layer_state(h, type);
+    if (made)
+        *made = false;
+    if (state)
+        return state;
+    if (!(state = calloc(1, size))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (gz__layer_add(h, type, state) != 0) {
+        free(state);
+        return NULL;
+    }
+    if (made)
+        *made = true;
+    return state;
+}
+
 /* Each layer's hook before polling: true if one made a greenlet ready. */
 static bool before_poll(gz_hub *h)
 {

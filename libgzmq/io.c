@@ -27,30 +27,23 @@ const gz_layer gz__fd_layer = {fdtab_free, NULL};
 
 gz_fdslot *gz__fd_grow(gz_hub *h, int fd)
 {
-    gz_fdtab *t = gz__layer_state(h, &gz__fd_layer);
-    if (!t) {
-        if (!(t = calloc(1, sizeof *t)))
-            goto nomem;
-        if (gz__layer_add(h, &gz__fd_layer, t) != 0) {
-            free(t);
-            return NULL;
-        }
-    }
+    gz_fdtab *t = gz__layer_state_make(h, &gz__fd_layer, sizeof *t, NULL);
+    if (!t)
+        return NULL;
     if ((size_t)fd < t->cap)
         return &t->slots[fd];
     size_t cap = t->cap ? t->cap : 64;
     while (cap <= (size_t)fd)
         cap *= 2;
     gz_fdslot *s = realloc(t->slots, cap * sizeof *s);
-    if (!s)
-        goto nomem;
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
     memset(s + t->cap, 0, (cap - t->cap) * sizeof *s);
     t->slots = s;
     t->cap = cap;
     return &s[fd];
-nomem:
-    errno = ENOMEM;
-    return NULL;
 }
 
 void gz__fd_ready_cb(struct ev_loop *loop, ev_io *w, int revents)

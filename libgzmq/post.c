@@ -93,23 +93,15 @@ static const gz_layer post_layer = {hubref_destroy, NULL};
 
 gz_hubref *gz__hubref(gz_hub *h)
 {
-    gz_hubref *hr = gz__layer_state(h, &post_layer);
-    if (hr)
+    bool made;
+    gz_hubref *hr = gz__layer_state_make(h, &post_layer, sizeof *hr, &made);
+    if (!made)
         return hr;
-    if (!(hr = calloc(1, sizeof *hr))) {
-        errno = ENOMEM;
-        return NULL;
-    }
     pthread_mutex_init(&hr->lock, NULL);
     gz__list_init(&hr->inbox);
     gz__list_init(&hr->todo);
     hr->loop = h->loop;
     ev_async_init(&hr->async, async_cb);
-    if (gz__layer_add(h, &post_layer, hr) != 0) {
-        pthread_mutex_destroy(&hr->lock);
-        free(hr);
-        return NULL;
-    }
     ev_async_start(h->loop, &hr->async);
     /* Being reachable from other threads must not keep gz_run going or hide
      * a deadlock: only gz_hub_hold (or a green wait on a gz_tqueue) does. */

@@ -154,15 +154,9 @@ gz_greenlet *gz_scope_spawn(gz_scope *s, gz_fn fn, void *arg)
 /* Keep S's first failure for gz_scope_error. */
 static void remember_failure(gz_hub *h, const gz_scope *s)
 {
-    scope_hub *sh = gz__layer_state(h, &scope_layer);
-    if (!sh) {
-        if (!(sh = calloc(1, sizeof *sh)))
-            return;
-        if (gz__layer_add(h, &scope_layer, sh) != 0) {
-            free(sh);
-            return;
-        }
-    }
+    scope_hub *sh = gz__layer_state_make(h, &scope_layer, sizeof *sh, NULL);
+    if (!sh)
+        return;
     free((char *)sh->last.message);
     sh->last.code = s->err.code;
     sh->last.message = s->err.message ? strdup(s->err.message) : NULL;

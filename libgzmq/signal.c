@@ -76,18 +76,10 @@ static const gz_layer signal_layer = {signal_hub_free, NULL};
 
 static signal_hub *signal_hub_get(gz_hub *h)
 {
-    signal_hub *sh = gz__layer_state(h, &signal_layer);
-    if (sh)
-        return sh;
-    if (!(sh = calloc(1, sizeof *sh))) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    sh->h = h;
-    if (gz__layer_add(h, &signal_layer, sh) != 0) {
-        free(sh);
-        return NULL;
-    }
+    bool made;
+    signal_hub *sh = gz__layer_state_make(h, &signal_layer, sizeof *sh, &made);
+    if (made)
+        sh->h = h;
     return sh;
 }
 

@@ -67,18 +67,10 @@ static const gz_layer tqueue_layer = {tq_hub_destroy, NULL};
 
 static tq_hub *tq_hub_of(gz_hub *h)
 {
-    tq_hub *th = gz__layer_state(h, &tqueue_layer);
-    if (th)
-        return th;
-    if (!(th = malloc(sizeof *th))) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    gz__list_init(&th->all);
-    if (gz__layer_add(h, &tqueue_layer, th) != 0) {
-        free(th);
-        return NULL;
-    }
+    bool made;
+    tq_hub *th = gz__layer_state_make(h, &tqueue_layer, sizeof *th, &made);
+    if (made)
+        gz__list_init(&th->all);
     return th;
 }
 

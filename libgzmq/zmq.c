@@ -435,22 +435,14 @@ static const gz_layer zmq_layer = {zstate_free, before_poll};
 
 static zstate *zstate_get(gz_hub *h)
 {
-    zstate *z = gz__layer_state(h, &zmq_layer);
-    if (z)
-        return z;
-    z = calloc(1, sizeof *z);
-    if (!z) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    z->h = h;
-    gz__list_init(&z->active);
-    gz__list_init(&z->fresh);
-    ev_prepare_init(&z->prepare, prepare_cb);
-    ev_idle_init(&z->idle, zmq_idle_cb);
-    if (gz__layer_add(h, &zmq_layer, z) != 0) {
-        free(z);
-        return NULL;
+    bool made;
+    zstate *z = gz__layer_state_make(h, &zmq_layer, sizeof *z, &made);
+    if (made) {
+        z->h = h;
+        gz__list_init(&z->active);
+        gz__list_init(&z->fresh);
+        ev_prepare_init(&z->prepare, prepare_cb);
+        ev_idle_init(&z->idle, zmq_idle_cb);
     }
     return z;
 }
