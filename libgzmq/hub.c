@@ -204,14 +204,10 @@ int gz__layer_add(gz_hub *h, const gz_layer *type, void *state)
     return 0;
 }
 
-void *gz__layer_state_make(gz_hub *h, const gz_layer *type, size_t size, bool *made)
+void *gz__layer_state_new(gz_hub *h, const gz_layer *type, size_t size, bool *made)
 {
-    void *state = gz__layer_state(h, type);
-    if (made)
-        *made = false;
-    if (state)
-        return state;
-    if (!(state = calloc(1, size))) {
+    void *state = calloc(1, size);
+    if (!state) {
         errno = ENOMEM;
         return NULL;
     }

@@ -74,10 +74,20 @@ static inline void *gz__layer_state(const gz_hub *h, const gz_layer *type)
 }
 /* Register STATE for TYPE on H (once per type): -1 ENOMEM when full. */
 int gz__layer_add(gz_hub *h, const gz_layer *type, void *state);
-/* The state registered on H for TYPE, or a zeroed one of SIZE bytes
- * registered now, which the caller sets up (*MADE true; MADE may be NULL);
- * NULL with ENOMEM. */
-void *gz__layer_state_make(gz_hub *h, const gz_layer *type, size_t size, bool *made);
+/* A zeroed state of SIZE bytes registered on H for TYPE (*MADE true, if
+ * MADE is not NULL), or NULL with ENOMEM. */
+void *gz__layer_state_new(gz_hub *h, const gz_layer *type, size_t size, bool *made);
+/* The state registered on H for TYPE, or a new one that the caller sets up
+ * (*MADE true; MADE may be NULL); NULL with ENOMEM. The look-up stays
+ * inline, as callers reach it on every wait. */
+static inline void *gz__layer_state_make(gz_hub *h, const gz_layer *type, size_t size,
+                                         bool *made)
+{
+    void *state = gz__layer_state(h, type);
+    if (made)
+        *made = false;
+    return GZ_LIKELY(state != NULL) ? state : gz__layer_state_new(h, type, size, made);
+}
 
 /* The common entry check of every blocking call: -1 with ECANCELED (killed),
  * EPERM (inside a link callback) or ETIMEDOUT (a gz_timeout expired). */
